@@ -288,14 +288,14 @@ emit(struct copier *c, uint64_t pos, size_t len)
 	while (i < len) {
 		size_t run_start, u;
 
-		u = (size_t)MIN((uint64_t)IMG_UNIT, len - i);
+		u = (size_t)MIN((uint64_t)c->w->unit, len - i);
 		if (vdisk_buf_is_zero(c->buf + i, u)) {
 			i += u;
 			continue;
 		}
 		run_start = i;
 		while (i < len) {
-			u = (size_t)MIN((uint64_t)IMG_UNIT, len - i);
+			u = (size_t)MIN((uint64_t)c->w->unit, len - i);
 			if (vdisk_buf_is_zero(c->buf + i, u))
 				break;
 			i += u;

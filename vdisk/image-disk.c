@@ -121,6 +121,7 @@ img_disk_writer(struct vdisk *disk, struct img_writer **out)
 	dw->disk = disk;
 	dw->base.ops = &disk_writer_ops;
 	dw->base.capacity = vdisk_capacity(disk);
+	dw->base.unit = 4096;
 	*out = &dw->base;
 	return 0;
 }

@@ -188,6 +188,7 @@ img_raw_create(const char *path, uint64_t capacity, struct img_writer **out)
 	}
 	rw->base.ops = &raw_writer_ops;
 	rw->base.capacity = capacity;
+	rw->base.unit = 4096;
 	*out = &rw->base;
 	return 0;
 }

@@ -82,8 +82,8 @@ int img_disk_reader(struct vdisk *disk, struct img_reader **out);
 struct img_writer;
 
 struct img_writer_ops {
-	/* 'off' a multiple of IMG_UNIT, increasing; 'len' a multiple too
-	 * except at the end of the capacity. */
+	/* 'off' a multiple of the writer's unit, increasing; 'len' a
+	 * multiple too except at the end of the capacity. */
 	int (*put)(struct img_writer *w, uint64_t off, const void *buf,
 		   size_t len);
 	/* Writes the metadata and makes everything durable. */
@@ -95,6 +95,9 @@ struct img_writer_ops {
 struct img_writer {
 	const struct img_writer_ops *ops;
 	uint64_t capacity;
+	/* Zero detection granularity, a divisor of IMG_UNIT: formats with
+	 * clusters take whole clusters, flat ones skip every zero 4 KiB. */
+	uint32_t unit;
 };
 
 int img_raw_create(const char *path, uint64_t capacity,

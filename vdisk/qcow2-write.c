@@ -273,6 +273,7 @@ img_qcow2_create(const char *path, uint64_t capacity, struct img_writer **out)
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	q->base.ops = &qcow2_writer_ops;
 	q->base.capacity = capacity;
+	q->base.unit = CSIZE;
 	q->l1_size = (uint32_t)l1_size;
 	q->l1 = calloc(l1_size ? l1_size : 1, 8);
 	q->l2 = malloc(CSIZE);

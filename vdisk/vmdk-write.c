@@ -361,6 +361,7 @@ img_vmdk_create(const char *path, uint64_t capacity, bool stream,
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	v->base.ops = &vmdk_writer_ops;
 	v->base.capacity = capacity;
+	v->base.unit = GRAIN_BYTES;
 	v->stream = stream;
 	v->gd_entries = DIV_ROUND_UP(DIV_ROUND_UP(capacity, GRAIN_BYTES),
 				     (uint64_t)GTES);
