@@ -85,8 +85,8 @@ test_bad_input(void)
 		"createType=\"vmfs\"\nRW 10 VMFS a\n",          /* unquoted */
 		"createType=\"vmfs\"\nRW 10 VMFS \"a\n",        /* open quote */
 		"createType=\"vmfs\"\nRW 99999999999999999999 VMFS \"a\"\n",
-		"createType=\"vmfs\"\nRW 137438953472 VMFS \"a\"\n"
-		"RW 1 VMFS \"b\"\n",                           /* > 64 TiB */
+		("createType=\"vmfs\"\nRW 137438953472 VMFS \"a\"\n"
+		 "RW 1 VMFS \"b\"\n"),                         /* > 64 TiB */
 		"createType=\"vmfs\"\nCID=xyz\nRW 1 VMFS \"a\"\n",
 		"createType=\"vmfs\"\nversion=9\nRW 1 VMFS \"a\"\n",
 		"createType=\"vmfs\"\nddb.vstack.type=\"fat\"\nRW 1 VMFS \"a\"\n",

@@ -146,8 +146,12 @@ take_word(char **s, char *out, size_t len, bool *quoted)
 		*quoted = true;
 	} else {
 		start = p;
-		while (*p && *p != ' ' && *p != '\t')
+		while (*p && *p != ' ' && *p != '\t') {
+			/* A quote inside a bare word would not write back. */
+			if (*p == '"')
+				return -EINVAL;
 			p++;
+		}
 		n = (size_t)(p - start);
 		*quoted = false;
 	}
@@ -306,6 +310,9 @@ parse_kv(struct parse *p, char *s)
 	for (char *c = s; *c; c++)
 		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_')
 			return fail(p, "bad character in key '%s'", s);
+	for (unsigned int i = 0; i < ARRAY_SIZE(access_names); i++)
+		if (!strcmp(s, access_names[i]))
+			return fail(p, "'%s' is not a key", s);
 	strcpy(key, s);
 	vs = eq + 1;
 	if (take_word(&vs, value, sizeof(value), &quoted) < 0)

@@ -86,7 +86,10 @@ static int
 writev_full(int fd, struct iovec *iov, int cnt)
 {
 	while (cnt > 0) {
-		ssize_t n = writev(fd, iov, cnt);
+		/* No SIGPIPE for a client that hung up: the caller sees
+		 * -EPIPE and drops the connection. */
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
