@@ -278,6 +278,9 @@ open_data(struct vdisk *disk)
 	rc = st->ops->get_size(disk->data, &size);
 	if (rc < 0)
 		return rc;
+	if (st->ops->file_open(st, disk->desc.ext[0].file, disk->read_only ?
+			       STORE_RDONLY : 0, &disk->data_cached) < 0)
+		disk->data_cached = NULL;
 	if (size < disk->capacity) {
 		vdisk_err("vdisk", "%s: data file is shorter than the capacity "
 			"(%" PRIu64 " < %" PRIu64 "); run 'vdisk check --repair'",
@@ -306,6 +309,9 @@ open_raw(struct vdisk *disk)
 		st->ops->file_close(disk->data);
 		return rc;
 	}
+	if (st->ops->file_open(st, disk->leaf, disk->read_only ? STORE_RDONLY :
+			       0, &disk->data_cached) < 0)
+		disk->data_cached = NULL;
 	disk->capacity = MIN(ALIGN_DOWN(size, (uint64_t)VDISK_SECTOR),
 			     VDISK_MAX_CAPACITY);
 	vdisk_desc_init(&disk->desc, disk->capacity, VDISK_THIN, disk->leaf);
@@ -377,6 +383,8 @@ vdisk_open(const char *path, unsigned int flags, struct vdisk **out)
 err_cbt:
 	vdisk_cbt_close(disk->cbt);
 err_data:
+	if (disk->data_cached)
+		disk->store->ops->file_close(disk->data_cached);
 	if (disk->data)
 		disk->store->ops->file_close(disk->data);
 err_unlock:
@@ -394,10 +402,12 @@ vdisk_close(struct vdisk *disk)
 {
 	if (!disk)
 		return;
-	if (!disk->read_only && disk->store->ops->sync(disk->data) < 0)
+	if (!disk->read_only && vdisk_sync(disk) < 0)
 		log_warn("vdisk", "%s: flush at close failed", disk->path);
 	/* The map is written clean only after the data is durable. */
 	vdisk_cbt_close(disk->cbt);
+	if (disk->data_cached)
+		disk->store->ops->file_close(disk->data_cached);
 	disk->store->ops->file_close(disk->data);
 	if (disk->lock)
 		disk->store->ops->unlock(disk->lock);
@@ -652,6 +662,9 @@ vdisk_pread(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 
 	if (rc < 0)
 		return rc;
+	if (disk->data_cached)
+		return disk->store->ops->pread(disk->data_cached, buf, len,
+					       offset);
 	return direct_rw(disk, buf, len, offset, false);
 }
 
@@ -667,11 +680,16 @@ vdisk_pwrite(struct vdisk *disk, const void *buf, size_t len,
 		return -EROFS;
 	if (disk->cbt)
 		vdisk_cbt_mark(disk->cbt, offset, len);
+	if (disk->data_cached)
+		return disk->store->ops->pwrite(disk->data_cached, buf, len,
+						offset);
 	return direct_rw(disk, (void *)buf, len, offset, true);
 }
 
 int
 vdisk_sync(struct vdisk *disk)
 {
-	return disk->store->ops->sync(disk->data);
+	/* One file under both handles: either flush covers both. */
+	return disk->store->ops->sync(disk->data_cached ? disk->data_cached :
+				      disk->data);
 }

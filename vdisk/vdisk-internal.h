@@ -152,7 +152,11 @@ struct vdisk {
 	uint64_t capacity;
 	bool read_only;
 	struct store_lock *lock;
-	struct store_file *data;           /* the VMFS extent */
+	struct store_file *data;           /* the VMFS extent, direct I/O */
+	/* The same file through the page cache, for the synchronous
+	 * helpers (tools: import, export, clone); NULL where the store
+	 * cannot open a file twice, and 'data' is bounced instead. */
+	struct store_file *data_cached;
 	struct vdisk_cbt *cbt;             /* NULL when tracking is off */
 	pthread_mutex_t mu;                /* desc updates, cbt reset */
 };
