@@ -618,7 +618,7 @@ visit_children(struct fsck *f, struct walk *w, unsigned int depth)
 	/* Duplicate names in one directory. */
 	char **sorted = malloc(w->nchildren * sizeof(*sorted) + 1);
 
-	if (sorted) {
+	if (sorted && w->nchildren) {
 		memcpy(sorted, w->names, w->nchildren * sizeof(*sorted));
 		qsort(sorted, w->nchildren, sizeof(*sorted), cmp_name);
 		for (size_t i = 1; i < w->nchildren; i++)
@@ -627,8 +627,8 @@ visit_children(struct fsck *f, struct walk *w, unsigned int depth)
 				problem(f, VFS_FSCK_CORRUPT, "directory %llu: "
 					"name '%s' appears twice",
 					(unsigned long long)w->ino, sorted[i]);
-		free(sorted);
 	}
+	free(sorted);
 	for (size_t i = 0; i < w->nchildren; i++)
 		check_inode(f, w->children[i], w->gens[i], w->types[i], w->ino,
 			    depth + 1);

@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "vfs-cluster/lun-provider.h"
 
-#define MEM_MAX_REGS 64
+#define MEM_MAX_REGS 1024   /* 4 handles per host, 256 hosts */
 
 struct mem_disk {
 	struct mem_disk *next;

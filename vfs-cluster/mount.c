@@ -126,7 +126,9 @@ setup_pr(struct vfs *vfs)
 	const struct lun_info *info = vfs->info;
 	int rc;
 
-	if (!vfs_writable(vfs) || !(info->caps & LUN_CAP_PR) ||
+	/* Read-only sessions register too: under the reservation their
+	 * heartbeat is a write like any other. */
+	if ((vfs->flags & VFS_MOUNT_INSPECT) || !(info->caps & LUN_CAP_PR) ||
 	    info->ats_method == LUN_ATS_PR_MUTEX)
 		return;
 	do {
@@ -286,7 +288,7 @@ session_start(struct vfs *vfs, const struct vfs_mount_opts *o)
 		return 0;
 	setup_pr(vfs);
 	rc = open_handle(vfs, &vfs->hb_lun);
-	if (rc == 0)
+	if (rc == 0 && vfs_writable(vfs))
 		rc = open_handle(vfs, &vfs->jn_lun);
 	if (rc == 0)
 		rc = open_handle(vfs, &vfs->data_lun);
@@ -461,6 +463,35 @@ vfs_unmount(struct vfs *vfs)
 	}
 	session_free(vfs);
 	return rc;
+}
+
+void
+vfs_abandon(struct vfs *vfs)
+{
+	if (!vfs)
+		return;
+	/* A crash: nothing more reaches the disk. */
+	atomic_store(&vfs->fenced, true);
+	stop_thread(vfs);
+	pthread_mutex_lock(&vfs->mu);
+	while (vfs->vnodes) {
+		struct vnode *vn = vfs->vnodes;
+
+		vfs->vnodes = vn->next;
+		for (uint64_t k = 0; k < vn->nchunks; k++)
+			free(vn->chunks[k]);
+		while (vn->pend) {
+			struct pending *p = vn->pend;
+
+			vn->pend = p->next;
+			free(p);
+		}
+		free(vn->chunks);
+		free(vn->ro_body);
+		free(vn);
+	}
+	pthread_mutex_unlock(&vfs->mu);
+	session_free(vfs);
 }
 
 int

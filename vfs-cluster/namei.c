@@ -60,6 +60,34 @@ check_name(const char *s, size_t n)
 	return od_name_valid(s, n) ? 0 : -EINVAL;
 }
 
+static int lock_dir(struct vfs *vfs, uint64_t ino, struct vlock **vl,
+		    struct inode_ref *r);
+
+/*
+ * Looks 'name' up in directory 'dir'. The unlocked read may be older
+ * than another host's last change (which sits in its journal until it
+ * lets go of the directory's lock), so a miss is confirmed under the
+ * lock: a name another host just created is always found.
+ */
+static int
+lookup(struct vfs *vfs, uint64_t dir, const char *name, size_t len,
+       struct dir_hit *out)
+{
+	struct inode_ref r;
+	struct vlock *vl;
+	int rc = dir_lookup_unlocked(vfs, dir, name, len, out);
+
+	if (rc != -ENOENT || !vfs_writable(vfs) || vfs->slot < 0 ||
+	    tx_modified(vfs))
+		return rc;
+	rc = lock_dir(vfs, dir, &vl, &r);
+	if (rc < 0)
+		return rc;
+	rc = dir_lookup(vfs, &r, name, len, out);
+	lock_put(vfs, vl);
+	return rc;
+}
+
 int
 path_split(struct vfs *vfs, const char *path, struct path_walk *w)
 {
@@ -87,12 +115,12 @@ path_split(struct vfs *vfs, const char *path, struct path_walk *w)
 			w->parent = dir;
 			w->name = p;
 			w->name_len = n;
-			rc = dir_lookup_unlocked(vfs, dir, p, n, &w->hit);
+			rc = lookup(vfs, dir, p, n, &w->hit);
 			if (rc == 0)
 				w->found = true;
 			return rc == -ENOENT ? 0 : rc;
 		}
-		rc = dir_lookup_unlocked(vfs, dir, p, n, &hit);
+		rc = lookup(vfs, dir, p, n, &hit);
 		if (rc < 0)
 			return rc;
 		if (hit.type != OD_INODE_DIR)
@@ -283,8 +311,7 @@ create_common(struct vfs *vfs, const char *path, uint16_t type,
 	rc = path_split(vfs, path, &w);
 	if (rc < 0)
 		return rc;
-	if (w.found)
-		return -EEXIST;
+	/* Found or not, only the locked directory says for sure. */
 	rc = lock_dir(vfs, w.parent, &dl, &dir);
 	if (rc < 0)
 		return rc;

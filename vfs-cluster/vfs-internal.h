@@ -478,6 +478,10 @@ int vfs_read_volume(struct lun *lun, struct vfs_geom *g) must_check;
 int vfs_geom_plan(uint64_t lun_bytes, const struct vfs_mkfs_opts *o,
 		  struct vfs_geom *g) must_check;
 
+/* Tests: drops a session as a crash would, writing nothing. Open
+ * vfs_file handles must not be used (or closed) afterwards. */
+void vfs_abandon(struct vfs *vfs);
+
 /* Housekeeping one round (heartbeat thread or vfs_tick). */
 void vfs_housekeep(struct vfs *vfs, uint64_t now_ns);
 
