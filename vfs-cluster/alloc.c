@@ -216,16 +216,35 @@ scan(struct vfs *vfs, uint32_t type, uint32_t c0, uint8_t *full,
 
 struct mb_arg {
 	uint64_t out;
+	const uint64_t *avoid;
+	unsigned int navoid;
 };
+
+static bool
+avoided(const struct mb_arg *a, uint64_t m)
+{
+	for (unsigned int i = 0; i < a->navoid; i++)
+		if (a->avoid[i] == m)
+			return true;
+	return false;
+}
 
 static int
 mb_take(struct vfs *vfs, struct cref *r, uint32_t c, void *arg)
 {
 	struct mb_arg *a = arg;
-	uint32_t bit;
+	uint32_t bit = 0, nbits = le32(r->c->nbits);
+	bool found = false;
 	int rc;
 
-	if (!find_run(r->c, NULL, 0, 1, &bit)) {
+	for (; bit < nbits; bit++) {
+		if (bit_get(r->c->bitmap, bit) ||
+		    avoided(a, le64(r->c->first) + bit))
+			continue;
+		found = true;
+		break;
+	}
+	if (!found) {
 		lock_put(vfs, r->vl);
 		return 0;
 	}
@@ -241,9 +260,16 @@ mb_take(struct vfs *vfs, struct cref *r, uint32_t c, void *arg)
 int
 alloc_mblock(struct vfs *vfs, enum mblock_kind kind, uint64_t *out)
 {
+	return alloc_mblock_avoid(vfs, kind, NULL, 0, out);
+}
+
+int
+alloc_mblock_avoid(struct vfs *vfs, enum mblock_kind kind,
+		   const uint64_t *avoid, unsigned int navoid, uint64_t *out)
+{
 	struct alloc_state *a = &vfs->al;
 	unsigned int k = kind == MBLOCK_INODE ? 0 : 1;
-	struct mb_arg arg;
+	struct mb_arg arg = { .avoid = avoid, .navoid = navoid };
 	int rc;
 
 	rc = scan(vfs, kind, a->mcur[k], a->mfull, mb_take, &arg);

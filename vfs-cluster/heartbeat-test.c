@@ -148,6 +148,26 @@ test_dead_detection(void)
 	CHECK_OK(vfs_unmount(h[1]));
 }
 
+/*
+ * Regression: an observation stamped by another thread after 'now' was
+ * read made (now - last_change) wrap around, declaring live hosts dead
+ * (found by the 64-host join/leave test).
+ */
+static void
+test_observation_newer_than_now(void)
+{
+	struct hb_obs o = { .seen = true, .last_change_ns = 10 * SEC };
+	struct vfs *a;
+
+	fresh(NULL);
+	a = host("a", 0);
+	o.rec.state = OD_SLOT_LIVE;
+	CHECK(!hb_obs_dead(a, &o, 10 * SEC - 1));
+	CHECK(!hb_obs_dead(a, &o, 10 * SEC + a->t.dead_ns - 1));
+	CHECK(hb_obs_dead(a, &o, 10 * SEC + a->t.dead_ns));
+	CHECK_OK(vfs_unmount(a));
+}
+
 static void
 test_self_fence(void)
 {
@@ -227,6 +247,7 @@ main(void)
 	RUN_TEST(test_timing);
 	RUN_TEST(test_claim_renew);
 	RUN_TEST(test_dead_detection);
+	RUN_TEST(test_observation_newer_than_now);
 	RUN_TEST(test_self_fence);
 	RUN_TEST(test_pr_fencing);
 	RUN_TEST(test_slots);

@@ -372,7 +372,9 @@ hb_obs_dead(const struct vfs *vfs, const struct hb_obs *o, uint64_t now_ns)
 {
 	uint64_t limit = vfs->t.dead_ns;
 
-	if (!o->seen || o->rec.state != OD_SLOT_LIVE)
+	/* Another thread may have observed after our 'now' was read. */
+	if (!o->seen || o->rec.state != OD_SLOT_LIVE ||
+	    now_ns < o->last_change_ns)
 		return false;
 	/* A host we can preempt need not have fenced itself first. */
 	if (vfs->pr_fencing && (o->rec.flags & OD_SLOT_PR) && o->rec.pr_key)

@@ -30,7 +30,7 @@
 #define LOCK_BUCKETS 1024
 #define BACKOFF_MIN_NS (1 * NS_PER_MS)
 #define BACKOFF_MAX_NS (100 * NS_PER_MS)
-#define WANTED_CHECK_NS (250 * NS_PER_MS)
+#define WANTED_CHECK_NS (100 * NS_PER_MS)
 
 static unsigned int
 bucket(uint64_t off)
@@ -465,9 +465,13 @@ lock_check_wanted(struct vfs *vfs, uint64_t now_ns)
 		for (struct vlock *vl = t->hash[b]; vl; vl = vl->hnext) {
 			struct od_lock rec;
 
-			if (!vl->internal || vl->wanted ||
+			/* Idle cached locks, and internal ones held long:
+			 * a user's open lock is the user's to give up. */
+			if (vl->wanted ||
 			    now_ns - vl->checked_ns < WANTED_CHECK_NS ||
-			    now_ns - vl->taken_ns < vfs->lock_cache_ns)
+			    (vl->users && !vl->internal) ||
+			    (vl->users &&
+			     now_ns - vl->taken_ns < vfs->lock_cache_ns))
 				continue;
 			vl->checked_ns = now_ns;
 			rc = vfs_io_read(vfs, vfs->lun, vl->off, buf,

@@ -149,40 +149,61 @@ setup_pr(struct vfs *vfs)
 	vfs->pr_fencing = true;
 }
 
+/* Sleeps up to 'wait' ns unless the session is stopping. */
+static void
+thread_wait(struct vfs *vfs, uint64_t wait)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(wait % NS_PER_SEC);
+	ts.tv_sec += (time_t)(wait / NS_PER_SEC) + ts.tv_nsec / (long)NS_PER_SEC;
+	ts.tv_nsec %= (long)NS_PER_SEC;
+	pthread_mutex_lock(&vfs->stop_mu);
+	if (!atomic_load(&vfs->stopping))
+		pthread_cond_timedwait(&vfs->stop_cond, &vfs->stop_mu, &ts);
+	pthread_mutex_unlock(&vfs->stop_mu);
+}
+
+/*
+ * The heartbeat thread renews and watches, nothing else: no metadata
+ * work (which may wait on I/O or on the session mutex) can delay a
+ * renewal. Housekeeping has its own thread.
+ */
 static void *
 hb_thread_main(void *arg)
 {
 	struct vfs *vfs = arg;
 
-	pthread_mutex_lock(&vfs->stop_mu);
 	while (!atomic_load(&vfs->stopping)) {
-		uint64_t now = clock_mono_ns(), wait;
-		struct timespec ts;
+		uint64_t now = clock_mono_ns(), wait = vfs->t.renew_ns / 4;
 
-		pthread_mutex_unlock(&vfs->stop_mu);
 		hb_tick(vfs, vfs->hb_lun, now);
 		if (now - vfs->obs_all_ns >= vfs->t.renew_ns)
 			hb_observe_all(vfs, vfs->hb_lun, now);
-		if (vfs_writable(vfs) && pthread_mutex_trylock(&vfs->mu) == 0) {
-			vfs_housekeep(vfs, now);
-			pthread_mutex_unlock(&vfs->mu);
-		}
-		wait = HOUSEKEEP_NS;
-		if (vfs->flags & VFS_MOUNT_ASYNC_COMMIT)
-			wait = MIN(wait, vfs->commit_ns / 2);
 		now = clock_mono_ns();
 		if (vfs->hb_next_ns > now)
 			wait = MIN(wait, vfs->hb_next_ns - now);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)wait;
-		ts.tv_sec += ts.tv_nsec / (long)NS_PER_SEC;
-		ts.tv_nsec %= (long)NS_PER_SEC;
-		pthread_mutex_lock(&vfs->stop_mu);
-		if (!atomic_load(&vfs->stopping))
-			pthread_cond_timedwait(&vfs->stop_cond, &vfs->stop_mu,
-					       &ts);
+		thread_wait(vfs, wait);
 	}
-	pthread_mutex_unlock(&vfs->stop_mu);
+	return NULL;
+}
+
+static void *
+hk_thread_main(void *arg)
+{
+	struct vfs *vfs = arg;
+	uint64_t wait = HOUSEKEEP_NS;
+
+	if (vfs->flags & VFS_MOUNT_ASYNC_COMMIT)
+		wait = MIN(wait, vfs->commit_ns / 2);
+	while (!atomic_load(&vfs->stopping)) {
+		if (pthread_mutex_trylock(&vfs->mu) == 0) {
+			vfs_housekeep(vfs, clock_mono_ns());
+			pthread_mutex_unlock(&vfs->mu);
+		}
+		thread_wait(vfs, wait);
+	}
 	return NULL;
 }
 
@@ -252,6 +273,8 @@ claim(struct vfs *vfs)
 	}
 }
 
+static void stop_thread(struct vfs *vfs);
+
 static int
 session_start(struct vfs *vfs, const struct vfs_mount_opts *o)
 {
@@ -315,6 +338,16 @@ session_start(struct vfs *vfs, const struct vfs_mount_opts *o)
 			return -rc;
 		}
 		vfs->hb_thread_running = true;
+		if (vfs_writable(vfs)) {
+			rc = pthread_create(&vfs->hk_thread, NULL,
+					    hk_thread_main, vfs);
+			if (rc) {
+				stop_thread(vfs);
+				hb_release(vfs, vfs->lun);
+				return -rc;
+			}
+			vfs->hk_thread_running = true;
+		}
 	}
 	return 0;
 }
@@ -424,6 +457,9 @@ stop_thread(struct vfs *vfs)
 	pthread_mutex_unlock(&vfs->stop_mu);
 	pthread_join(vfs->hb_thread, NULL);
 	vfs->hb_thread_running = false;
+	if (vfs->hk_thread_running)
+		pthread_join(vfs->hk_thread, NULL);
+	vfs->hk_thread_running = false;
 }
 
 int

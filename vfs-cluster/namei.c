@@ -260,10 +260,25 @@ new_inode(struct vfs *vfs, struct inode_ref *dir, const char *name,
 	uint32_t gen = 1;
 	int rc;
 
-	rc = alloc_mblock(vfs, MBLOCK_INODE, &ino);
-	if (rc < 0)
-		return rc;
-	rc = lock_acquire(vfs, inode_lock_off(vfs, ino), &req, vl, NULL);
+	uint64_t avoid[8];
+	unsigned int navoid = 0;
+
+	/* A free inode's lock may still be cached by the host that freed
+	 * it: rather than wait in the middle of a transaction, take
+	 * another inode. */
+	for (;;) {
+		rc = alloc_mblock_avoid(vfs, MBLOCK_INODE, avoid, navoid, &ino);
+		if (rc < 0)
+			return rc;
+		rc = lock_acquire(vfs, inode_lock_off(vfs, ino), &req, vl,
+				  NULL);
+		if (rc != -EBUSY || navoid == ARRAY_SIZE(avoid))
+			break;
+		rc = free_mblock(vfs, ino);
+		if (rc < 0)
+			return rc;
+		avoid[navoid++] = ino;
+	}
 	if (rc < 0)
 		return rc;
 	r->ino = ino;

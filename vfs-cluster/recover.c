@@ -56,7 +56,8 @@ fence_host(struct vfs *vfs, const struct hb_obs *o, uint64_t now)
 	if (!vfs->pr_fencing) {
 		/* We cannot preempt: only the full lease proves it fenced
 		 * itself. */
-		return now - o->last_change_ns >= vfs->t.dead_ns ? 0 : -EAGAIN;
+		return now >= o->last_change_ns &&
+		       now - o->last_change_ns >= vfs->t.dead_ns ? 0 : -EAGAIN;
 	}
 	rc = lun_pr_preempt(vfs->lun, o->rec.pr_key,
 			    LUN_PR_WRITE_EXCLUSIVE_ALL_REG, true);
@@ -67,7 +68,8 @@ fence_host(struct vfs *vfs, const struct hb_obs *o, uint64_t now)
 	}
 	log_warn(VFS_LOG, "slot %u: PR preempt failed: %s", o->rec.slot,
 		 strerror(-rc));
-	return now - o->last_change_ns >= vfs->t.dead_ns ? 0 : -EAGAIN;
+	return now >= o->last_change_ns &&
+	       now - o->last_change_ns >= vfs->t.dead_ns ? 0 : -EAGAIN;
 }
 
 /* Marks a dead LIVE slot RECOVERING by us. */
@@ -207,6 +209,7 @@ recover_dead_hosts(struct vfs *vfs, uint64_t now_ns)
 		pthread_mutex_unlock(&vfs->hb_mu);
 		due = hb_obs_dead(vfs, &o, now_ns) ||
 		      (o.seen && o.rec.state == OD_SLOT_RECOVERING &&
+		       now_ns >= o.last_change_ns &&
 		       now_ns - o.last_change_ns >= vfs->t.dead_ns);
 		if (!due)
 			continue;

@@ -238,6 +238,10 @@ void alloc_fini(struct vfs *vfs);
 /* Allocates one mblock of 'kind' inside the open op. */
 int alloc_mblock(struct vfs *vfs, enum mblock_kind kind, uint64_t *out)
 	must_check;
+/* The same, never choosing one of 'avoid'. */
+int alloc_mblock_avoid(struct vfs *vfs, enum mblock_kind kind,
+		       const uint64_t *avoid, unsigned int navoid,
+		       uint64_t *out) must_check;
 int free_mblock(struct vfs *vfs, uint64_t mblock) must_check;
 /*
  * Allocates up to 'want' file blocks inside the open op, contiguous from
@@ -434,8 +438,9 @@ struct vfs {
 	struct vnode *vnodes;
 
 	/* threads */
-	pthread_t hb_thread;
-	bool hb_thread_running;
+	pthread_t hb_thread;     /* renews and observes */
+	pthread_t hk_thread;     /* housekeeping (rw sessions) */
+	bool hb_thread_running, hk_thread_running;
 	atomic_bool stopping;
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cond;
