@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/compiler.h"
+#include "common/crc32c.h"
 #include "tests/lib/testutil.h"
 #include "vfs-cluster/vfs.h"
 
 #define MIB (1ull << 20)
+#define crc32c_for_test(buf, len) crc32c(0, buf, len)
 
 static char uri[64];
 static struct lun *keep;   /* keeps the current mem: LUN alive */
@@ -278,6 +281,99 @@ test_enospc(void)
 	free(buf);
 }
 
+/* Overwrites 'len' bytes at 'off' of the current LUN. */
+static void
+poke(uint64_t off, const void *data, size_t len)
+{
+	uint8_t *buf = aligned_alloc(4096, 4096);
+
+	CHECK_OK(lun_read(keep, ALIGN_DOWN(off, 512), buf, 512));
+	memcpy(buf + (off % 512), data, len);
+	CHECK_OK(lun_write(keep, ALIGN_DOWN(off, 512), buf, 512, 0));
+	free(buf);
+}
+
+static void
+test_fsck_finds_damage(void)
+{
+	struct vfs_fsck_report rep;
+	struct vfs_stat st;
+	struct vfs_info info;
+	struct vfs *vfs;
+	struct vfs_file *f;
+	uint8_t junk[64];
+	uint64_t meta_off;
+
+	fresh(256 * MIB, NULL);
+	vfs = mnt();
+	CHECK_OK(vfs_mkdir(vfs, "/d"));
+	CHECK_OK(vfs_file_create(vfs, "/d/f", &(struct vfs_create_opts){
+					 2 * MIB, VFS_ALLOC_EAGER_ZEROED },
+				 0, &f));
+	vfs_file_close(f);
+	CHECK_OK(vfs_stat(vfs, "/d/f", &st));
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+	meta_off = 0;
+	{
+		/* The pool's first mblock is meta cluster 0's header; the
+		 * volume header tells where the pool starts. */
+		uint8_t *hdr = aligned_alloc(4096, 4096);
+
+		CHECK_OK(lun_read(keep, 0, hdr, 512));
+		memcpy(&meta_off, hdr + 208, 8);
+		free(hdr);
+	}
+	/* A damaged primary volume header: repairable from the backup. */
+	memset(junk, 0x5a, sizeof(junk));
+	poke(40, junk, 16);
+	CHECK_EQ(vfs_fsck(uri, 0, &rep, NULL, NULL), VFS_FSCK_REPAIRABLE);
+	CHECK_EQ(vfs_fsck(uri, VFS_FSCK_REPAIR, &rep, NULL, NULL),
+		 VFS_FSCK_REPAIRABLE);
+	fsck_clean();
+	/* A leaked block: a bit set that nothing uses (meta cluster 0,
+	 * bitmap bit 100). The header crc is recomputed by hand. */
+	{
+		uint8_t *mb = aligned_alloc(4096, 4096);
+		uint32_t crc;
+
+		CHECK_OK(lun_read(keep, meta_off, mb, 4096));
+		mb[512 + 64 + 100 / 8] |= 1u << (100 % 8);
+		{
+			uint32_t nfree;
+
+			memcpy(&nfree, mb + 512 + 20, 4);
+			nfree--;
+			memcpy(mb + 512 + 20, &nfree, 4);
+		}
+		memset(mb + 512 + 4, 0, 4);
+		crc = crc32c_for_test(mb + 512, 3584);
+		memcpy(mb + 512 + 4, &crc, 4);
+		CHECK_OK(lun_write(keep, meta_off, mb, 4096, 0));
+		free(mb);
+	}
+	CHECK_EQ(vfs_fsck(uri, 0, &rep, NULL, NULL), VFS_FSCK_REPAIRABLE);
+	CHECK_EQ(rep.unrepairable, 0);
+	CHECK_EQ(vfs_fsck(uri, VFS_FSCK_REPAIR, &rep, NULL, NULL),
+		 VFS_FSCK_REPAIRABLE);
+	fsck_clean();
+	/* A scribbled inode body: corrupt, not repairable. */
+	poke(meta_off + st.ino * 4096 + 512 + 40, junk, 8);
+	CHECK_EQ(vfs_fsck(uri, 0, &rep, NULL, NULL), VFS_FSCK_CORRUPT);
+	CHECK(rep.unrepairable > 0);
+	/* And the session refuses to use it rather than trust it. */
+	vfs = mnt();
+	CHECK_EQ(vfs_file_open(vfs, "/d/f", 0, &f), -EUCLEAN);
+	CHECK_OK(vfs_unmount(vfs));
+	/* Not a datastore at all. */
+	memset(junk, 0, sizeof(junk));
+	poke(0, junk, 16);
+	poke(64 * 1024, junk, 16);
+	CHECK_EQ(vfs_fsck(uri, 0, &rep, NULL, NULL), -EMEDIUMTYPE);
+	CHECK_EQ(vfs_mount(uri, NULL, &vfs), -EMEDIUMTYPE);
+}
+
 int
 main(void)
 {
@@ -286,6 +382,7 @@ main(void)
 	RUN_TEST(test_alloc_types);
 	RUN_TEST(test_namespace);
 	RUN_TEST(test_enospc);
+	RUN_TEST(test_fsck_finds_damage);
 	lun_close(keep);
 	return 0;
 }

@@ -55,7 +55,7 @@ vfs_geom_plan(uint64_t lun_bytes, const struct vfs_mkfs_opts *o,
 		return -ENOSPC;
 	rest = lun_bytes - g->dchdr_off;
 	meta_bytes = o->meta_percent ? rest / 100 * o->meta_percent :
-		clamp_u64(rest / 64, 8 * MIB, 16ull << 30);
+		clamp_u64(rest / 64, 2 * MIB, 16ull << 30);
 	meta_bytes = MIN(meta_bytes, rest / 2);
 	nmb = meta_bytes / VFS_MBLOCK;
 	mcb = clamp_u64(nmb / 32, 64, OD_CLUSTER_BITS);
