@@ -111,8 +111,15 @@ setup_ring(struct lun_file *f, unsigned int depth)
 	struct io_uring_params p = { 0 };
 	int err;
 
-	/* One thread submits and reaps: let the kernel skip the IPIs. */
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	/*
+	 * One thread at a time submits and reaps: let the kernel skip the
+	 * IPIs. Not SINGLE_ISSUER: that pins the ring to the thread that
+	 * created it, and handles move between threads (a handle dup'ed by
+	 * one thread for another; a session handle used by whichever
+	 * thread holds its mutex): submissions from any other thread would
+	 * fail with -EEXIST and leave requests queued.
+	 */
+	p.flags = IORING_SETUP_COOP_TASKRUN;
 	err = io_uring_queue_init_params(depth, &f->ring, &p);
 	if (err == -EINVAL) {
 		memset(&p, 0, sizeof(p));

@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "vfs-cluster/lun-provider.h"
 
-#define MEM_MAX_REGS 64
+#define MEM_MAX_REGS 1024   /* 4 handles per host, 256 hosts */
 
 struct mem_disk {
 	struct mem_disk *next;
@@ -324,6 +324,13 @@ mem_ats(struct lun *lun, uint64_t offset, const void *expected,
 	return rc;
 }
 
+static bool
+all_registrants(enum lun_pr_type type)
+{
+	return type == LUN_PR_WRITE_EXCLUSIVE_ALL_REG ||
+	       type == LUN_PR_EXCLUSIVE_ACCESS_ALL_REG;
+}
+
 static int
 mem_pr_register(struct lun *lun, uint64_t key)
 {
@@ -335,7 +342,10 @@ mem_pr_register(struct lun *lun, uint64_t key)
 	i = find_reg(d, m);
 	if (key == 0 && i >= 0) {
 		drop_reg(d, (unsigned int)i);
-		if (d->reserved && d->holder == m)
+		/* SPC-3: an all-registrants reservation lasts while any
+		 * registrant is left; the others go with their holder. */
+		if (d->reserved && (all_registrants(d->type) ?
+				    d->nregs == 0 : d->holder == m))
 			d->reserved = false;
 	} else if (key && i >= 0) {
 		d->regs[i].key = key;
@@ -349,13 +359,6 @@ mem_pr_register(struct lun *lun, uint64_t key)
 		d->pr_generation++;
 	pthread_mutex_unlock(&d->lock);
 	return rc;
-}
-
-static bool
-all_registrants(enum lun_pr_type type)
-{
-	return type == LUN_PR_WRITE_EXCLUSIVE_ALL_REG ||
-	       type == LUN_PR_EXCLUSIVE_ACCESS_ALL_REG;
 }
 
 static int
