@@ -45,14 +45,16 @@ vdisk_clear_error(void)
 static const char *
 datastore_split(const char *path)
 {
-	const char *p = path;
+	const char *p = path, *last = NULL;
 
+	/* The last one: LUN URIs may hold ':' themselves
+	 * (faulty,seed=1:/tmp/lun.img:/vm1/disk.vmdk). */
 	while ((p = strstr(p, ":/")) != NULL) {
 		if (p[2] != '/' && p > path)
-			return p;
+			last = p;
 		p += 2;
 	}
-	return NULL;
+	return last;
 }
 
 static int
@@ -87,14 +89,23 @@ vdisk_store_open(const char *path, struct vdisk_store **out, char *leaf,
 		 size_t leaf_len)
 {
 	char dir[PATH_MAX];
+	const char *sep;
 	int rc;
 
 	if (!path || !*path)
 		return -EINVAL;
-	if (datastore_split(path)) {
-		vdisk_err("vdisk", "%s: datastore disks need the vfs-cluster "
-			"file API, which this build does not have yet", path);
-		return -EOPNOTSUPP;
+	sep = datastore_split(path);
+	if (sep) {
+		char lun[PATH_MAX];
+
+		if ((size_t)(sep - path) >= sizeof(lun))
+			return -ENAMETOOLONG;
+		memcpy(lun, path, (size_t)(sep - path));
+		lun[sep - path] = '\0';
+		rc = split_leaf(sep + 1, dir, sizeof(dir), leaf, leaf_len);
+		if (rc < 0)
+			return rc;
+		return vdisk_store_vfs_open(lun, dir, out);
 	}
 	rc = split_leaf(path, dir, sizeof(dir), leaf, leaf_len);
 	if (rc < 0)
@@ -115,8 +126,15 @@ vdisk_store_same(const char *a, const char *b)
 	char da[PATH_MAX], db[PATH_MAX], la[NAME_MAX + 1], lb[NAME_MAX + 1];
 	char ra[PATH_MAX], rb[PATH_MAX];
 
-	if (datastore_split(a) || datastore_split(b))
-		return false;
+	const char *sa = datastore_split(a), *sb = datastore_split(b);
+
+	if (sa || sb) {
+		/* Same LUN and the same folder inside it. */
+		const char *ea = strrchr(a, '/'), *eb = strrchr(b, '/');
+
+		return sa && sb && ea - a == eb - b &&
+		       !strncmp(a, b, (size_t)(ea - a));
+	}
 	if (split_leaf(a, da, sizeof(da), la, sizeof(la)) < 0 ||
 	    split_leaf(b, db, sizeof(db), lb, sizeof(lb)) < 0)
 		return false;

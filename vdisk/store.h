@@ -114,6 +114,9 @@ void vdisk_store_close(struct vdisk_store *st);
 bool vdisk_store_same(const char *a, const char *b);
 
 int vdisk_store_local_open(const char *dir, struct vdisk_store **out);
+/* The folder 'dir' ("/vm1") of the datastore on LUN URI 'lun'. */
+int vdisk_store_vfs_open(const char *lun, const char *dir,
+			 struct vdisk_store **out);
 
 /* Reads a whole small file (at most 'max' bytes); caller frees. */
 int vdisk_store_read_all(struct vdisk_store *st, const char *name, size_t max,
