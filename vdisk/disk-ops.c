@@ -74,6 +74,24 @@ release(struct held *h)
 	vdisk_store_close(h->st);
 }
 
+/*
+ * Releases the lock and, when the disk is gone ('gone'), removes its lock
+ * file too: only after unlocking, since the datastore refuses to unlink
+ * a file that is open.
+ */
+static void
+drop_lock_file(struct held *h, bool gone)
+{
+	char lck[DESC_NAME_MAX + 8];
+
+	h->st->ops->unlock(h->lk);
+	if (gone) {
+		snprintf(lck, sizeof(lck), "%s.lck", h->leaf);
+		h->st->ops->unlink(h->st, lck);
+	}
+	vdisk_store_close(h->st);
+}
+
 int
 vdisk_extend(const char *path, uint64_t new_cap, struct progress *progress)
 {
@@ -302,16 +320,10 @@ vdisk_rename(const char *src, const char *dst)
 		goto out_lk2;
 	}
 	h->st->ops->unlink(h->st, h->leaf);
-	{
-		char lck[DESC_NAME_MAX + 8];
-
-		snprintf(lck, sizeof(lck), "%s.lck", h->leaf);
-		h->st->ops->unlink(h->st, lck);
-	}
 out_lk2:
 	h->st->ops->unlock(lk2);
 out:
-	release(h);
+	drop_lock_file(h, rc == 0);
 out_free:
 	free(h);
 	return rc;
@@ -320,7 +332,6 @@ out_free:
 int
 vdisk_remove(const char *path)
 {
-	char lck[DESC_NAME_MAX + 8];
 	struct held *h;
 	int rc;
 
@@ -337,9 +348,7 @@ vdisk_remove(const char *path)
 	if (h->d.change_track[0] && !strchr(h->d.change_track, '/'))
 		h->st->ops->unlink(h->st, h->d.change_track);
 	rc = h->st->ops->unlink(h->st, h->leaf);
-	snprintf(lck, sizeof(lck), "%s.lck", h->leaf);
-	h->st->ops->unlink(h->st, lck);
-	release(h);
+	drop_lock_file(h, rc == 0);
 out_free:
 	free(h);
 	return rc;

@@ -150,7 +150,7 @@ ds_file_open(struct vdisk_store *st, const char *name, unsigned int flags,
 	     struct store_file **out)
 {
 	struct ds_store *ds = to_ds(st);
-	unsigned int vflags = VFS_O_NOWAIT;
+	unsigned int vflags = (flags & STORE_WAIT) ? 0 : VFS_O_NOWAIT;
 	struct store_file *f;
 	char path[1300];
 	int rc;

@@ -152,7 +152,7 @@ vdisk_store_read_all(struct vdisk_store *st, const char *name, size_t max,
 	char *buf;
 	int rc;
 
-	rc = st->ops->file_open(st, name, STORE_RDONLY, &f);
+	rc = st->ops->file_open(st, name, STORE_RDONLY | STORE_WAIT, &f);
 	if (rc < 0)
 		return rc;
 	rc = st->ops->get_size(f, &size);
@@ -190,7 +190,7 @@ vdisk_store_write_atomic(struct vdisk_store *st, const char *name,
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	st->ops->unlink(st, tmp);
-	rc = st->ops->file_open(st, tmp, STORE_CREATE, &f);
+	rc = st->ops->file_open(st, tmp, STORE_CREATE | STORE_WAIT, &f);
 	if (rc < 0)
 		return rc;
 	rc = st->ops->pwrite(f, buf, len, 0);

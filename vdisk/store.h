@@ -28,6 +28,9 @@ struct vdisk_io;
 #define STORE_RDONLY (1u << 0)
 #define STORE_CREATE (1u << 1)  /* create; -EEXIST if present */
 #define STORE_DIRECT (1u << 2)  /* bypass caches (data path) */
+/* Wait for a short-lived lock elsewhere (descriptors, which other
+ * openers hold only while rewriting them) instead of failing -EBUSY. */
+#define STORE_WAIT (1u << 3)
 
 enum store_alloc {
 	STORE_ALLOC_THIN = 0,   /* nothing reserved */
