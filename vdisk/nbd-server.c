@@ -228,6 +228,13 @@ cont(int rc)
 	return rc < 0 ? rc : 2;
 }
 
+/* An option answered with an error reply: options continue. */
+static int
+opt_refuse(struct nbd_conn *c, uint32_t opt, uint32_t type)
+{
+	return cont(opt_reply(c, opt, type, NULL, 0));
+}
+
 /*
  * Returns 1 to start transmission, 2 for the next option, 0 to end the
  * connection, or -errno.
@@ -270,7 +277,7 @@ one_option(struct nbd_conn *c)
 		uint32_t n = (uint32_t)strlen(c->export_name);
 
 		if (len)
-			return cont(opt_reply(c, opt, NBD_REP_ERR_INVALID, NULL, 0));
+			return opt_refuse(c, opt, NBD_REP_ERR_INVALID);
 		nbd_put32(b, n);
 		memcpy(b + 4, c->export_name, n);
 		rc = opt_reply(c, opt, NBD_REP_SERVER, b, 4 + n);
@@ -279,23 +286,23 @@ one_option(struct nbd_conn *c)
 	case NBD_OPT_INFO:
 	case NBD_OPT_GO:
 		if (nbd_opt_info_parse(c->opt, len, &info) < 0)
-			return cont(opt_reply(c, opt, NBD_REP_ERR_INVALID, NULL, 0));
+			return opt_refuse(c, opt, NBD_REP_ERR_INVALID);
 		if (!name_ok(c, info.name))
-			return cont(opt_reply(c, opt, NBD_REP_ERR_UNKNOWN, NULL, 0));
+			return opt_refuse(c, opt, NBD_REP_ERR_UNKNOWN);
 		rc = reply_info(c, opt, &info);
 		if (rc < 0)
 			return rc;
 		return opt == NBD_OPT_GO ? 1 : 2;
 	case NBD_OPT_STRUCTURED_REPLY:
 		if (len)
-			return cont(opt_reply(c, opt, NBD_REP_ERR_INVALID, NULL, 0));
+			return opt_refuse(c, opt, NBD_REP_ERR_INVALID);
 		c->lim.structured = true;
 		return cont(opt_reply(c, opt, NBD_REP_ACK, NULL, 0));
 	case NBD_OPT_LIST_META_CONTEXT:
 	case NBD_OPT_SET_META_CONTEXT:
 		return cont(opt_meta(c, opt, len));
 	default:
-		return cont(opt_reply(c, opt, NBD_REP_ERR_UNSUP, NULL, 0));
+		return opt_refuse(c, opt, NBD_REP_ERR_UNSUP);
 	}
 }
 
