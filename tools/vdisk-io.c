@@ -87,13 +87,18 @@ vdisk_cmd_import(int argc, char **argv)
 	struct io_args a = { .type = VDISK_THIN };
 	struct vdisk_convert_stats st = { 0 };
 	struct progress *p;
+	uint64_t cap;
 	int rc, i;
 
 	i = vdisk_tool_getopt(vdisk_tool_cmd("import"), argc, argv,
 			      io_longopts, io_opt, &a, 2, 2, &rc);
 	if (i < 0)
 		return rc;
-	p = progress_start("import", 0);
+	rc = vdisk_image_capacity(argv[i], a.have_fmt ? a.fmt : VDISK_FMT_AUTO,
+				  &cap);
+	if (rc < 0)
+		return vdisk_tool_fail(argv[i], rc);
+	p = progress_start("import", cap);
 	rc = vdisk_import(argv[i], a.have_fmt ? a.fmt : VDISK_FMT_AUTO,
 			  argv[i + 1], a.type, p, &st);
 	progress_stop(p);
@@ -108,6 +113,7 @@ vdisk_cmd_export(int argc, char **argv)
 {
 	struct io_args a = { 0 };
 	struct vdisk_convert_stats st = { 0 };
+	struct vdisk_info in;
 	struct progress *p;
 	int rc, i;
 
@@ -118,7 +124,10 @@ vdisk_cmd_export(int argc, char **argv)
 	if (!a.have_fmt || a.fmt == VDISK_FMT_AUTO)
 		return cli_usage_error("export: --format raw|qcow2|vmdk|"
 				       "vmdk-stream is required");
-	p = progress_start("export", 0);
+	rc = vdisk_stat(argv[i], &in);
+	if (rc < 0)
+		return vdisk_tool_fail(argv[i], rc);
+	p = progress_start("export", in.capacity_bytes);
 	rc = vdisk_export(argv[i], argv[i + 1], a.fmt, p, &st);
 	progress_stop(p);
 	if (rc < 0)

@@ -270,6 +270,20 @@ img_close(struct img_reader *r)
 		r->ops->close(r);
 }
 
+int
+vdisk_image_capacity(const char *path, enum vdisk_format fmt, uint64_t *out)
+{
+	struct img_reader *r;
+	int rc;
+
+	rc = img_open(path, fmt, &r);
+	if (rc < 0)
+		return rc;
+	*out = r->capacity;
+	img_close(r);
+	return 0;
+}
+
 /* ---- the copy loop ---- */
 
 struct copier {

@@ -30,6 +30,7 @@
 #include "vfs-cluster/vfs.h"
 
 #define MAP_EXTENTS 64
+#define LOCK_WAIT_MS 3000
 #define ZERO_CHUNK (1u << 20)
 
 /* ---- shared mounts ---- */
@@ -62,7 +63,12 @@ mount_get(const char *uri, struct mount_ref **out)
 			rc = -ENOMEM;
 			goto fail;
 		}
-		rc = vfs_mount(uri, NULL, &m->vfs);
+		/* Locks another process of this host (or another host) let
+		 * go of a moment ago may still sit in its lock cache: wait a
+		 * little for them rather than fail at once. */
+		struct vfs_mount_opts mo = { .lock_timeout_ms = LOCK_WAIT_MS };
+
+		rc = vfs_mount(uri, &mo, &m->vfs);
 		if (rc < 0) {
 			vdisk_err("vdisk", "%s: cannot mount the datastore: %s",
 				  uri, vfs_strerror(rc));
@@ -150,7 +156,10 @@ ds_file_open(struct vdisk_store *st, const char *name, unsigned int flags,
 	     struct store_file **out)
 {
 	struct ds_store *ds = to_ds(st);
-	unsigned int vflags = (flags & STORE_WAIT) ? 0 : VFS_O_NOWAIT;
+	/* The data file and descriptors wait (bounded by the mount's lock
+	 * timeout); a second handle of an open file fails at once. */
+	unsigned int vflags = (flags & (STORE_WAIT | STORE_DIRECT)) ? 0 :
+			      VFS_O_NOWAIT;
 	struct store_file *f;
 	char path[1300];
 	int rc;
@@ -379,7 +388,7 @@ ds_lock(struct vdisk_store *st, const char *name, bool exclusive,
 	lk = calloc(1, sizeof(*lk));
 	if (!lk)
 		return -ENOMEM;
-	rc = vfs_file_open(ds->m->vfs, path, VFS_O_CREATE | VFS_O_NOWAIT |
+	rc = vfs_file_open(ds->m->vfs, path, VFS_O_CREATE |
 			   (exclusive ? 0 : VFS_O_SHARED), &lk->f);
 	if (rc < 0) {
 		free(lk);

@@ -287,6 +287,9 @@ const char *vdisk_format_name(enum vdisk_format fmt);
 int vdisk_format_parse(const char *name, enum vdisk_format *out);
 /* Detects an image's format from its first bytes. */
 int vdisk_image_probe(const char *path, enum vdisk_format *out) must_check;
+/* The virtual size of image 'path' ('fmt' AUTO detects); checks it too. */
+int vdisk_image_capacity(const char *path, enum vdisk_format fmt,
+			 uint64_t *out) must_check;
 
 struct vdisk_convert_stats {
 	uint64_t bytes_written;   /* data bytes written to the destination */
