@@ -281,6 +281,10 @@ open_data(struct vdisk *disk)
 	if (st->ops->file_open(st, disk->desc.ext[0].file, disk->read_only ?
 			       STORE_RDONLY : 0, &disk->data_cached) < 0)
 		disk->data_cached = NULL;
+	/* Thin disks allocate in 1 MiB extents, as datastore files do. */
+	if (disk->desc.type == VDISK_THIN && !disk->read_only &&
+	    st->ops->set_alloc_chunk)
+		st->ops->set_alloc_chunk(disk->data, VDISK_ALLOC_CHUNK, size);
 	if (size < disk->capacity) {
 		vdisk_err("vdisk", "%s: data file is shorter than the capacity "
 			"(%" PRIu64 " < %" PRIu64 "); run 'vdisk check --repair'",

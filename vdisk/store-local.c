@@ -39,6 +39,11 @@ struct store_file {
 	struct local_store *st;
 	int fd;
 	bool direct;
+	/* Thin allocation ahead of first writes: one bit per chunk this
+	 * session has already fallocate()d (shared by the file's queues). */
+	uint64_t chunk_bytes;
+	uint64_t nchunks;
+	uint64_t *chunks;
 };
 
 struct store_lock {
@@ -47,6 +52,7 @@ struct store_lock {
 
 struct store_queue {
 	struct io_uring ring;
+	struct store_file *f;
 	int fd;
 	int efd;
 	unsigned int queued;
@@ -108,7 +114,62 @@ local_file_close(struct store_file *f)
 	if (!f)
 		return;
 	close(f->fd);
+	free(f->chunks);
 	free(f);
+}
+
+static void
+local_set_alloc_chunk(struct store_file *f, uint64_t chunk_bytes,
+		      uint64_t size)
+{
+	uint64_t n = DIV_ROUND_UP(size, chunk_bytes);
+
+	free(f->chunks);
+	f->chunks = calloc(DIV_ROUND_UP(n, 64) + 1, 8);
+	f->nchunks = f->chunks ? n : 0;
+	f->chunk_bytes = chunk_bytes;
+}
+
+/*
+ * Claims the chunks under [off, off+len) not yet allocated ahead; returns
+ * the byte range to fallocate (len 0: nothing to do).
+ */
+static void
+claim_chunks(struct store_file *f, uint64_t off, uint64_t len,
+	     uint64_t *aoff, uint64_t *alen)
+{
+	uint64_t first = off / f->chunk_bytes;
+	uint64_t last = (off + len - 1) / f->chunk_bytes;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (uint64_t c = first; c <= last && c < f->nchunks; c++) {
+		uint64_t mask = 1ull << (c % 64);
+
+		if (__atomic_load_n(&f->chunks[c / 64], __ATOMIC_RELAXED) & mask)
+			continue;
+		if (__atomic_fetch_or(&f->chunks[c / 64], mask,
+				      __ATOMIC_RELAXED) & mask)
+			continue;
+		lo = MIN(lo, c);
+		hi = MAX(hi, c);
+	}
+	*alen = 0;
+	if (lo == UINT64_MAX)
+		return;
+	*aoff = lo * f->chunk_bytes;
+	*alen = (hi + 1) * f->chunk_bytes - *aoff;
+}
+
+/* A hole was punched: those chunks need allocating again. */
+static void
+forget_chunks(struct store_file *f, uint64_t off, uint64_t len)
+{
+	if (!f->chunks || len == 0)
+		return;
+	for (uint64_t c = off / f->chunk_bytes;
+	     c <= (off + len - 1) / f->chunk_bytes && c < f->nchunks; c++)
+		__atomic_fetch_and(&f->chunks[c / 64], ~(1ull << (c % 64)),
+				   __ATOMIC_RELAXED);
 }
 
 static int
@@ -457,6 +518,7 @@ local_queue_create(struct store_file *f, unsigned int depth,
 	if (!q)
 		return -ENOMEM;
 	q->fd = f->fd;
+	q->f = f;
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
 	err = io_uring_queue_init_params(depth, &q->ring, &p);
 	if (err == -EINVAL) {
@@ -499,18 +561,49 @@ local_queue_event_fd(struct store_queue *q)
 	return q->efd;
 }
 
+/*
+ * Before the first write into a chunk of a thin file: fallocate the whole
+ * chunk, hard-linked ahead of the write (which then lands in an unwritten
+ * extent, cheaper than allocating in the write path; if the fallocate
+ * fails the write still runs and allocates, or reports ENOSPC itself).
+ * Its completion carries no request and is skipped by reap().
+ */
+static void
+prep_chunk_alloc(struct store_queue *q, const struct vdisk_io *io)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t aoff, alen;
+
+	claim_chunks(q->f, io->offset_bytes, io->len_bytes, &aoff, &alen);
+	if (!alen)
+		return;
+	sqe = io_uring_get_sqe(&q->ring);
+	io_uring_prep_fallocate(sqe, q->fd, FALLOC_FL_KEEP_SIZE, aoff, alen);
+	io_uring_sqe_set_data(sqe, NULL);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	q->queued++;
+}
+
 static int
 local_submit(struct store_queue *q, struct vdisk_io *io)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	bool chunked = q->f->chunks && io->store_op == VDISK_OP_WRITE;
+	struct io_uring_sqe *sqe;
 
-	if (!sqe) {
+	/* A linked pair must go to the kernel in one submission. */
+	if (io_uring_sq_space_left(&q->ring) < (chunked ? 2u : 1u)) {
 		io_uring_submit(&q->ring);
 		q->queued = 0;
-		sqe = io_uring_get_sqe(&q->ring);
-		if (!sqe)
+		if (io_uring_sq_space_left(&q->ring) < (chunked ? 2u : 1u))
 			return -EAGAIN;
 	}
+	if (chunked)
+		prep_chunk_alloc(q, io);
+	else if (q->f->chunks && io->store_op != VDISK_OP_READ &&
+		 !(io->store_op == VDISK_OP_WRITE_ZEROES &&
+		   (io->flags & VDISK_IO_NO_UNMAP)))
+		forget_chunks(q->f, io->offset_bytes, io->len_bytes);
+	sqe = io_uring_get_sqe(&q->ring);
 	switch (io->store_op) {
 	case VDISK_OP_READ:
 		if (io->iovcnt == 1)
@@ -590,9 +683,11 @@ reap(struct store_queue *q)
 		struct vdisk_io *io = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
-		n++;
 		/* A callback may submit: release the CQE first. */
 		io_uring_cq_advance(&q->ring, 1);
+		if (!io)
+			continue; /* a chunk allocation ahead of a write */
+		n++;
 		q->inflight--;
 		vdisk_engine_complete(io, cqe_result(io, res));
 	}
@@ -653,6 +748,7 @@ static const struct store_ops local_ops = {
 	.zero_range = local_zero_range,
 	.map = local_map,
 	.allocated_bytes = local_allocated_bytes,
+	.set_alloc_chunk = local_set_alloc_chunk,
 	.lock = local_lock,
 	.unlock = local_unlock,
 	.lock_holder = local_lock_holder,

@@ -84,6 +84,14 @@ struct store_ops {
 	bool (*lock_holder)(struct vdisk_store *st, const char *name,
 			    char *buf, size_t len);
 
+	/*
+	 * Thin files only: allocate in 'chunk_bytes' extents ahead of the
+	 * first write into each, so first writes do not each allocate a
+	 * block on their own (the datastore does this itself: NULL).
+	 */
+	void (*set_alloc_chunk)(struct store_file *f, uint64_t chunk_bytes,
+				uint64_t size);
+
 	/* Asynchronous data path on a file opened with STORE_DIRECT. */
 	int (*queue_create)(struct store_file *f, unsigned int depth,
 			    struct store_queue **out);

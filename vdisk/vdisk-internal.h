@@ -144,6 +144,9 @@ int vdisk_cbt_check(struct vdisk_store *st, const char *name,
 
 /* ---- the open disk ---- */
 
+/* Thin disks on local files allocate this much ahead of first writes. */
+#define VDISK_ALLOC_CHUNK (1ull << 20)
+
 struct vdisk {
 	struct vdisk_store *store;
 	char leaf[DESC_NAME_MAX + 1];      /* descriptor name in the store */
