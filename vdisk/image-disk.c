@@ -89,8 +89,13 @@ struct disk_writer {
 static int
 dw_put(struct img_writer *w, uint64_t off, const void *buf, size_t len)
 {
-	return vdisk_pwrite(container_of(w, struct disk_writer, base)->disk,
-			    buf, len, off);
+	struct vdisk *disk = container_of(w, struct disk_writer, base)->disk;
+	int rc = vdisk_pwrite(disk, buf, len, off);
+
+	/* Overlap the device writes with the rest of the copy. */
+	if (rc == 0 && disk->data_cached && disk->store->ops->writeback)
+		disk->store->ops->writeback(disk->data_cached, off, len);
+	return rc;
 }
 
 static int

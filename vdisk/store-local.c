@@ -118,6 +118,23 @@ local_file_close(struct store_file *f)
 	free(f);
 }
 
+static int walk_seek(struct store_file *f, uint64_t off, uint64_t end,
+		     store_extent_fn fn, void *priv);
+
+/* Chunks already written through are allocated: no fallocate for them. */
+static int
+mark_written(void *priv, uint64_t off, uint64_t len, unsigned int flags)
+{
+	struct store_file *f = priv;
+	uint64_t c = DIV_ROUND_UP(off, f->chunk_bytes);
+
+	if (!(flags & VDISK_EXTENT_DATA))
+		return 0;
+	for (; (c + 1) * f->chunk_bytes <= off + len && c < f->nchunks; c++)
+		f->chunks[c / 64] |= 1ull << (c % 64);
+	return 0;
+}
+
 static void
 local_set_alloc_chunk(struct store_file *f, uint64_t chunk_bytes,
 		      uint64_t size)
@@ -128,6 +145,8 @@ local_set_alloc_chunk(struct store_file *f, uint64_t chunk_bytes,
 	f->chunks = calloc(DIV_ROUND_UP(n, 64) + 1, 8);
 	f->nchunks = f->chunks ? n : 0;
 	f->chunk_bytes = chunk_bytes;
+	if (f->chunks)
+		walk_seek(f, 0, size, mark_written, f);
 }
 
 /*
@@ -243,6 +262,13 @@ local_pwrite(struct store_file *f, const void *buf, size_t len, uint64_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+static void
+local_writeback(struct store_file *f, uint64_t off, uint64_t len)
+{
+	/* Start writing back now, so the final flush has little left. */
+	sync_file_range(f->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 }
 
 static int
@@ -742,6 +768,7 @@ static const struct store_ops local_ops = {
 	.pread = local_pread,
 	.pwrite = local_pwrite,
 	.sync = local_sync,
+	.writeback = local_writeback,
 	.get_size = local_get_size,
 	.set_size = local_set_size,
 	.allocate = local_allocate,

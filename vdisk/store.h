@@ -59,6 +59,8 @@ struct store_ops {
 	int (*pwrite)(struct store_file *f, const void *buf, size_t len,
 		      uint64_t off);
 	int (*sync)(struct store_file *f);
+	/* Starts writing [off, off+len) back without waiting; NULL: no-op. */
+	void (*writeback)(struct store_file *f, uint64_t off, uint64_t len);
 	int (*get_size)(struct store_file *f, uint64_t *size);
 	/* Grows or shrinks; new space is unallocated (reads zeros). */
 	int (*set_size)(struct store_file *f, uint64_t size);
