@@ -208,7 +208,7 @@ apply(const struct lun_writelog *log, const struct wl_record *r,
 {
 	uint32_t len = MIN(r->len, max_len);
 
-	if (r->type == WL_FLUSH)
+	if (r->type == WL_FLUSH || len == 0)
 		return 0;
 	if (r->type == WL_DISCARD) {
 		if (!(lun_get_info(target)->caps & LUN_CAP_DISCARD))
