@@ -20,9 +20,13 @@
  * Asynchronous I/O: fill a 'struct lun_io', lun_submit() it, then
  * lun_poll() runs the done() callbacks. done() is only ever called from
  * lun_poll() (or the sync helpers, which poll), never from inside
- * lun_submit(), so a callback may submit more I/O. Requests start at the
- * latest on the next lun_poll() or lun_kick(): submitting a batch and then
- * polling sends the batch with one system call.
+ * lun_submit(), so a callback may submit more I/O. Submitted requests
+ * start at the latest on the next lun_poll() that has to wait, a
+ * lun_poll() with min_done 0, or lun_kick(): submitting a batch and then
+ * polling sends the batch and waits in one system call, and a closed loop
+ * (callbacks resubmitting, the caller polling) costs one system call per
+ * round. An event loop that blocks on anything other than lun_poll()
+ * must call lun_kick() first, or requests its callbacks queued wait.
  *
  * Alignment: offsets and lengths are multiples of the logical sector size,
  * buffers aligned to lun_info.buf_align. Anything else is -EINVAL, beyond

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pattern.h"
 #include "tests/lib/testutil.h"
 
 static char tmpdir[512];
@@ -123,44 +124,17 @@ test_make_file(const char *path, uint64_t size)
 	return err;
 }
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 void
 test_pattern_fill(void *buf, size_t len, uint64_t seed, uint64_t offset)
 {
-	uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = mix(seed ^ mix((offset + i) / 8));
-		size_t n = len - i < 8 ? len - i : 8;
-
-		memcpy(p + i, &v, n);
-	}
+	pattern_fill(buf, len, seed, offset);
 }
 
 bool
 test_pattern_check(const void *buf, size_t len, uint64_t seed,
 		   uint64_t offset)
 {
-	uint8_t tmp[4096];
-
-	for (size_t i = 0; i < len; i += sizeof(tmp)) {
-		size_t n = len - i < sizeof(tmp) ? len - i : sizeof(tmp);
-
-		test_pattern_fill(tmp, n, seed, offset + i);
-		if (memcmp(tmp, (const uint8_t *)buf + i, n) != 0)
-			return false;
-	}
-	return true;
+	return pattern_check(buf, len, seed, offset);
 }
 
 int
