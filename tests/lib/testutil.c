@@ -206,6 +206,15 @@ tgtadm(const struct tgt_fixture *t, const char *args)
 		       t->control_port, args, t->dir);
 }
 
+static bool
+control_socket_exists(int control_port)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/var/run/tgtd/socket.%d", control_port);
+	return access(path, F_OK) == 0;
+}
+
 static pid_t
 spawn_tgtd(const struct tgt_fixture *t)
 {
@@ -261,7 +270,8 @@ tgt_configure(struct tgt_fixture *t, unsigned int nluns, uint64_t lun_bytes)
 	for (unsigned int i = 0; i < nluns; i++) {
 		snprintf(t->file[i], sizeof(t->file[i]), "%s/lun%u.img", t->dir,
 			 i + 1);
-		err = test_make_file(t->file[i], lun_bytes);
+		/* lun_bytes 0: a restart, keep the files and their data. */
+		err = lun_bytes ? test_make_file(t->file[i], lun_bytes) : 0;
 		if (err < 0)
 			return err;
 		snprintf(args, sizeof(args),
@@ -300,7 +310,16 @@ tgt_start(struct tgt_fixture *t, const char *dir, unsigned int nluns,
 		t->port = test_free_port();
 		if (t->port < 0)
 			return t->port;
-		t->control_port = t->port;
+		/*
+		 * tgtd and tgtadm take the control port as a short (it only
+		 * names the unix socket /var/run/tgtd/socket.N): derive one
+		 * below 32768 that no other tgtd is using.
+		 */
+		t->control_port = 1000 + t->port % 30000;
+		if (control_socket_exists(t->control_port)) {
+			err = -EADDRINUSE;
+			continue;
+		}
 		snprintf(t->iqn, sizeof(t->iqn),
 			 "iqn.2026-11.org.vstack.test:t%d", t->port);
 		t->pid = spawn_tgtd(t);
@@ -320,6 +339,24 @@ tgt_start(struct tgt_fixture *t, const char *dir, unsigned int nluns,
 			t->dir);
 		tgt_stop(t);
 	}
+	return err;
+}
+
+int
+tgt_restart(struct tgt_fixture *t)
+{
+	int err;
+
+	if (t->pid > 0)
+		return -EBUSY;
+	t->pid = spawn_tgtd(t);
+	if (t->pid < 0)
+		return -errno;
+	err = wait_ready(t);
+	if (err == 0)
+		err = tgt_configure(t, t->nluns, 0);
+	if (err < 0)
+		tgt_stop(t);
 	return err;
 }
 
