@@ -18,7 +18,7 @@
 #include "tools/vlun.h"
 #include "vfs-cluster/lun.h"
 
-enum bench_mode { RANDREAD, RANDWRITE, SEQREAD, SEQWRITE };
+enum bench_mode { RANDREAD, RANDWRITE, SEQREAD, SEQWRITE, ATS };
 
 struct bench {
 	struct lun *lun;
@@ -42,6 +42,7 @@ static const char *const mode_names[] = {
 	[RANDWRITE] = "randwrite",
 	[SEQREAD] = "read",
 	[SEQWRITE] = "write",
+	[ATS] = "ats",
 };
 
 static uint64_t
@@ -176,16 +177,101 @@ report(const struct bench *b, double secs, bool json)
 	json_end_document(&w);
 }
 
+/*
+ * --rw ats: back-to-back lun_ats() on the sector at --offset, each one
+ * advancing a counter in it, so every call is a successful swap (unless
+ * another host races us: a miscompare re-reads). Reports swaps per
+ * second, latency, and device commands per swap from lun_stats.
+ */
+static int
+bench_ats(struct bench *b, double secs, bool json)
+{
+	uint32_t s = lun_get_info(b->lun)->logical_sector_bytes;
+	uint64_t n = 0, races = 0, t0, ios;
+	struct lun_stats st;
+	struct json_writer w;
+	uint8_t *cur, *next;
+	int rc = 0;
+
+	if (posix_memalign((void **)&cur, 4096, s) ||
+	    posix_memalign((void **)&next, 4096, s))
+		return -ENOMEM;
+	rc = lun_read(b->lun, b->base, cur, s);
+	lun_reset_stats(b->lun);
+	t0 = clock_mono_ns();
+	b->stop_ns = t0 + (uint64_t)(secs * 1e9);
+	while (rc >= 0 && clock_mono_ns() < b->stop_ns) {
+		uint64_t start = clock_mono_ns(), count;
+
+		memcpy(&count, cur, sizeof(count));
+		count++;
+		memcpy(next, cur, s);
+		memcpy(next, &count, sizeof(count));
+		rc = lun_ats(b->lun, b->base, cur, next, s);
+		if (rc == LUN_ATS_MISCOMPARE) {
+			races++;
+			rc = lun_read(b->lun, b->base, cur, s);
+			continue;
+		}
+		if (rc < 0)
+			break;
+		memcpy(cur, next, s);
+		if (b->nlat < b->caplat)
+			b->lat_us[b->nlat++] =
+				(uint32_t)((clock_mono_ns() - start) / 1000);
+		n++;
+	}
+	secs = (double)(clock_mono_ns() - t0) / 1e9;
+	lun_get_stats(b->lun, &st);
+	ios = lun_stats_ios(&st);
+	free(cur);
+	free(next);
+	if (rc < 0) {
+		cli_error("ats at %" PRIu64 ": %s", b->base, strerror(-rc));
+		return rc;
+	}
+	qsort(b->lat_us, b->nlat, sizeof(*b->lat_us), cmp_u32);
+	if (!json) {
+		printf("ats (%s) bs=%u: %.0f swaps/s, latency p50 %u us, p99 %u "
+		       "us, %.2f device I/Os per swap (%" PRIu64 " swaps, %"
+		       PRIu64 " lost races in %.2f s)\n",
+		       lun_ats_method_name(lun_get_info(b->lun)->ats_method), s,
+		       (double)n / secs, percentile(b, 0.5),
+		       percentile(b, 0.99), n ? (double)ios / (double)n : 0,
+		       n, races, secs);
+		return 0;
+	}
+	json_writer_init(&w, stdout);
+	json_obj_begin(&w, NULL);
+	json_str(&w, "mode", "ats");
+	json_str(&w, "method",
+		 lun_ats_method_name(lun_get_info(b->lun)->ats_method));
+	json_u64(&w, "bs", s);
+	json_double(&w, "ops_per_s", (double)n / secs);
+	json_u64(&w, "lat_p50_us", percentile(b, 0.5));
+	json_u64(&w, "lat_p99_us", percentile(b, 0.99));
+	json_double(&w, "ios_per_op", n ? (double)ios / (double)n : 0);
+	json_u64(&w, "ops", n);
+	json_u64(&w, "lost_races", races);
+	json_double(&w, "seconds", secs);
+	json_obj_end(&w);
+	json_end_document(&w);
+	return 0;
+}
+
 static int
 usage(void)
 {
-	printf("Usage: vlun bench LUN [--rw randread|randwrite|read|write] "
+	printf("Usage: vlun bench LUN [--rw randread|randwrite|read|write|ats] "
 	       "[--bs SIZE] [--qd N]\n"
 	       "                      [--seconds N] [--offset OFF] "
 	       "[--span SIZE] [--json]\n\n"
 	       "Keeps QD requests of BS bytes in flight for SECONDS over "
 	       "[OFF, OFF+SPAN)\n(default: the whole LUN) and reports IOPS, "
-	       "MiB/s and latency percentiles.\nWrite modes overwrite data.\n");
+	       "MiB/s and latency percentiles.\nWrite modes overwrite data.\n"
+	       "--rw ats swaps the sector at OFF with atomic test-and-set, "
+	       "one at a time,\nand reports swaps/s, latency and device "
+	       "I/Os per swap.\n");
 	return 0;
 }
 
@@ -288,6 +374,15 @@ vlun_cmd_bench(int argc, char **argv)
 	if (err < 0) {
 		cli_error("%s", strerror(-err));
 		return CLI_EXIT_FAIL;
+	}
+	if (b.mode == ATS) {
+		err = bench_ats(&b, secs, json);
+		for (unsigned int i = 0; i < b.qd; i++)
+			free(b.slots[i].buf);
+		free(b.slots);
+		free(b.lat_us);
+		lun_close(b.lun);
+		return err < 0 ? CLI_EXIT_FAIL : 0;
 	}
 	t0 = clock_mono_ns();
 	b.stop_ns = t0 + (uint64_t)(secs * 1e9);

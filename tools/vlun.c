@@ -450,7 +450,8 @@ cmd_pr(int argc, char **argv)
 		return cli_usage_error("pr takes LUN and show|preempt");
 	if (json)
 		argc--;
-	if (open_lun(argv[1], false, &lun) < 0)
+	/* Showing registers nothing: read-only. */
+	if (open_lun(argv[1], !strcmp(argv[2], "show"), &lun) < 0)
 		return CLI_EXIT_FAIL;
 	if (!strcmp(argv[2], "show") && argc == 3) {
 		err = pr_show(lun, json);

@@ -18,7 +18,6 @@
 
 #define RECONNECT_MAX_BACKOFF_NS (2 * NS_PER_SEC)
 
-
 /* ---- command lists ---- */
 
 static void
@@ -212,7 +211,10 @@ error_from_message(const char *msg)
 		}
 		return -EPROTO;
 	}
-	if (code > 0 && code < 4096 && strstr(msg, "socket error"))
+	if (strstr(msg, "Can not resolv") || strstr(msg, "Invalid target"))
+		return -EHOSTUNREACH;
+	if (code > 0 && code < 4096 &&
+	    (strstr(msg, "socket error") || strstr(msg, "errno")))
 		return -(int)code;
 	return -ECONNREFUSED;
 }
@@ -238,6 +240,8 @@ session_new(struct lun_iscsi *l)
 
 	if (!iscsi)
 		return NULL;
+	/* Before parsing: a header_digest= in the URL overrides it. */
+	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
 	url = iscsi_parse_full_url(iscsi, l->url);
 	if (!url) {
 		iscsi_destroy_context(iscsi);
@@ -245,7 +249,6 @@ session_new(struct lun_iscsi *l)
 	}
 	iscsi_destroy_url(url);
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
 	iscsi_set_isid_random(iscsi, l->isid_rnd, l->isid_qual);
 	iscsi_set_noautoreconnect(iscsi, 1);
 	iscsi_set_reconnect_max_retries(iscsi, 0);
