@@ -219,17 +219,54 @@ error_from_message(const char *msg)
 	return -ECONNREFUSED;
 }
 
+static bool
+connecting(const struct lun_iscsi *l, const struct iscsi_context *iscsi)
+{
+	return iscsi == l->iscsi && l->state == SESS_CONNECTING &&
+	       l->connect_status == 0;
+}
+
 static void
-connect_cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
+connect_error(struct lun_iscsi *l, struct iscsi_context *iscsi)
+{
+	l->connect_status = error_from_message(iscsi_get_error(iscsi));
+	snprintf(l->connect_msg, sizeof(l->connect_msg), "%s",
+		 iscsi_get_error(iscsi));
+}
+
+static void
+login_cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
 {
 	struct lun_iscsi *l = priv;
 
-	if (iscsi != l->iscsi || l->state != SESS_CONNECTING)
+	if (!connecting(l, iscsi))
 		return;
-	l->connect_status = status == SCSI_STATUS_GOOD ?
-			    1 : error_from_message(iscsi_get_error(iscsi));
-	snprintf(l->connect_msg, sizeof(l->connect_msg), "%s",
-		 status == SCSI_STATUS_GOOD ? "" : iscsi_get_error(iscsi));
+	if (status == SCSI_STATUS_GOOD) {
+		l->connect_status = 1;
+	} else if (status == SCSI_STATUS_REDIRECT) {
+		l->connect_status = -EPROTO;
+		snprintf(l->connect_msg, sizeof(l->connect_msg),
+			 "the target redirects to %s (not followed)",
+			 iscsi_get_target_address(iscsi));
+	} else {
+		connect_error(l, iscsi);
+	}
+}
+
+/*
+ * TCP connected (or not): log in. We do not use iscsi_full_connect_async(),
+ * whose helper allocation leaks when a login is abandoned at a deadline.
+ */
+static void
+socket_cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
+{
+	struct lun_iscsi *l = priv;
+
+	if (!connecting(l, iscsi))
+		return;
+	if (status != SCSI_STATUS_GOOD ||
+	    iscsi_login_async(iscsi, login_cb, l) != 0)
+		connect_error(l, iscsi);
 }
 
 static struct iscsi_context *
@@ -330,8 +367,7 @@ session_start(struct lun_iscsi *l)
 	l->state = SESS_CONNECTING;
 	l->connect_status = 0;
 	l->connect_deadline_ns = iscsi_deadline(l);
-	if (iscsi_full_connect_async(l->iscsi, l->portal, -1, connect_cb,
-				     l) != 0) {
+	if (iscsi_connect_async(l->iscsi, l->portal, socket_cb, l) != 0) {
 		int err = error_from_message(iscsi_get_error(l->iscsi));
 
 		snprintf(l->connect_msg, sizeof(l->connect_msg), "%s",

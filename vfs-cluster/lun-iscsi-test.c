@@ -666,6 +666,7 @@ test_reconnect_keeps_fencing(void)
 	/* tgtd keeps the registration of h's first session: clear it. */
 	CHECK_OK(lun_pr_preempt(g, 0xf3, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY, false));
 	lun_close(g);
+	free(x);
 }
 
 /* ---- the PR-mutex ATS: a holder that died, one that was paused ---- */

@@ -19,6 +19,16 @@
 
 #define ISCSI_MAX_URL 255
 
+/* Where the "user[%pass]@" part ends, or NULL if there is none. */
+static const char *
+userinfo_end(const char *url)
+{
+	const char *at = strchr(url + 8, '@');
+	size_t host = strcspn(url + 8, "/?");
+
+	return at && at < url + 8 + host ? at : NULL;
+}
+
 static int
 check_url(const char *url)
 {
@@ -27,6 +37,9 @@ check_url(const char *url)
 	if (strlen(url) > ISCSI_MAX_URL)
 		return -ENAMETOOLONG;
 	if (strncmp(url, "iscsi://", 8) != 0)
+		return -EINVAL;
+	/* libiscsi takes the first '@' anywhere as the end of the user. */
+	if (strchr(url, '@') && !userinfo_end(url))
 		return -EINVAL;
 	/* libiscsi trusts every query argument to have a value. */
 	q = strchr(url, '?');
@@ -43,34 +56,46 @@ check_url(const char *url)
 char *
 iscsi_url_redact(const char *url)
 {
-	const char *at = strchr(url + 8, '@');
-	const char *slash = strchr(url + 8, '/');
-	char *out;
+	static const char secret[] = "target_password=";
+	const char *at, *src;
+	char *out, *dst, *q;
 
-	if (!at || (slash && at > slash))
+	if (strncmp(url, "iscsi://", 8) != 0)
 		return strdup(url);
-	out = malloc(strlen(url) + 1);
+	out = malloc(strlen(url) + 4);
 	if (!out)
 		return NULL;
+	at = userinfo_end(url);
 	memcpy(out, url, 8);
-	out[8] = '\0';
-	strncat(out, url + 8, strcspn(url + 8, "%:@"));
-	strcat(out, at);
+	dst = out + 8;
+	src = url + 8;
+	if (at) {
+		size_t user = strcspn(src, "%:@");
+
+		memcpy(dst, src, user);
+		dst += user;
+		src = at;
+	}
+	strcpy(dst, src);
+	/* Mutual CHAP's secret sits in the query. */
+	q = strstr(out, secret);
+	if (q && strchr(out, '?') && strchr(out, '?') < q) {
+		q += sizeof(secret) - 1;
+		memmove(q + 3, q + strcspn(q, "&"), strlen(q + strcspn(q, "&")) + 1);
+		memcpy(q, "***", 3);
+	}
 	return out;
 }
 
 static int
 check_parsed(struct lun_iscsi *l, struct iscsi_url *u)
 {
-	const char *user = strchr(l->url + 8, '@');
-	const char *slash = strchr(l->url + 8, '/');
-
 	if (!u->portal[0] || u->portal[0] == ':' || !u->target[0])
 		return -EINVAL;
 	if (u->lun < 0 || u->lun > 16383)
 		return -EINVAL;
 	/* A user without a password would silently drop CHAP. */
-	if (user && (!slash || user < slash) && !u->user[0])
+	if (userinfo_end(l->url) && !u->user[0])
 		return -EINVAL;
 	snprintf(l->portal, sizeof(l->portal), "%s", u->portal);
 	l->lun = u->lun;
