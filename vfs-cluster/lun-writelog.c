@@ -247,7 +247,7 @@ int
 lun_writelog_replay(const struct lun_writelog *log, struct lun *target,
 		    unsigned int point, uint64_t subset_seed)
 {
-	uint32_t sector = lun_get_info(target)->logical_sector_bytes;
+	uint32_t sector;
 	unsigned int end, next_end;
 	size_t bufcap = 0;
 	void *buf = NULL;
@@ -255,6 +255,7 @@ lun_writelog_replay(const struct lun_writelog *log, struct lun *target,
 
 	if (point > log->npoints)
 		return -ERANGE;
+	sector = lun_get_info(target)->logical_sector_bytes;
 	end = log->point_end[point];
 	for (unsigned int i = 0; i < end && err == 0; i++)
 		err = apply(log, &log->recs[i], target, &buf, &bufcap,
