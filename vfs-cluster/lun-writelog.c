@@ -151,6 +151,12 @@ lun_writelog_open(const char *path, struct lun_writelog **out)
 
 		if (n != (ssize_t)sizeof(h) || le32toh(h.magic) != WL_MAGIC)
 			break;
+		/* An unknown type is corruption: the log ends before it. */
+		if (le32toh(h.type) < WL_WRITE || le32toh(h.type) > WL_DISCARD) {
+			log_warn("vfs.lun", "%s: bad record at %lld, log "
+				 "truncated there", path, (long long)pos);
+			break;
+		}
 		len = wl_has_data(le32toh(h.type)) ? le32toh(h.len) : 0;
 		err = add_record(log, &h, pos + (off_t)sizeof(h), &cap);
 		if (err < 0)
