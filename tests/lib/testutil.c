@@ -92,6 +92,9 @@ test_tmpdir(void)
 		perror("mkdtemp");
 		exit(1);
 	}
+	/* Failed checks exit(1): clean up then too, unless asked not to. */
+	if (!getenv("KEEP_TEST_TMPDIR"))
+		atexit(test_tmpdir_remove);
 	return tmpdir;
 }
 
@@ -206,13 +209,22 @@ tgtadm(const struct tgt_fixture *t, const char *args)
 		       t->control_port, args, t->dir);
 }
 
-static bool
-control_socket_exists(int control_port)
+/*
+ * tgtd's management socket is /var/run/tgtd/socket.N with N <= 32767;
+ * derive N from the portal port and step past names in use.
+ */
+static int
+pick_control_port(int port)
 {
-	char path[128];
+	char path[64];
 
-	snprintf(path, sizeof(path), "/var/run/tgtd/socket.%d", control_port);
-	return access(path, F_OK) == 0;
+	for (int n = 1000 + port % 31000, i = 0; i < 31000; i++) {
+		snprintf(path, sizeof(path), "/var/run/tgtd/socket.%d", n);
+		if (access(path, F_OK) < 0)
+			return n;
+		n = n + 1 > 31999 ? 1000 : n + 1;
+	}
+	return 1000 + port % 31000;
 }
 
 static pid_t
@@ -310,16 +322,7 @@ tgt_start(struct tgt_fixture *t, const char *dir, unsigned int nluns,
 		t->port = test_free_port();
 		if (t->port < 0)
 			return t->port;
-		/*
-		 * tgtd and tgtadm take the control port as a short (it only
-		 * names the unix socket /var/run/tgtd/socket.N): derive one
-		 * below 32768 that no other tgtd is using.
-		 */
-		t->control_port = 1000 + t->port % 30000;
-		if (control_socket_exists(t->control_port)) {
-			err = -EADDRINUSE;
-			continue;
-		}
+		t->control_port = pick_control_port(t->port);
 		snprintf(t->iqn, sizeof(t->iqn),
 			 "iqn.2026-11.org.vstack.test:t%d", t->port);
 		t->pid = spawn_tgtd(t);
@@ -368,15 +371,9 @@ tgt_stop(struct tgt_fixture *t)
 
 	if (t->pid <= 0)
 		return;
-	kill(t->pid, SIGTERM);
-	for (int i = 0; i < 40; i++) {
-		if (waitpid(t->pid, &st, WNOHANG) == t->pid)
-			goto reaped;
-		usleep(50000);
-	}
+	/* tgtd -f ignores SIGTERM, and holds nothing a kill could hurt. */
 	kill(t->pid, SIGKILL);
 	waitpid(t->pid, &st, 0);
-reaped:
 	t->pid = 0;
 	snprintf(path, sizeof(path), "/var/run/tgtd/socket.%d", t->control_port);
 	unlink(path);
