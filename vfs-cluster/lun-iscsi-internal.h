@@ -126,6 +126,7 @@ struct lun_iscsi {
 	bool tearing;            /* inside teardown: callbacks ignored */
 	bool link_lost;          /* a callback saw CANCELLED */
 	uint32_t tx_epoch;       /* bumped before every POLLOUT service */
+	uint64_t rx_ns;          /* when the socket last delivered data */
 	bool opening;            /* inside lun_open(): no reconnecting */
 	uint64_t connect_deadline_ns;
 	uint64_t retry_at_ns;    /* next reconnect attempt */

@@ -17,6 +17,8 @@
 #include "vfs-cluster/lun-iscsi-internal.h"
 
 #define RECONNECT_MAX_BACKOFF_NS (2 * NS_PER_SEC)
+/* flush_out(): how recent a read still vouches for the connection */
+#define FLUSH_FRESH_NS (1 * NS_PER_MS)
 
 /* ---- command lists ---- */
 
@@ -540,8 +542,8 @@ wait_events(struct lun_iscsi *l, uint64_t now, uint64_t wake)
 	if (rc <= 0)
 		return;
 	/*
-	 * Reading first notices a connection the target closed before
-	 * anything new is written to it, so commands queued meanwhile are
+	 * Reading before writing notices a connection the target closed
+	 * before more is written to it, so commands queued meanwhile are
 	 * known never to have been sent (tx_epoch) and may go again.
 	 */
 	in = pfd.revents & ~POLLOUT;
@@ -549,6 +551,8 @@ wait_events(struct lun_iscsi *l, uint64_t now, uint64_t wake)
 		l->link_lost = true;
 	if (in & (POLLERR | POLLHUP | POLLNVAL))
 		l->link_lost = true;
+	if ((in & POLLIN) && !l->link_lost)
+		l->rx_ns = clock_mono_ns();
 	if (l->link_lost || !(pfd.revents & POLLOUT))
 		return;
 	l->tx_epoch++;
@@ -623,12 +627,36 @@ check_session(struct lun_iscsi *l, uint64_t now)
  * services the session, times out what is late, moves the session along
  * and sends what can be sent. Callers' completions wait in 'completed'.
  */
+/*
+ * In a closed loop (the socket delivered completions a moment ago and
+ * their callbacks queued new commands), writes those without waiting for
+ * ppoll() to report a writable socket (it nearly always is; libiscsi
+ * stops at EAGAIN): one ppoll() per round. After a quiet spell the round
+ * polls first, so a connection the target closed meanwhile is noticed
+ * before anything is written to it (see wait_events()). Only on a
+ * logged-in session: while connecting, a POLLOUT service would be taken
+ * for the connect's completion.
+ */
+static void
+flush_out(struct lun_iscsi *l, uint64_t now)
+{
+	if ((l->state != SESS_UP && l->state != SESS_SETUP) || !l->iscsi ||
+	    now - l->rx_ns > FLUSH_FRESH_NS ||
+	    !(iscsi_which_events(l->iscsi) & POLLOUT))
+		return;
+	l->tx_epoch++;
+	if (iscsi_service(l->iscsi, POLLOUT) < 0)
+		l->link_lost = true;
+}
+
 void
 iscsi_engine_round(struct lun_iscsi *l, uint64_t until_ns)
 {
 	uint64_t now = clock_mono_ns();
 
-	wait_events(l, now, next_timer(l, until_ns));
+	flush_out(l, now);
+	if (!l->link_lost)
+		wait_events(l, now, next_timer(l, until_ns));
 	now = clock_mono_ns();
 	check_session(l, now);
 	expire(l, now);
