@@ -29,6 +29,8 @@
 #include "vfs-cluster/lun-provider.h"
 
 #define LOG_TOPIC "vfs.lun.iscsi"
+/* READ KEYS allocation: the 16-bit maximum, 8190 keys. */
+#define PR_KEYS_ALLOC (8 + 8 * 8190)
 
 enum cmd_where {
 	CMD_FREE = 0,
@@ -65,7 +67,7 @@ struct iscsi_cmd {
 	uint8_t retries;              /* unit attentions, busy */
 	bool lost;                    /* libiscsi cancelled it: link lost */
 	bool setup;                   /* may be sent while logging in */
-	bool abort_on_pr_ua;          /* a PR unit attention fails it */
+	bool abort_on_pr_ua;          /* being preempted fails it */
 	uint32_t tx_epoch;            /* l->tx_epoch when handed over */
 	uint64_t deadline_ns;
 	uint64_t not_before_ns;       /* retry delay */

@@ -154,7 +154,7 @@ iscsi_pr_read_keys(struct lun_iscsi *l, uint32_t *generation,
 
 	iscsi_cmd_init(l, &cmd, KIND_PR_IN, iscsi_deadline(l));
 	cmd.arg.sa = SCSI_PERSISTENT_RESERVE_READ_KEYS;
-	cmd.arg.alloc = 8 + 8 * 256;
+	cmd.arg.alloc = PR_KEYS_ALLOC;
 	rc = iscsi_cmd_run(&cmd);
 	if (rc == 0) {
 		rk = scsi_datain_unmarshall(cmd.task);
@@ -175,16 +175,20 @@ iscsi_pr_read_keys(struct lun_iscsi *l, uint32_t *generation,
 static int
 key_registered(struct lun_iscsi *l)
 {
-	uint64_t keys[256];
+	const uint32_t max = (PR_KEYS_ALLOC - 8) / 8;
+	uint64_t *keys = malloc(max * sizeof(*keys));
 	uint32_t gen, n;
-	int rc = iscsi_pr_read_keys(l, &gen, keys, 256, &n);
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	for (uint32_t i = 0; i < n && i < 256; i++)
-		if (keys[i] == l->base.pr_key)
-			return 1;
-	return 0;
+	if (!keys)
+		return -ENOMEM;
+	rc = iscsi_pr_read_keys(l, &gen, keys, max, &n);
+	if (rc == 0) {
+		for (uint32_t i = 0; i < n && i < max && !rc; i++)
+			rc = keys[i] == l->base.pr_key;
+	}
+	free(keys);
+	return rc;
 }
 
 int
@@ -198,14 +202,17 @@ void
 iscsi_pr_note_ua(struct lun_iscsi *l, const struct scsi_sense *sense)
 {
 	if (sense->ascq == 0x2a04) {
+		/* Only an all-registrants reservation we share can have been
+		 * released by someone else. */
 		log_info(LOG_TOPIC, "%s: unit attention: reservations released",
 			 l->log_name);
-	} else {
-		log_warn(LOG_TOPIC, "%s: unit attention: %s preempted by "
-			 "another host", l->log_name,
-			 sense->ascq == 0x2a05 ? "registrations" :
-						 "reservations");
+		if (!single_holder(l->held_type))
+			l->held_type = 0;
+		return;
 	}
+	log_warn(LOG_TOPIC, "%s: unit attention: %s preempted by another "
+		 "host", l->log_name,
+		 sense->ascq == 0x2a05 ? "registrations" : "reservations");
 	l->held_type = 0;
 }
 

@@ -177,7 +177,9 @@ cmd_cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
 
 		if (pr_ua)
 			iscsi_pr_note_ua(l, &cmd->sense);
-		if (pr_ua && cmd->abort_on_pr_ua) {
+		/* Preempted: whatever we held under the reservation is
+		 * gone, so the ATS step must not run after all. */
+		if (pr_ua && cmd->abort_on_pr_ua && cmd->sense.ascq != 0x2a04) {
 			iscsi_cmd_finish(l, cmd, -EBADE);
 			return;
 		}
@@ -409,7 +411,7 @@ setup_issue(struct lun_iscsi *l, enum cmd_kind kind)
 	cmd->on_done = setup_next;
 	if (kind == KIND_PR_IN) {
 		cmd->arg.sa = SCSI_PERSISTENT_RESERVE_READ_KEYS;
-		cmd->arg.alloc = 8 + 8 * 256;
+		cmd->arg.alloc = PR_KEYS_ALLOC;
 	} else if (kind == KIND_PR_OUT) {
 		cmd->arg.sa = SCSI_PERSISTENT_RESERVE_REGISTER_AND_IGNORE_EXISTING_KEY;
 		cmd->arg.sa_key = l->base.pr_key;

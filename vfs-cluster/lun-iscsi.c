@@ -42,10 +42,11 @@
  * registrations by initiator port keep them), clears unit attentions, and
  * re-registers this handle's persistent-reservation key only if the key
  * is still registered: a host preempted (fenced) while it was
- * disconnected stays fenced. tgtd forgets registrations with the
- * session, so there the key is registered again on the new I_T nexus
- * and the old registration lingers until preempted. A reservation the
- * lost session held stays with it (see lun-iscsi-pr.c for ATS).
+ * disconnected stays fenced. tgtd ties registrations to the I_T nexus,
+ * which a new session is not, so there the key is registered again on
+ * the new nexus and the old registration lingers until preempted. A
+ * reservation the lost session held stays with it (see lun-iscsi-pr.c
+ * for ATS).
  *
  * Writes to a dropped connection would raise SIGPIPE (libiscsi's writev
  * does not suppress it), so the first open sets SIGPIPE to SIG_IGN if it
