@@ -2,14 +2,17 @@
 /*
  * iSCSI LUNs through libiscsi's asynchronous API: one session per handle,
  * driven by this handle's lun_poll() (ppoll on the session's socket, then
- * iscsi_service()). This file holds the session and the request path;
- * lun-iscsi-scsi.c probes the LUN and maps SCSI status, lun-iscsi-pr.c
- * does persistent reservations and ATS.
+ * iscsi_service()). This file holds open, close and the lun_ops entry
+ * points, and states the policy; lun-iscsi-session.c runs sessions and
+ * the event loop, lun-iscsi-url.c checks URLs, lun-iscsi-scsi.c builds
+ * commands, probes the LUN and maps SCSI status, lun-iscsi-pr.c does
+ * persistent reservations and ATS. docs/LUN.md has the user's view.
  *
  * URL: iscsi://[user[%pass]@]host[:port]/target-iqn/lun, parsed by
  * iscsi_parse_full_url(); CHAP from the URL or LIBISCSI_CHAP_USERNAME and
  * LIBISCSI_CHAP_PASSWORD. The initiator is lun_config.initiator_iqn or
- * "iqn.2026-11.org.vstack:HOSTNAME". Logs never show the password.
+ * "iqn.2026-11.org.vstack:HOSTNAME", with a random ISID per handle. Logs
+ * never show the password.
  *
  * Deadlines. Every command has one (lun_io.deadline_ns for callers' I/O,
  * io_timeout_ms for our own). Connecting and logging in get io_timeout_ms
