@@ -254,10 +254,13 @@ test_stopped_target_deadlines(void)
 	struct lun_config re_cfg = { .io_timeout_ms = 700 };
 	struct lun *a = open_ok(tgt.url[0], &dead_cfg);
 	struct lun *b = open_ok(tgt.url[0], &re_cfg);
-	uint8_t *buf = xalloc(4096);
+	uint8_t *buf = xalloc(4096), *x = xalloc(512), *y = xalloc(512);
 	struct lun_stats st;
 	double t0, dt;
 
+	memset(x, 'x', 512);
+	memset(y, 'y', 512);
+	CHECK_OK(lun_write(b, 41 << 20, x, 512, LUN_IO_FUA));
 	test_pattern_fill(buf, 4096, 77, 0);
 	CHECK_OK(lun_write(b, 40 << 20, buf, 4096, LUN_IO_FUA));
 	CHECK_OK(kill(tgt.pid, SIGSTOP));
@@ -272,18 +275,27 @@ test_stopped_target_deadlines(void)
 	CHECK_EQ(lun_write(a, 40 << 20, buf, 4096, 0), -ENOTCONN);
 	CHECK(now_s() - t0 < 0.1);
 	CHECK_EQ(lun_write(b, 40 << 20, buf, 4096, 0), -ETIMEDOUT);
+	/* An ATS against a target that does not answer times out too. */
+	t0 = now_s();
+	CHECK_EQ(lun_ats(b, 41 << 20, x, y, 512), -ETIMEDOUT);
+	dt = now_s() - t0;
+	CHECK(dt >= 0.65 && dt < 1.5);
 	CHECK_OK(kill(tgt.pid, SIGCONT));
-	/* A reconnecting handle comes back. */
+	/* A reconnecting handle comes back, registered again. */
 	memset(buf, 0, 4096);
 	CHECK_OK(lun_read(b, 40 << 20, buf, 4096));
 	CHECK(test_pattern_check(buf, 4096, 77, 0));
 	lun_get_stats(b, &st);
 	CHECK_EQ(st.reconnects, 1);
 	CHECK_EQ(st.timeouts, 1);
+	CHECK(lun_pr_key(b) != 0);
+	CHECK_OK(lun_ats(b, 41 << 20, x, y, 512));
 	CHECK_EQ(lun_read(a, 40 << 20, buf, 4096), -ENOTCONN);
 	lun_close(a);
 	lun_close(b);
 	free(buf);
+	free(x);
+	free(y);
 }
 
 struct load {
