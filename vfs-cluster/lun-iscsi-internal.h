@@ -65,7 +65,6 @@ struct iscsi_cmd {
 	enum cmd_kind kind;
 	uint8_t where;                /* enum cmd_where */
 	uint8_t retries;              /* unit attentions, busy */
-	bool lost;                    /* libiscsi cancelled it: link lost */
 	bool setup;                   /* may be sent while logging in */
 	bool abort_on_pr_ua;          /* being preempted fails it */
 	uint32_t tx_epoch;            /* l->tx_epoch when handed over */

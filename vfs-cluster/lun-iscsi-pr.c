@@ -340,9 +340,6 @@ caw_ats(struct lun_iscsi *l, uint64_t offset, const void *expected,
 	cmd.iov[1].iov_len = len;
 	rc = iscsi_cmd_run(&cmd);
 	iscsi_cmd_release(&cmd);
-	if (rc < 0 && rc != -EBADE)
-		log_err(LOG_TOPIC, "%s: COMPARE AND WRITE at %llu: %s",
-			l->log_name, (unsigned long long)offset, strerror(-rc));
 	return rc;
 }
 

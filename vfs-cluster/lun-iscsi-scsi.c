@@ -306,7 +306,11 @@ iscsi_cmd_result(struct lun_iscsi *l, struct iscsi_cmd *cmd,
 		rc = -EIO;
 		break;
 	}
-	if (rc < 0 && cmd->kind == KIND_IO)
+	/* Data commands say why they failed; probes and reservation
+	 * commands are judged (and logged) by their callers. */
+	if (rc < 0 && (cmd->kind == KIND_IO ||
+		       ((cmd->kind == KIND_READ || cmd->kind == KIND_WRITE_FUA ||
+			 cmd->kind == KIND_CAW) && rc != -EBADE)))
 		iscsi_log_failure(l, cmd);
 	return rc;
 }
@@ -338,6 +342,10 @@ iscsi_log_failure(struct lun_iscsi *l, const struct iscsi_cmd *cmd)
 		snprintf(where, sizeof(where), " at %llu+%llu",
 			 (unsigned long long)cmd->io->offset_bytes,
 			 (unsigned long long)cmd->io->len_bytes);
+	else if (cmd->kind != KIND_IO)
+		snprintf(where, sizeof(where), " at %llu+%u (ATS)",
+			 (unsigned long long)(cmd->arg.lba * l->block_bytes),
+			 cmd->arg.len);
 	if (cmd->status == SCSI_STATUS_RESERVATION_CONFLICT)
 		log_err(LOG_TOPIC, "%s: %s%s: reservation conflict (this host "
 			"is not registered: fenced?)", l->log_name,

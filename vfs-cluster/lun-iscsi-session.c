@@ -120,7 +120,6 @@ cmd_send(struct lun_iscsi *l, struct iscsi_cmd *cmd)
 		return;
 	}
 	cmd->task = task;
-	cmd->lost = false;
 	cmd->tx_epoch = l->tx_epoch;
 	cmd_move(l, cmd, CMD_SENT);
 }
@@ -165,7 +164,6 @@ cmd_cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
 		return;
 	if (status == SCSI_STATUS_CANCELLED) {
 		/* libiscsi dropped the connection: teardown decides. */
-		cmd->lost = true;
 		l->link_lost = true;
 		return;
 	}
