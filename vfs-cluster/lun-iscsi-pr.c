@@ -24,8 +24,8 @@
  *      READ RESERVATION says who holds it (and once per ATS, READ KEYS
  *      checks that our own key is still registered: if not, this host
  *      was fenced and the ATS fails with -EBADE). Retry with jittered
- *      exponential backoff (50 us .. 2 ms) until the deadline
- *      (io_timeout_ms after the call): -ETIMEDOUT.
+ *      exponential backoff (50 us .. 2 ms) until the wait limit (1.5 x
+ *      io_timeout_ms after the call): -ETIMEDOUT.
  *   2. READ the sector, compare; on a difference, RELEASE and return
  *      LUN_ATS_MISCOMPARE.
  *   3. WRITE(16) with FUA, only if we still are within the hold limit.
@@ -36,17 +36,19 @@
  * itself, so lun_stats_ios() is the number of SCSI commands.
  *
  * Timing, with T = io_timeout_ms (every host must use the same T):
- * a holder finishes its read-compare-write within the hold limit T/4 of
+ * a holder finishes its read-compare-write within the hold limit T/2 of
  * sending RESERVE (its READ and WRITE carry that deadline and it does not
  * send the WRITE after it); a waiter that sees the same key holding a
  * write-exclusive-registrants-only reservation continuously for the
- * stale limit T/2 preempts that key (PREEMPT, type 5), which takes the
+ * stale limit T preempts that key (PREEMPT, type 5), which takes the
  * reservation over and removes the holder's registration: it is fenced.
- * So lun_ats() returns within about T + T/4.
+ * A waiter gives up after 1.5 T, enough to see a whole stale limit, so
+ * lun_ats() returns within about 2 T. The hold limit leaves each of the
+ * two data commands about T/2 (a FUA write is a flush on many targets).
  *
  * Failure cases:
  * - A host dies between RESERVE and RELEASE: the reservation stays with
- *   its I_T nexus; after T/2 the next ATS preempts it. The dead host is
+ *   its I_T nexus; after T the next ATS preempts it. The dead host is
  *   fenced (its key is gone) and must register again deliberately (the
  *   datastore does so only after checking its heartbeat).
  * - A paused holder resumes (SIGSTOP, a VM pause, a long network stall)
@@ -55,14 +57,14 @@
  *   READ or WRITE of its ATS, fails instead of running; we turn that into
  *   -EBADE and never retry it. It also checks the hold limit before its
  *   WRITE. What remains: a WRITE sent within the hold limit that the
- *   network delays by more than T/4 and that the target receives just
+ *   network delays by more than T/2 and that the target receives just
  *   before the PREEMPT could still land after the preemptor's READ.
  *   COMPARE AND WRITE has no such window.
  * - The connection drops mid-ATS: the command in flight fails
  *   (-ECONNRESET, -ENOTCONN or -ETIMEDOUT) and the ATS with it; its
  *   WRITE may or may not have landed, so read the sector before trying
  *   again. A reservation the lost session held stays with it until
- *   preempted after T/2 (which fences this host's key; with tgtd even a
+ *   preempted after T (which fences this host's key; with tgtd even a
  *   reconnecting handle of this host then needs lun_pr_register()).
  * - Another host holds a reservation of another type (a long-lived
  *   fencing reservation): it is not an ATS mutex and is never
@@ -464,8 +466,8 @@ static int
 mutex_acquire(struct lun_iscsi *l, uint64_t start, uint64_t *acquired_at)
 {
 	struct mutex_wait w = {
-		.deadline = start + l->io_timeout_ns,
-		.stale_ns = l->io_timeout_ns / 2,
+		.deadline = start + l->io_timeout_ns + l->io_timeout_ns / 2,
+		.stale_ns = l->io_timeout_ns,
 		.backoff = BACKOFF_MIN_NS,
 		.rng = start ^ l->base.pr_key ^ (uintptr_t)l,
 	};
@@ -579,7 +581,7 @@ mutex_ats(struct lun_iscsi *l, uint64_t offset, const void *expected,
 	if (rc < 0)
 		return rc;
 	rc = read_compare_write(l, offset, expected, desired, len,
-				acquired_at + l->io_timeout_ns / 4);
+				acquired_at + l->io_timeout_ns / 2);
 	rr = pr_out(l, SCSI_PERSISTENT_RESERVE_RELEASE, TYPE_MUTEX, 0,
 		    iscsi_deadline(l));
 	l->base.stats.pr_ops++;

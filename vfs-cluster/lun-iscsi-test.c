@@ -711,7 +711,7 @@ test_ats_dead_holder_preempted(void)
 	}
 	CHECK(waitpid(child, &status, 0) == child);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	w = open_keyed(0xc3, 1000);
+	w = open_keyed(0xc3, 1500);
 	CHECK(key_present(w, 0xdead));
 	fill_sector(a, 'a');
 	fill_sector(b, 'b');
@@ -722,8 +722,8 @@ test_ats_dead_holder_preempted(void)
 	lun_get_stats(w, &st);
 	printf("   dead holder preempted: ATS took %.3f s, %llu retries\n", dt,
 	       (unsigned long long)st.ats_retries);
-	/* The stale limit is half the I/O timeout. */
-	CHECK(dt >= 0.5 && dt < 1.3);
+	/* The stale limit is the I/O timeout; waiting stops at 1.5 x. */
+	CHECK(dt >= 1.45 && dt < 2.25);
 	CHECK(st.ats_retries > 0);
 	CHECK(!key_present(w, 0xdead));
 	expect_keys(w, 1, false);
@@ -749,7 +749,7 @@ test_ats_paused_holder(void)
 	child = fork();
 	CHECK(child >= 0);
 	if (child == 0) {
-		struct lun *p = open_keyed(0xe5, 1000);
+		struct lun *p = open_keyed(0xe5, 1500);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (lun_write(p, 8192, v0, 512, LUN_IO_FUA) < 0 ||
@@ -766,7 +766,7 @@ test_ats_paused_holder(void)
 		_exit(0);
 	}
 	CHECK_EQ(read(pfd[0], &ready, 1), 1);
-	w = open_keyed(0xc4, 1000);
+	w = open_keyed(0xc4, 1500);
 	CHECK_OK(lun_ats(w, 8192, v0, vw, 512));
 	CHECK_OK(kill(child, SIGCONT));
 	CHECK_EQ(read(pfd[0], &rc, sizeof(rc)), sizeof(rc));

@@ -214,7 +214,7 @@ int lun_discard(struct lun *lun, uint64_t offset, uint64_t len) must_check;
  * same sector from any hosts, exactly one succeeds for a given 'expected'.
  * -EBADE: this host is fenced (nothing written). -ETIMEDOUT, -ENOTCONN,
  * -ECONNRESET: the outcome is unknown, read the sector. With
- * LUN_ATS_PR_MUTEX the call takes up to about 1.25 x io_timeout_ms while
+ * LUN_ATS_PR_MUTEX the call takes up to about 2 x io_timeout_ms while
  * other hosts' ATS hold the LUN (see lun-iscsi-pr.c).
  */
 #define LUN_ATS_MISCOMPARE 1
