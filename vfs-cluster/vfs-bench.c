@@ -18,6 +18,8 @@
  *   hosts LUN N SECONDS          N host processes, one directory each
  *   failover LUN                 kill -9 a holder; seconds until another
  *                                host holds its lock
+ *   failover-tgtd                the same on a fresh datastore on a
+ *                                private tgtd iSCSI LUN (default lease)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "tests/lib/testutil.h"
 #include "vfs-cluster/vfs-internal.h"
 
 #define MIB (1ull << 20)
@@ -447,12 +450,33 @@ cmd_failover(const char *uri)
 	rc = vfs_file_open(vfs, "/bench-failover", 0, &f);
 	if (rc < 0)
 		die("take over", rc);
-	printf("failover_s=%.2f\nlease_ms=%u\nfencing=%s\n", secs() - t0,
-	       vfs->g.lease_ms, vfs->pr_fencing ? "pr" : "self");
+	printf("failover_s=%.2f\nlease_ms=%u\nfencing=%s\nats=%s\n",
+	       secs() - t0, vfs->g.lease_ms, vfs->pr_fencing ? "pr" : "self",
+	       lun_ats_method_name(vfs->info->ats_method));
 	vfs_file_close(f);
 	(void)!vfs_rmdir(vfs, "/bench-failover-dir");
 	vfs_unmount(vfs);
 	return 0;
+}
+
+static int
+cmd_failover_tgtd(void)
+{
+	struct tgt_fixture t;
+	const char *dir = test_tmpdir();
+	int rc = tgt_start(&t, dir, 1, 1024 * MIB);
+
+	if (rc == TEST_SKIP)
+		return 77;
+	if (rc < 0)
+		die("tgtd", rc);
+	rc = vfs_mkfs(t.url[0], &(struct vfs_mkfs_opts){ .force = true });
+	if (rc < 0)
+		die("mkfs", rc);
+	rc = cmd_failover(t.url[0]);
+	tgt_stop(&t);
+	test_tmpdir_remove();
+	return rc;
 }
 
 int
@@ -474,6 +498,8 @@ main(int argc, char **argv)
 		return cmd_hosts(lun, atoi(argv[3]), atof(argv[4]));
 	if (!strcmp(cmd, "failover") && argc == 3)
 		return cmd_failover(lun);
+	if (!strcmp(cmd, "failover-tgtd"))
+		return cmd_failover_tgtd();
 	fprintf(stderr, "usage: vfs-bench lock-ios|data|flush|meta|hosts|"
 		"failover LUN ...\n");
 	return 2;
