@@ -127,14 +127,15 @@ vsw_capture_start(struct vsw *vsw, const char *port, const char *file,
 		return -ENOMEM;
 	c->port = p;
 	c->limit = count;
-	c->snaplen = snaplen;
+	/* Packet buffers hold < 64 KiB: the largest frame (MTU 9600) is enough. */
+	c->snaplen = MIN(snaplen, VSW_MTU_MAX + 22);
 	snprintf(c->file, sizeof(c->file), "%s", file);
 	snprintf(name, sizeof(name), "vsw_capr%u", seq);
 	c->ring = rte_ring_create(name, CAP_RING, SOCKET_ID_ANY,
 				  RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "vsw_capm%u", seq++);
 	c->pool = rte_pktmbuf_pool_create(name, CAP_MBUFS, 0, 0,
-					  rte_pcapng_mbuf_size(snaplen),
+					  rte_pcapng_mbuf_size(c->snaplen),
 					  SOCKET_ID_ANY);
 	if (!c->ring || !c->pool)
 		goto err_free;

@@ -105,7 +105,7 @@ vsw_port_stats_json(struct vsw_port *p, struct json_writer *w)
 	json_u64(w, "learn_limit", rd(&st->learn_limit));
 	json_u64(w, "capture_lost", rd(&st->capture_lost));
 	json_obj_begin(w, "drops");
-	for (int r = 0; r < VSW_DROP_COUNT; r++) {
+	for (int r = 1; r < VSW_DROP_COUNT; r++) {
 		json_u64(w, vsw_drop_name((enum vsw_drop)r), rd(&st->drops[r]));
 		total += rd(&st->drops[r]);
 	}
@@ -127,7 +127,7 @@ vsw_switch_stats_json(struct vsw *vsw, struct vsw_switch *s,
 			continue;
 		rx += rd(&p->rt->st.rx_packets);
 		tx += rd(&p->rt->st.tx_packets);
-		for (int r = 0; r < VSW_DROP_COUNT; r++)
+		for (int r = 1; r < VSW_DROP_COUNT; r++)
 			dropped += rd(&p->rt->st.drops[r]);
 	}
 	json_str(w, "name", s->name);

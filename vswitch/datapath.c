@@ -28,6 +28,7 @@
 #define AGE_SLICES_PER_SEC 1000
 
 static const char *const drop_names[VSW_DROP_COUNT] = {
+	[VSW_DROP_NONE] = "none",
 	[VSW_DROP_RUNT] = "runt",
 	[VSW_DROP_OVERSIZE] = "oversize",
 	[VSW_DROP_BAD_VLAN] = "bad_vlan",

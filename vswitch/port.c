@@ -64,7 +64,9 @@ static int
 create_dev(struct vsw *vsw, struct vsw_port *p)
 {
 	const struct vsw_port_config *c = &p->cfg;
-	unsigned int seq = vsw->vdev_seq++;
+	/* Process-wide: a device name is never reused, even by a new vsw. */
+	static atomic_uint next_seq;
+	unsigned int seq = atomic_fetch_add(&next_seq, 1);
 	char args[256] = "";
 	int err;
 

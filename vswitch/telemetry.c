@@ -78,7 +78,7 @@ port_dict(struct vsw_port *p, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "tx_bytes", st->tx_bytes);
 	rte_tel_data_add_dict_u64(d, "flooded", st->flooded);
 	rte_tel_data_add_dict_u64(d, "learn_limit", st->learn_limit);
-	for (int r = 0; r < VSW_DROP_COUNT; r++) {
+	for (int r = 1; r < VSW_DROP_COUNT; r++) {
 		char key[48];
 
 		snprintf(key, sizeof(key), "drop_%s",

@@ -33,6 +33,7 @@
 
 /* Why a frame was dropped; each has a per-port counter. */
 enum vsw_drop {
+	VSW_DROP_NONE,          /* not a drop: 0 from vsw_frame_parse() */
 	VSW_DROP_RUNT,          /* shorter than an Ethernet header */
 	VSW_DROP_OVERSIZE,      /* longer than the port's MTU allows */
 	VSW_DROP_BAD_VLAN,      /* truncated 802.1Q header or VID 4095 */
@@ -213,7 +214,6 @@ struct vsw {
 	unsigned int dp_lcore;
 	uint32_t idle_sleep_us;
 	uint64_t tsc_hz;
-	unsigned int vdev_seq;        /* unique vdev names */
 	uint64_t last_capture_written;
 };
 

@@ -132,7 +132,15 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 		snprintf(vsw->config_path, sizeof(vsw->config_path), "%s",
 			 opts->config_path);
 	vsw->opts.config_path = vsw->config_path[0] ? vsw->config_path : NULL;
-	pthread_mutex_init(&vsw->lock, NULL);
+	{
+		pthread_mutexattr_t a;
+
+		/* Recursive: requests hold it across the calls they make. */
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&vsw->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	vsw->tsc_hz = rte_get_tsc_hz();
 	err = -ENOMEM;
 	vsw->pool = rte_pktmbuf_pool_create("vsw_pool", vsw->opts.mbufs, 256,
