@@ -21,7 +21,7 @@ ctl() { "$build/tools/vswitchctl" --socket "$sock" "$@"; }
 cleanup() {
 	[ -n "$tpid" ] && kill -9 "$tpid" 2>/dev/null
 	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-	exec 3>&- 2>/dev/null
+	exec 3>&-
 	wait 2>/dev/null
 	rm -rf "$tmp"
 }
