@@ -35,11 +35,11 @@ build_page_tables(uint8_t *ram)
 	uint64_t *pd = (uint64_t *)(ram + TG_PD);
 
 	memset(ram + TG_PML4, 0, 0x6000);
-	pml4[0] = TG_PDPT | 3; /* present, writable */
+	pml4[0] = TG_PDPT | 7; /* present, writable, user */
 	for (int i = 0; i < 4; i++)
-		pdpt[i] = (TG_PD + i * 0x1000ull) | 3;
+		pdpt[i] = (TG_PD + i * 0x1000ull) | 7;
 	for (uint64_t i = 0; i < 4 * 512; i++) {
-		uint64_t flags = 0x83; /* present, writable, 2 MiB */
+		uint64_t flags = 0x87; /* present, writable, user, 2 MiB */
 
 		/* MMIO above 3 GiB: uncached. */
 		if (i * (2ull << 20) >= VMM_LOW_RAM_END)

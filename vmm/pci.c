@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * PCI host bridge and configuration space (see pci.h). Accesses come from
- * vCPU threads through the port bus; one mutex orders them. BAR and
+ * vCPU threads through the port bus (0xcf8/0xcfc, what Linux uses
+ * without ACPI) or the ECAM window (what the test guest uses: its ring 3
+ * can do MMIO but not port I/O under PVM); one mutex orders them. BAR and
  * command-register writes recompute what each BAR decodes and tell the
  * device model, which moves its MMIO range and ioeventfds.
  */
@@ -117,6 +119,25 @@ out:
 	pthread_mutex_unlock(&pci->lock);
 }
 
+/* ECAM (PCIe memory-mapped config) for bus 0: same space, MMIO path. */
+static void
+ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+	bool is_write)
+{
+	struct vmm_pci *pci = opaque;
+	struct vmm_pci_dev *d = NULL;
+	uint32_t reg = off & 0xfff;
+
+	pthread_mutex_lock(&pci->lock);
+	if (((off >> 12) & 7) == 0)
+		d = pci->dev[(off >> 15) & 31];
+	if (d && reg + len <= PCI_CFG_SIZE && len <= 4 && (reg & (len - 1)) == 0)
+		cfg_access(d, reg, data, len, is_write);
+	else if (!is_write)
+		memset(data, d ? 0 : 0xff, len);
+	pthread_mutex_unlock(&pci->lock);
+}
+
 int
 vmm_pci_add(struct vmm_pci *pci, struct vmm_pci_dev *d)
 {
@@ -166,6 +187,9 @@ vmm_pci_create(struct vmm_vm *vm, struct vmm_pci **out)
 	err = vmm_pci_add(pci, b);
 	if (err == 0)
 		err = vmm_bus_add(&vm->pio, 0xcf8, 8, pci_io, pci);
+	if (err == 0)
+		err = vmm_bus_add(&vm->mmio, VMM_PCI_ECAM_BASE, 1u << 20, ecam_io,
+				  pci);
 	if (err < 0) {
 		vmm_pci_destroy(pci);
 		return err;

@@ -33,6 +33,9 @@
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MISC_ENABLE_FAST_STRING 1
+#define MSR_MTRR_DEF_TYPE 0x2ff
+/* MTRRs enabled, default type write-back, as firmware leaves them. */
+#define MTRR_DEF_WB ((1u << 11) | 6)
 
 static int
 vcpu_set_cpuid(struct vmm_vcpu *v)
@@ -75,7 +78,7 @@ vcpu_set_msrs(struct vmm_vcpu *v)
 		MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
 		MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR,
 		MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE, MSR_IA32_TSC,
-		MSR_IA32_MISC_ENABLE,
+		MSR_IA32_MISC_ENABLE, MSR_MTRR_DEF_TYPE,
 	};
 	struct {
 		struct kvm_msrs hdr;
@@ -89,6 +92,8 @@ vcpu_set_msrs(struct vmm_vcpu *v)
 		m.e[i].index = idx[i];
 		if (idx[i] == MSR_IA32_MISC_ENABLE)
 			m.e[i].data = MISC_ENABLE_FAST_STRING;
+		if (idx[i] == MSR_MTRR_DEF_TYPE)
+			m.e[i].data = MTRR_DEF_WB;
 	}
 	n = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (n < 0)

@@ -29,6 +29,7 @@
 #define VMM_HIGH_RAM_BASE 0x100000000ull
 #define VMM_PCI_MMIO_BASE 0xc0000000ull
 #define VMM_PCI_MMIO_SIZE 0x20000000ull
+#define VMM_PCI_ECAM_BASE 0xe0000000ull /* bus 0 only: 1 MiB */
 #define VMM_IOAPIC_BASE 0xfec00000ull
 #define VMM_LAPIC_BASE 0xfee00000ull
 

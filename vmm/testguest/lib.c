@@ -60,11 +60,24 @@ strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+/* printf builds a line here, then hands it to ring 0 in one call. */
+static char outbuf[512];
+static unsigned int outlen;
+
+static void
+flush_out(void)
+{
+	if (outlen)
+		tg_sys(TG_SYS_WRITE, (uint64_t)outbuf, outlen);
+	outlen = 0;
+}
+
 static void
 putc_serial(char c)
 {
-	/* The VMM's UART transmits at once: THR is always empty. */
-	outb(TG_COM1, (uint8_t)c);
+	if (outlen == sizeof(outbuf))
+		flush_out();
+	outbuf[outlen++] = c;
 }
 
 static void
@@ -136,14 +149,14 @@ tg_printf(const char *fmt, ...)
 		}
 	}
 	va_end(ap);
+	flush_out();
 }
 
 void
 tg_exit(int code)
 {
-	outb(TG_PORT_EXIT, (uint8_t)code);
 	for (;;)
-		__asm__ volatile("cli; hlt");
+		tg_sys(TG_SYS_EXIT, (uint64_t)code, 0);
 }
 
 void *

@@ -25,21 +25,35 @@ ticks(uint64_t n)
 
 void tg_main(struct testguest_info *info);
 
+static void user_main(void);
+
 void
 tg_main(struct testguest_info *info)
 {
-	struct tg_pci_dev devs[32];
-	int n, rc = 0;
-
 	tg_info = info;
 	if (info->magic != TESTGUEST_MAGIC)
 		tg_exit(2);
 	tg_printf("testguest: up, %lu MiB, %u cpus, cmdline '%s'\n",
 		  info->mem_bytes >> 20, info->ncpus, info->cmdline);
 	tg_irq_init();
+	tg_user_mode(user_main);
+}
+
+static void
+user_main(void)
+{
+	struct tg_pci_dev devs[32];
+	int n, rc = 0;
+
 	n = tg_pci_scan(devs, 32, tg_arg("pci") != NULL);
 	if (tg_arg("pci"))
 		tg_printf("pci: %d functions\n", n);
+	if (tg_arg("idle")) {
+		for (uint64_t i = 0; i < tg_arg_u64("idle", 3); i++)
+			tg_idle();
+		tg_printf("idle: woke %lu times, timer irqs %lu\n",
+			  tg_arg_u64("idle", 3), tg_irq_count(0x20));
+	}
 	if (tg_arg("ticks"))
 		ticks(tg_arg_u64("ticks", 10));
 	if (tg_arg("hostile"))

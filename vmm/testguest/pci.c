@@ -1,31 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test guest PCI: configuration mechanism #1 (ports 0xcf8/0xcfc), a scan
+ * Test guest PCI: configuration through the ECAM window, a scan
  * of bus 0 that reads the BARs the VMM assigned, and MSI-X setup.
  */
 #include "tg.h"
 
 #define PCI_CAP_MSIX 0x11
 
-static uint32_t
+/* ECAM: MMIO config access, which ring 3 can do (ports it cannot). */
+static uint64_t
 addr(const struct tg_pci_dev *d, uint8_t off)
 {
-	return 0x80000000u | ((uint32_t)d->bus << 16) | ((uint32_t)d->dev << 11) |
-	       ((uint32_t)d->fn << 8) | (off & 0xfc);
+	return TG_ECAM + ((uint64_t)d->bus << 20) + ((uint64_t)d->dev << 15) +
+	       ((uint64_t)d->fn << 12) + (off & 0xfc);
 }
 
 uint32_t
 tg_pci_read32(const struct tg_pci_dev *d, uint8_t off)
 {
-	outl(0xcf8, addr(d, off));
-	return inl(0xcfc);
+	return mmio_read32(addr(d, off));
 }
 
 void
 tg_pci_write32(const struct tg_pci_dev *d, uint8_t off, uint32_t v)
 {
-	outl(0xcf8, addr(d, off));
-	outl(0xcfc, v);
+	mmio_write32(addr(d, off), v);
 }
 
 uint16_t

@@ -68,3 +68,36 @@ isr_stubs:
 	.balign 16
 	.space	65536
 stack_top:
+
+/* void tg_enter_user(void (*fn)(void), uint64_t user_rsp): never returns. */
+	.text
+	.globl tg_enter_user
+tg_enter_user:
+	mov	$0x1b, %rax
+	mov	%ax, %ds
+	mov	%ax, %es
+	push	$0x1b			/* SS: user data, RPL 3 */
+	push	%rsi			/* RSP */
+	push	$0x3202			/* RFLAGS: IF, IOPL 3 */
+	push	$0x23			/* CS: user code, RPL 3 */
+	push	%rdi			/* RIP */
+	iretq
+
+/* Loads the guest's own GDT and TSS (tg_gdt_load in irq.c). */
+	.globl tg_gdt_reload
+tg_gdt_reload:
+	lgdt	(%rdi)
+	mov	$0x10, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+	xor	%ax, %ax
+	mov	%ax, %fs
+	mov	%ax, %gs
+	pushq	$0x08
+	lea	1f(%rip), %rax
+	push	%rax
+	lretq
+1:	mov	$0x28, %ax
+	ltr	%ax
+	ret

@@ -16,35 +16,48 @@
 
 #define TG_PORT_EXIT 0x501
 #define TG_COM1 0x3f8
+/* PCIe ECAM window of bus 0 (the VMM's, vmm/pci.c). */
+#define TG_ECAM 0xe0000000ull
 
+/* Direct port I/O: ring 0 only (interrupt setup before user mode). */
 static inline void
 outb(uint16_t port, uint8_t v)
 {
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
-static inline uint8_t
-inb(uint16_t port)
+/*
+ * Ring-3 code reaches ring 0 through a deliberate ud2: the #UD handler
+ * runs the service named in rdi and resumes after the ud2. Under PVM
+ * port I/O from guest ring 3 faults whatever IOPL says, "int n" from
+ * ring 3 raises #UD, and a second syscall/sysret round trip leaves the
+ * vCPU unable to do port I/O; exceptions taken from ring 3 work.
+ * tg_sys(op, a, b) runs one service in ring 0 and returns its result.
+ */
+enum tg_sys_op {
+	TG_SYS_WRITE,   /* a = buffer, b = length: bytes to COM1 */
+	TG_SYS_EXIT,    /* a = code */
+	TG_SYS_OUTB,    /* a = port, b = value */
+	TG_SYS_INB,     /* a = port */
+	TG_SYS_IDLE,    /* sti; hlt: wait for the next interrupt */
+};
+
+extern bool tg_in_user;
+uint64_t tg_sys_direct(uint64_t op, uint64_t a, uint64_t b);
+
+static inline uint64_t
+tg_sys(uint64_t op, uint64_t a, uint64_t b)
 {
-	uint8_t v;
+	uint64_t ret;
 
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void
-outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint32_t
-inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
+	/* Ring 0 (before user mode, in handlers) calls the service itself. */
+	if (!tg_in_user)
+		return tg_sys_direct(op, a, b);
+	__asm__ volatile("ud2"
+			 : "=a"(ret), "+D"(op), "+S"(a), "+d"(b)
+			 :
+			 : "memory");
+	return ret;
 }
 
 #define MMIO_RW(bits)                                                     \
@@ -98,6 +111,8 @@ void tg_irq_init(void);
 uint64_t tg_irq_count(unsigned int vector);
 /* Waits (sti; hlt) until 'cond' is true or an interrupt arrives. */
 void tg_idle(void);
+/* Continues in ring 3 at fn(); never returns. */
+void tg_user_mode(void (*fn)(void)) __attribute__((noreturn));
 #define TG_MSI_ADDR 0xfee00000u
 
 /* pci.c */
