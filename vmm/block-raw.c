@@ -5,8 +5,8 @@
  * descriptor so guest I/O skips the host page cache; others fall back
  * to a buffered descriptor of the same file. Discard punches holes,
  * write-zeroes uses FALLOC_FL_ZERO_RANGE (or a hole when the guest
- * allows unmapping), flush is fdatasync. An OFD write lock on the image
- * keeps a second VM from opening it read-write.
+ * allows unmapping), flush is fdatasync. A write lock on the image keeps
+ * a second VM from opening it read-write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +152,13 @@ static const struct vmm_blk_ops raw_ops = {
 	.close = raw_close,
 };
 
+/*
+ * A POSIX write lock on the whole image keeps a second VM (any process)
+ * from opening it read-write, and F_GETLK names the holder's pid. (OFD
+ * locks would survive closing another descriptor of the same file, but
+ * report no owner here.) Both descriptors stay open until close, so the
+ * lock lasts as long as the backend.
+ */
 static int
 lock_image(int fd, bool readonly, const char *path, char *err, size_t errlen)
 {
@@ -159,19 +166,27 @@ lock_image(int fd, bool readonly, const char *path, char *err, size_t errlen)
 		.l_type = readonly ? F_RDLCK : F_WRLCK,
 		.l_whence = SEEK_SET,
 	};
+	char comm[64] = "?", p[64];
+	FILE *f;
 
-	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+	if (fcntl(fd, F_SETLK, &fl) == 0)
 		return 0;
 	if (errno != EAGAIN && errno != EACCES)
 		return 0; /* filesystem without locks: go on unlocked */
 	fl.l_type = F_WRLCK;
-	fl.l_pid = 0;
-	if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK &&
-	    fl.l_pid > 0)
-		snprintf(err, errlen, "%s: in use by process %d", path,
-			 fl.l_pid);
-	else
-		snprintf(err, errlen, "%s: in use by another VM", path);
+	if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK || fl.l_pid <= 0) {
+		snprintf(err, errlen, "%s: in use by another process", path);
+		return -EBUSY;
+	}
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)fl.l_pid);
+	f = fopen(p, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(err, errlen, "%s: in use by process %d (%s)", path,
+		 (int)fl.l_pid, comm);
 	return -EBUSY;
 }
 

@@ -2,7 +2,9 @@
 /*
  * Port-I/O and MMIO dispatch for vCPU exits: a short table of ranges
  * under a read-write lock, because PCI BARs move while vCPUs run (the
- * guest programs them) but accesses vastly outnumber moves.
+ * guest programs them) but accesses vastly outnumber moves. A moved
+ * BAR's old range may see one last access racing the move; device
+ * state stays valid, only the guest's own confused access is affected.
  */
 #include <errno.h>
 #include <string.h>
@@ -69,24 +71,30 @@ bool
 vmm_bus_access(struct vmm_bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 	       bool is_write)
 {
+	struct vmm_io_range r = { 0 };
 	bool found = false;
 
+	/*
+	 * The handler runs after the lock is dropped: a config-space write
+	 * that moves a BAR re-enters the bus to move its range. Ranges are
+	 * removed only while the vCPUs are stopped, so 'r' stays valid.
+	 */
 	pthread_rwlock_rdlock(&b->lock);
 	for (unsigned int i = 0; i < b->n; i++) {
-		const struct vmm_io_range *r = &b->r[i];
-
-		if (addr >= r->base && addr - r->base < r->len) {
-			/* An access straddling the end is cut to the range. */
-			uint32_t n = (uint32_t)MIN((uint64_t)len,
-						   r->len - (addr - r->base));
-
-			if (n < len && !is_write)
-				memset(data + n, 0xff, len - n);
-			r->fn(r->opaque, addr - r->base, data, n, is_write);
+		if (addr >= b->r[i].base && addr - b->r[i].base < b->r[i].len) {
+			r = b->r[i];
 			found = true;
 			break;
 		}
 	}
 	pthread_rwlock_unlock(&b->lock);
+	if (found) {
+		/* An access straddling the end is cut to the range. */
+		uint32_t n = (uint32_t)MIN((uint64_t)len, r.len - (addr - r.base));
+
+		if (n < len && !is_write)
+			memset(data + n, 0xff, len - n);
+		r.fn(r.opaque, addr - r.base, data, n, is_write);
+	}
 	return found;
 }

@@ -42,8 +42,17 @@ vmm_vq_map(struct vmm_vq *vq, const struct vmm_mem *mem)
 static int
 vq_bad(struct vmm_vq *vq, const char *why)
 {
-	if (!vq->broken)
-		log_err("vmm.virtio", "guest wrote an invalid virtqueue: %s", why);
+	static _Atomic unsigned long reports;
+
+	/* A guest that breaks and resets its queues in a loop must not
+	   flood the log: the first 100 reports, then one in 10000. */
+	if (!vq->broken) {
+		unsigned long n = reports++;
+
+		if (n < 100 || n % 10000 == 0)
+			log_err("vmm.virtio", "guest wrote an invalid virtqueue: %s",
+				why);
+	}
 	vq->broken = true;
 	return -EIO;
 }
