@@ -3,7 +3,8 @@
  * CPU shares and memory limits for the whole VMM process through
  * cgroups: a v2 controller where the unified hierarchy has it (cpu.weight,
  * memory.max), else the v1 hierarchy (cpu.shares, memory.limit_in_bytes).
- * The group is vstack-vmm/NAME-PID, removed when the VM ends. A limit
+ * The group is vstack-vmm/NAME-PID under the process's current group,
+ * removed when the VM ends. A limit
  * that was asked for but cannot be applied is an error naming what the
  * host lacks, never silently ignored.
  */
@@ -74,6 +75,42 @@ v2_has(const char *root, const char *ctl)
 	return has;
 }
 
+/*
+ * The process's current group in 'ctl' ("cpu", "memory"; "" for the v2
+ * hierarchy), from /proc/self/cgroup: our groups nest under it, so the
+ * limits of whoever started the VMM still apply.
+ */
+static void
+current_group(const char *ctl, char *out, size_t len)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	snprintf(out, len, "/");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		bool match = false;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		if (!*ctl) {
+			match = c1[1] == '\0';
+		} else {
+			for (char *tok = strtok(c1 + 1, ","); tok; tok = strtok(NULL, ","))
+				match |= !strcmp(tok, ctl);
+		}
+		if (match) {
+			c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+			snprintf(out, len, "%s", c2 + 1);
+			break;
+		}
+	}
+	fclose(f);
+}
+
 /* Makes ROOT/vstack-vmm/NAME-PID and moves the process into it. */
 static int
 join(const char *root, const char *name, char *dir, size_t len)
@@ -130,10 +167,14 @@ apply_one(struct vmm_vm *vm, const char *ctl, const char *v1file,
 	  size_t wlen)
 {
 	const char *name = vmm_config_name(vm->cfg);
-	char root[256], dir[512], val[32];
+	char root[600], dir[1024], val[32] = "";
 	int err;
 
-	if (find_v2(root, sizeof(root)) && v2_has(root, ctl)) {
+	char mnt[256], cur[256];
+
+	if (find_v2(mnt, sizeof(mnt)) && v2_has(mnt, ctl)) {
+		current_group("", cur, sizeof(cur));
+		snprintf(root, sizeof(root), "%s%s", mnt, strcmp(cur, "/") ? cur : "");
 		err = join(root, name, dir, sizeof(dir));
 		if (err == 0) {
 			write_file(root, "cgroup.subtree_control",
@@ -143,10 +184,12 @@ apply_one(struct vmm_vm *vm, const char *ctl, const char *v1file,
 				err = -EACCES;
 			remember(vm, root, dir);
 		}
-		snprintf(where, wlen, "%s (cgroup v2)", dir);
+		snprintf(where, wlen, "%s=%s in %s (cgroup v2)", v2file, val, dir);
 		return err;
 	}
-	snprintf(root, sizeof(root), "/sys/fs/cgroup/%s", ctl);
+	current_group(ctl, cur, sizeof(cur));
+	snprintf(root, sizeof(root), "/sys/fs/cgroup/%s%s", ctl,
+		 strcmp(cur, "/") ? cur : "");
 	snprintf(dir, sizeof(dir), "%s/%s", root, v1file);
 	if (access(dir, W_OK) == 0) {
 		err = join(root, name, dir, sizeof(dir));
@@ -156,7 +199,7 @@ apply_one(struct vmm_vm *vm, const char *ctl, const char *v1file,
 				err = -EACCES;
 			remember(vm, root, dir);
 		}
-		snprintf(where, wlen, "%s (cgroup v1)", dir);
+		snprintf(where, wlen, "%s=%s in %s (cgroup v1)", v1file, val, dir);
 		return err;
 	}
 	return -ENOTSUP;
@@ -166,7 +209,7 @@ int
 vmm_cgroup_apply(struct vmm_vm *vm)
 {
 	const struct vmm_config *c = vm->cfg;
-	char cpu[600] = "", mem[600] = "";
+	char cpu[1100] = "", mem[1100] = "";
 	int err;
 
 	if (c->cpu_shares) {

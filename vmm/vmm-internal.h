@@ -220,9 +220,9 @@ struct vmm_vm {
 	struct vmm_net_dev *net[VMM_MAX_NICS];
 	struct vmm_balloon *balloon;
 	struct vmm_control *control;
-	char cgroup_note[640];    /* what cgroup setup did, for status */
-	char cgroup_root[2][256]; /* hierarchies we joined a group in */
-	char cgroup_dir[2][512];  /* groups we made, removed at the end */
+	char cgroup_note[2200];    /* what cgroup setup did, for status */
+	char cgroup_root[2][600]; /* the groups we left (to return to) */
+	char cgroup_dir[2][1024]; /* groups we made, removed at the end */
 	uint64_t tick_ns;         /* last rate sample (devices.c) */
 
 	uint64_t created_ns;

@@ -120,22 +120,30 @@ vmt_wait(struct vmt *t, int timeout_ms)
 char *
 vmt_slurp(const char *path)
 {
-	struct stat st;
-	char *buf;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	if (fd < 0)
-		return NULL;
-	fstat(fd, &st);
-	buf = calloc(1, (size_t)st.st_size + 1);
-	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n < 0) {
+	/* Read to the end: /proc files report size 0. */
+	while (fd >= 0 && buf && (n = read(fd, buf + len, cap - 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap) {
+			nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			close(fd);
 		free(buf);
 		return NULL;
 	}
-	buf[n] = '\0';
+	close(fd);
+	buf[len] = '\0';
 	return buf;
 }
 

@@ -4,7 +4,13 @@
 
 struct testguest_info *tg_info;
 extern char __bss_end[];
-static uint64_t heap_next;
+static uint64_t heap_next, heap_end;
+
+void
+tg_heap_limit(uint64_t addr)
+{
+	heap_end = addr;
+}
 
 void *
 memset(void *d, int c, size_t n)
@@ -168,7 +174,7 @@ tg_alloc(uint64_t bytes)
 		heap_next = ((uint64_t)__bss_end + 4095) & ~4095ull;
 	p = heap_next;
 	heap_next = (heap_next + bytes + 4095) & ~4095ull;
-	if (heap_next > tg_info->low_mem_bytes) {
+	if (heap_next > (heap_end ? heap_end : tg_info->low_mem_bytes)) {
 		tg_printf("testguest: out of memory\n");
 		tg_exit(3);
 	}

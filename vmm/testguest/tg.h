@@ -96,6 +96,8 @@ void tg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tg_exit(int code) __attribute__((noreturn));
 /* Page-aligned memory from after the image; never freed. */
 void *tg_alloc(uint64_t bytes);
+/* tg_alloc() never hands out memory at or above 'addr'. */
+void tg_heap_limit(uint64_t addr);
 uint64_t tg_parse_u64(const char *s, const char **end);
 /* Finds "word" or "word=value" on the command line; value or "" . */
 const char *tg_arg(const char *word);
