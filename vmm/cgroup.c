@@ -8,7 +8,9 @@
  * that was asked for but cannot be applied is an error naming what the
  * host lacks, never silently ignored.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -111,6 +113,31 @@ current_group(const char *ctl, char *out, size_t len)
 	fclose(f);
 }
 
+/* Removes groups left by VMMs that were killed (their PID is gone). */
+static void
+sweep(const char *parent)
+{
+	char path[1200];
+	struct dirent *e;
+	DIR *d = opendir(parent);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *dash = strrchr(e->d_name, '-');
+		long pid = dash ? strtol(dash + 1, NULL, 10) : 0;
+
+		if (e->d_type != DT_DIR || pid <= 0 ||
+		    (kill((pid_t)pid, 0) < 0 && errno != ESRCH))
+			continue;
+		if (kill((pid_t)pid, 0) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		rmdir(path); /* fails harmlessly if something still lives there */
+	}
+	closedir(d);
+}
+
 /* Makes ROOT/vstack-vmm/NAME-PID and moves the process into it. */
 static int
 join(const char *root, const char *name, char *dir, size_t len)
@@ -118,6 +145,7 @@ join(const char *root, const char *name, char *dir, size_t len)
 	snprintf(dir, len, "%s/vstack-vmm", root);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
+	sweep(dir);
 	snprintf(dir, len, "%s/vstack-vmm/%s-%d", root, name, (int)getpid());
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
