@@ -123,17 +123,16 @@ main(int argc, char **argv)
 		{ 0 },
 	};
 	struct vmm_config *cfg;
-	char err[512], **sets;
+	char err[512], *sets[64];
 	enum log_level lvl;
 	int c, nsets = 0, rc;
 
 	cli_set_prog("vmm");
-	sets = calloc((size_t)argc, sizeof(*sets));
-	if (!sets)
-		return CLI_EXIT_FAIL;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
+			if (nsets == (int)ARRAY_SIZE(sets))
+				return cli_usage_error("too many --set options");
 			sets[nsets++] = optarg;
 			break;
 		case 'l':
@@ -167,6 +166,5 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = run(cfg);
 	vmm_config_free(cfg);
-	free(sets);
 	return rc;
 }

@@ -80,20 +80,22 @@ vcpu_set_msrs(struct vmm_vcpu *v)
 		MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE, MSR_IA32_TSC,
 		MSR_IA32_MISC_ENABLE, MSR_MTRR_DEF_TYPE,
 	};
-	struct {
+	/* struct kvm_msrs ends in a flexible array: room for 'idx' after it. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[ARRAY_SIZE(idx)];
+		uint8_t bytes[sizeof(struct kvm_msrs) +
+			      ARRAY_SIZE(idx) * sizeof(struct kvm_msr_entry)];
 	} m;
 	int n;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = ARRAY_SIZE(idx);
 	for (size_t i = 0; i < ARRAY_SIZE(idx); i++) {
-		m.e[i].index = idx[i];
+		m.hdr.entries[i].index = idx[i];
 		if (idx[i] == MSR_IA32_MISC_ENABLE)
-			m.e[i].data = MISC_ENABLE_FAST_STRING;
+			m.hdr.entries[i].data = MISC_ENABLE_FAST_STRING;
 		if (idx[i] == MSR_MTRR_DEF_TYPE)
-			m.e[i].data = MTRR_DEF_WB;
+			m.hdr.entries[i].data = MTRR_DEF_WB;
 	}
 	n = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (n < 0)
@@ -288,6 +290,14 @@ vcpu_thread(void *arg)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_SHUTDOWN:
+			/* Linux reboots by triple fault: a VM that reboots
+			   powers off (like Firecracker); the test guest
+			   never does it on purpose. */
+			if (v->vm->cfg->kernel) {
+				log_info("vmm.vcpu", "guest reset: powering off");
+				vmm_vm_request_exit(v->vm, VMM_EXIT_POWEROFF);
+				return NULL;
+			}
 			vcpu_fatal(v, "triple fault (guest reset itself)");
 			return NULL;
 		case KVM_EXIT_SYSTEM_EVENT:

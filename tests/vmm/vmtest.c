@@ -72,8 +72,9 @@ vmt_start(struct vmt *t, const char *name, const char *extra, ...)
 	if (!f)
 		return -errno;
 	/* Defaults first; 'extra' may replace serial and memory. */
-	fprintf(f, "name = %s\ntestguest = %s\ncontrol = %s\n", name,
-		vmt_guest, t->ctl);
+	fprintf(f, "name = %s\ncontrol = %s\n", name, t->ctl);
+	if (!strstr(more, "kernel ="))
+		fprintf(f, "testguest = %s\n", vmt_guest);
 	if (!strstr(more, "memory ="))
 		fprintf(f, "memory = 64M\n");
 	if (!strstr(more, "serial ="))

@@ -83,7 +83,8 @@ send_simple(struct vmm_net_dev *d, uint32_t req, const void *payload,
 {
 	struct vhu_msg m = { .request = req };
 
-	memcpy(&m.payload, payload, len);
+	if (len)
+		memcpy(&m.payload, payload, len);
 	return vhu_send(d->conn_fd, &m, len, fd >= 0 ? &fd : NULL, fd >= 0);
 }
 
