@@ -137,7 +137,22 @@ io_thread(void *arg)
 	uint64_t n;
 
 	while (!stopping || d->inflight) {
-		int cnt = epoll_wait(d->epfd, evs, 4, -1);
+		int cnt;
+
+		/* Kicks are suppressed while we work; before sleeping, allow
+		   them again and look once more (a kick may have been saved). */
+		if (ok && !stopping) {
+			vmm_vq_set_notify(vq, true);
+			if (vmm_vq_has_work(vq) && d->free_reqs) {
+				vmm_vq_set_notify(vq, false);
+				ok = process_queue(d);
+				flush_batch(d);
+				continue;
+			}
+		}
+		cnt = epoll_wait(d->epfd, evs, 4, -1);
+		if (ok && !stopping)
+			vmm_vq_set_notify(vq, false);
 
 		for (int i = 0; i < cnt; i++) {
 			int fd = evs[i].data.fd;

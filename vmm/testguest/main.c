@@ -23,13 +23,38 @@ ticks(uint64_t n)
 	}
 }
 
-void tg_main(struct testguest_info *info);
+void tg_main(struct testguest_info *info, const uint32_t *pvh);
 
 static void user_main(void);
 
-void
-tg_main(struct testguest_info *info)
+/*
+ * Booted through PVH (QEMU -kernel) instead of the VMM's loader: build
+ * the boot info from hvm_start_info (magic, version, flags, nr_modules,
+ * modlist_paddr, cmdline_paddr ...; memory size from QEMU's -m 64).
+ */
+static struct testguest_info *
+from_pvh(const uint32_t *si)
 {
+	struct testguest_info *info = (struct testguest_info *)TESTGUEST_INFO_ADDR;
+	const char *cmd;
+
+	memset(info, 0, sizeof(*info));
+	info->magic = TESTGUEST_MAGIC;
+	info->mem_bytes = info->low_mem_bytes = 64ull << 20;
+	info->ncpus = 1;
+	if (si && si[0] == 0x336ec578u && si[6]) {
+		cmd = (const char *)(uint64_t)si[6];
+		for (size_t i = 0; cmd[i] && i + 1 < sizeof(info->cmdline); i++)
+			info->cmdline[i] = cmd[i];
+	}
+	return info;
+}
+
+void
+tg_main(struct testguest_info *info, const uint32_t *pvh)
+{
+	if (!info)
+		info = from_pvh(pvh);
 	tg_info = info;
 	if (info->magic != TESTGUEST_MAGIC)
 		tg_exit(2);

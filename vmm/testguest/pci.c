@@ -98,8 +98,8 @@ tg_pci_scan(struct tg_pci_dev *out, int max, bool print)
 		struct tg_pci_dev d = { .bus = 0, .dev = dev, .fn = 0 };
 		uint32_t id = tg_pci_read32(&d, 0);
 
-		if ((id & 0xffff) == 0xffff)
-			continue;
+		if ((id & 0xffff) == 0xffff || (id & 0xffff) == 0)
+			continue; /* absent (0 where there is no ECAM at all) */
 		d.vendor = (uint16_t)id;
 		d.device = (uint16_t)(id >> 16);
 		read_bars(&d);

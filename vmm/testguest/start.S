@@ -13,6 +13,7 @@ _start:
 	cli
 	lea	stack_top(%rip), %rsp
 	xor	%rbp, %rbp
+	xor	%esi, %esi		/* no PVH start info */
 	call	tg_main
 1:	cli
 	hlt
@@ -101,3 +102,77 @@ tg_gdt_reload:
 1:	mov	$0x28, %ax
 	ltr	%ax
 	ret
+
+/*
+ * PVH entry (Xen's HVM direct boot, which QEMU's -kernel uses): 32-bit
+ * protected mode, paging off, EBX = hvm_start_info. Builds the same
+ * identity map the VMM's loader builds (page tables at 0x1000-0x6fff),
+ * enters long mode and calls tg_main(NULL, start_info).
+ */
+	.section .note.Xen, "a"
+	.balign 4
+	.long	4			/* name size */
+	.long	4			/* desc size */
+	.long	18			/* XEN_ELFNOTE_PHYS32_ENTRY */
+	.asciz	"Xen"
+	.long	pvh_start
+
+	.section .text.start, "ax"
+	.code32
+pvh_start:
+	cli
+	mov	%ebx, %esi
+	/* zero 0x1000-0x6fff */
+	mov	$0x1000, %edi
+	xor	%eax, %eax
+	mov	$(0x6000 / 4), %ecx
+	rep stosl
+	movl	$0x2007, 0x1000		/* PML4[0] -> PDPT */
+	movl	$0x3007, 0x2000		/* PDPT[0..3] -> PDs */
+	movl	$0x4007, 0x2008
+	movl	$0x5007, 0x2010
+	movl	$0x6007, 0x2018
+	mov	$0x3000, %edi
+	mov	$0x87, %eax		/* present, writable, user, 2 MiB */
+	mov	$2048, %ecx
+1:	mov	%eax, (%edi)
+	add	$0x200000, %eax
+	add	$8, %edi
+	loop	1b
+	lgdt	pvh_gdtr
+	mov	%cr4, %eax
+	or	$0x620, %eax		/* PAE, OSFXSR, OSXMMEXCPT */
+	mov	%eax, %cr4
+	mov	$0x1000, %eax
+	mov	%eax, %cr3
+	mov	$0xc0000080, %ecx
+	rdmsr
+	or	$0x100, %eax		/* EFER.LME */
+	wrmsr
+	mov	%cr0, %eax
+	or	$0x80000001, %eax	/* PG, PE */
+	mov	%eax, %cr0
+	ljmp	$0x08, $pvh_64
+
+	.code64
+pvh_64:
+	mov	$0x10, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+	lea	stack_top(%rip), %rsp
+	xor	%edi, %edi
+	call	tg_main
+2:	cli
+	hlt
+	jmp	2b
+
+	.data
+	.balign 16
+pvh_gdt:
+	.quad	0
+	.quad	0x00af9b000000ffff	/* 0x08: 64-bit code */
+	.quad	0x00cf93000000ffff	/* 0x10: data */
+pvh_gdtr:
+	.word	pvh_gdtr - pvh_gdt - 1
+	.long	pvh_gdt

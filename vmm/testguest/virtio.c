@@ -170,6 +170,9 @@ void
 tg_vq_kick(struct tg_vq *q)
 {
 	mb();
+	/* The device may say it is polling anyway (VRING_USED_F_NO_NOTIFY). */
+	if (*(volatile uint16_t *)q->used & 1)
+		return;
 	mmio_write16(q->notify, q->index);
 }
 

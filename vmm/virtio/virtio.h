@@ -66,6 +66,14 @@ int vmm_vq_map(struct vmm_vq *vq, const struct vmm_mem *mem) must_check;
 int vmm_vq_pop(struct vmm_vq *vq, struct vmm_vq_elem *e) must_check;
 /* Returns chain 'head' with 'len' bytes written to the used ring. */
 void vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len);
+/*
+ * Tells the guest whether to kick (VRING_USED_F_NO_NOTIFY): a device
+ * that is busy anyway suppresses kicks, then re-enables them and must
+ * look at the ring once more (vmm_vq_has_work) before sleeping.
+ */
+void vmm_vq_set_notify(struct vmm_vq *vq, bool enable);
+/* Whether the guest made chains available that were not popped yet. */
+bool vmm_vq_has_work(struct vmm_vq *vq);
 /* Interrupts the guest unless it asked not to be. */
 void vmm_vq_notify(struct vmm_vq *vq);
 /* Copies up to 'len' bytes from the chain's readable part at 'off'. */

@@ -173,6 +173,22 @@ vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len)
 }
 
 void
+vmm_vq_set_notify(struct vmm_vq *vq, bool enable)
+{
+	__atomic_store_n(&vq->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY,
+			 __ATOMIC_RELAXED);
+	/* The flag store must be seen before we look at avail again. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool
+vmm_vq_has_work(struct vmm_vq *vq)
+{
+	return !vq->broken &&
+	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
+}
+
+void
 vmm_vq_notify(struct vmm_vq *vq)
 {
 	uint64_t one = 1;
