@@ -124,6 +124,12 @@ raw_complete(struct vmm_blk_backend *b)
 	return n;
 }
 
+static bool
+raw_has_completions(struct vmm_blk_backend *b)
+{
+	return io_uring_cq_ready(&container_of(b, struct blk_raw, base)->ring);
+}
+
 static int
 raw_event_fd(struct vmm_blk_backend *b)
 {
@@ -149,6 +155,7 @@ static const struct vmm_blk_ops raw_ops = {
 	.kick = raw_kick,
 	.complete = raw_complete,
 	.event_fd = raw_event_fd,
+	.has_completions = raw_has_completions,
 	.close = raw_close,
 };
 

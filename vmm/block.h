@@ -55,6 +55,8 @@ struct vmm_blk_ops {
 	int (*complete)(struct vmm_blk_backend *b);
 	/* Readable when complete() has work. */
 	int (*event_fd)(struct vmm_blk_backend *b);
+	/* Cheap check (no syscall) for finished requests; may be NULL. */
+	bool (*has_completions)(struct vmm_blk_backend *b);
 	/* Frees the backend; no request may be in flight. */
 	void (*close)(struct vmm_blk_backend *b);
 };

@@ -127,6 +127,32 @@ flush_batch(struct vmm_blk_dev *d)
 	}
 }
 
+#define POLL_NS 10000
+
+/* Spins up to POLL_NS for work; true (work done) or false (go to sleep). */
+static bool
+poll_briefly(struct vmm_blk_dev *d)
+{
+	struct vmm_vq *vq = &d->vdev.vq[0];
+	uint64_t end = clock_mono_ns() + POLL_NS;
+	bool cq = false, avail = false;
+
+	if (!d->be->ops->has_completions)
+		return false;
+	do {
+		cq = d->be->ops->has_completions(d->be);
+		avail = d->free_reqs && vmm_vq_has_work(vq);
+	} while (!cq && !avail && clock_mono_ns() < end);
+	if (!cq && !avail)
+		return false;
+	if (cq)
+		d->be->ops->complete(d->be);
+	if (!process_queue(d))
+		return false;
+	flush_batch(d);
+	return true;
+}
+
 static void *
 io_thread(void *arg)
 {
@@ -139,6 +165,11 @@ io_thread(void *arg)
 	while (!stopping || d->inflight) {
 		int cnt;
 
+		/* While requests are in flight, poll briefly before sleeping:
+		   a completion or a new request usually comes within
+		   microseconds, and a wakeup costs more than that. */
+		if (ok && !stopping && d->inflight && poll_briefly(d))
+			continue;
 		/* Kicks are suppressed while we work; before sleeping, allow
 		   them again and look once more (a kick may have been saved). */
 		if (ok && !stopping) {
