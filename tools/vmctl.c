@@ -174,12 +174,18 @@ simple(const struct cli_cmd *cmd, int argc, char **argv, const char *req,
 
 static const struct cli_cmd cmds[];
 
-static int cmd_status(int c, char **v) { return simple(&cmds[0], c, v, "{\"cmd\":\"status\"}", print_status); }
-static int cmd_pause(int c, char **v) { return simple(&cmds[1], c, v, "{\"cmd\":\"pause\"}", NULL); }
-static int cmd_resume(int c, char **v) { return simple(&cmds[2], c, v, "{\"cmd\":\"resume\"}", NULL); }
-static int cmd_stop(int c, char **v) { return simple(&cmds[3], c, v, "{\"cmd\":\"stop\"}", NULL); }
-static int cmd_poweroff(int c, char **v) { return simple(&cmds[4], c, v, "{\"cmd\":\"poweroff\"}", NULL); }
-static int cmd_stats(int c, char **v) { return simple(&cmds[6], c, v, "{\"cmd\":\"stats\"}", print_stats); }
+#define SIMPLE_CMD(fn, idx, req, print)                              \
+	static int fn(int argc, char **argv)                         \
+	{                                                            \
+		return simple(&cmds[idx], argc, argv, req, print);   \
+	}
+
+SIMPLE_CMD(cmd_status, 0, "{\"cmd\":\"status\"}", print_status)
+SIMPLE_CMD(cmd_pause, 1, "{\"cmd\":\"pause\"}", NULL)
+SIMPLE_CMD(cmd_resume, 2, "{\"cmd\":\"resume\"}", NULL)
+SIMPLE_CMD(cmd_stop, 3, "{\"cmd\":\"stop\"}", NULL)
+SIMPLE_CMD(cmd_poweroff, 4, "{\"cmd\":\"poweroff\"}", NULL)
+SIMPLE_CMD(cmd_stats, 6, "{\"cmd\":\"stats\"}", print_stats)
 
 static int
 cmd_balloon(int argc, char **argv)
