@@ -316,7 +316,8 @@ vmm_blk_create(struct vmm_vm *vm, unsigned int index, struct vmm_blk_dev **out)
 		   (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |
 		   (1ull << VIRTIO_BLK_F_DISCARD) |
 		   (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |
-		   (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+		   (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+		   (1ull << VIRTIO_RING_F_EVENT_IDX);
 	if (dc->readonly)
 		features |= 1ull << VIRTIO_BLK_F_RO;
 	err = vmm_virtio_init(&d->vdev, vm, &blk_ops, d, 1, BLK_QUEUE_SIZE,

@@ -188,7 +188,8 @@ static int
 disk_open(struct disk *d, struct tg_pci_dev *p, unsigned int vec)
 {
 	if (tg_virtio_init(&d->v, p, 1ull << VIRTIO_F_INDIRECT | (1ull << 9) |
-			   (1ull << 13) | (1ull << 14), 1, 256, vec) < 0 ||
+			   (1ull << 13) | (1ull << 14) | (1ull << VIRTIO_F_EVENT_IDX),
+			   1, 256, vec) < 0 ||
 	    tg_virtio_start(&d->v) < 0)
 		return -1;
 	d->sectors = mmio_read64(d->v.device);
@@ -272,7 +273,7 @@ int
 tg_blk_bench(struct tg_pci_dev *devs, int n)
 {
 	uint64_t ops = tg_arg_u64("blkbench", 10000), rnd = 12345, done = 0;
-	uint64_t issued = 0, pages, errors = 0;
+	uint64_t issued = 0, pages, errors = 0, depth_sum = 0, rounds = 0;
 	bool poll = tg_arg("blkpoll") != NULL;
 	int s;
 	int pos = -1;
@@ -307,14 +308,26 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 		}
 		if (added)
 			tg_vq_kick(&d->v.vq[0]);
-		while ((s = reap_poll(d)) < 0)
-			if (!poll)
-				tg_idle();
+		while ((s = reap_poll(d)) < 0) {
+			if (poll)
+				continue;
+			/* One interrupt per half of what is in flight. */
+			tg_vq_interrupt_after(&d->v.vq[0],
+					      (uint16_t)(d->inflight > 8 ? d->inflight / 8 : 1));
+			s = reap_poll(d);
+			if (s >= 0)
+				break;
+			tg_idle();
+		}
+		depth_sum += d->inflight + 1;
+		rounds++;
 		do {
 			errors += d->slot[s].status != 0;
 			done++;
 		} while ((s = reap_poll(d)) >= 0);
 	}
-	tg_printf("blkbench: done %lu ops, %lu errors\n", done, errors);
+	tg_printf("blkbench: done %lu ops, %lu errors, %lu in flight on "
+		  "average when a completion arrived\n", done, errors,
+		  depth_sum / (rounds ? rounds : 1));
 	return errors != 0;
 }

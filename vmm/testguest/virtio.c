@@ -108,6 +108,8 @@ tg_virtio_init(struct tg_virtio *v, struct tg_pci_dev *d, uint64_t want,
 		q->desc = tg_alloc(16ull * size);
 		q->avail = tg_alloc(6 + 2ull * size);
 		q->used = tg_alloc(6 + 8ull * size);
+		q->event_idx = v->features & (1ull << VIRTIO_F_EVENT_IDX);
+		q->kicked_avail = 0;
 		q->num_free = size;
 		q->free_head = 0;
 		q->last_used = 0;
@@ -166,14 +168,40 @@ tg_vq_add(struct tg_vq *q, const struct tg_buf *b, unsigned int n)
 	return head;
 }
 
+static volatile uint16_t *
+avail_event(struct tg_vq *q)
+{
+	return (volatile uint16_t *)((uint8_t *)q->used + 4 + 8u * q->size);
+}
+
+static volatile uint16_t *
+used_event(struct tg_vq *q)
+{
+	return &q->avail[2 + q->size];
+}
+
 void
 tg_vq_kick(struct tg_vq *q)
 {
+	uint16_t now = q->avail[1], old = q->kicked_avail;
+
 	mb();
-	/* The device may say it is polling anyway (VRING_USED_F_NO_NOTIFY). */
-	if (*(volatile uint16_t *)q->used & 1)
+	/* The device may say it is busy anyway: kick only if it asked. */
+	if (q->event_idx) {
+		q->kicked_avail = now;
+		if ((uint16_t)(now - *avail_event(q) - 1) >= (uint16_t)(now - old))
+			return;
+	} else if (*(volatile uint16_t *)q->used & 1) {
 		return;
+	}
 	mmio_write16(q->notify, q->index);
+}
+
+void
+tg_vq_interrupt_after(struct tg_vq *q, uint16_t n)
+{
+	*used_event(q) = (uint16_t)(q->last_used + n - 1);
+	mb();
 }
 
 int
@@ -212,6 +240,14 @@ tg_vq_wait(struct tg_virtio *v, struct tg_vq *q, uint32_t *len)
 			return h;
 		if (tg_virtio_status(v) & VIRTIO_STATUS_NEEDS_RESET)
 			return -1;
+		if (q->event_idx) {
+			/* Interrupt at the next completion; look once more
+			   after saying so, then sleep. */
+			tg_vq_interrupt_after(q, 1);
+			h = tg_vq_used(q, len);
+			if (h >= 0)
+				return h;
+		}
 		/* ~20 s at a few GHz: the device is gone. */
 		if (rdtsc() - t0 > 60000000000ull)
 			return -1;

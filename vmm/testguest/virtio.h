@@ -12,6 +12,7 @@
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 #define VIRTIO_F_VERSION_1 32
 #define VIRTIO_F_INDIRECT 28
+#define VIRTIO_F_EVENT_IDX 29
 
 #define VRING_F_NEXT 1
 #define VRING_F_WRITE 2
@@ -47,6 +48,8 @@ struct tg_vq {
 	volatile uint32_t *used;  /* flags|idx, then {id, len} pairs */
 	uint64_t notify;
 	unsigned int vector;
+	bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	uint16_t kicked_avail;    /* avail index at the last kick */
 };
 
 struct tg_buf {
@@ -81,6 +84,8 @@ uint8_t tg_virtio_status(struct tg_virtio *v);
 /* Adds a chain; returns the head or -1 if the ring is full. */
 int tg_vq_add(struct tg_vq *q, const struct tg_buf *b, unsigned int n);
 void tg_vq_kick(struct tg_vq *q);
+/* EVENT_IDX: ask for an interrupt only after 'n' more completions. */
+void tg_vq_interrupt_after(struct tg_vq *q, uint16_t n);
 /* A finished chain's head (and written length), or -1. */
 int tg_vq_used(struct tg_vq *q, uint32_t *len);
 /* Waits for a used chain (interrupt-driven); -1 on timeout/reset. */

@@ -35,6 +35,7 @@ struct vmm_vq {
 	struct vring_used *used;
 	uint16_t last_avail;
 	uint16_t used_idx;
+	uint16_t signalled_used;  /* used_idx at the last interrupt (EVENT_IDX) */
 	bool broken;            /* the guest put garbage in it: no more I/O */
 	bool event_idx;         /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	/* eventfds */

@@ -22,6 +22,8 @@ vmm_vq_map(struct vmm_vq *vq, const struct vmm_mem *mem)
 {
 	uint64_t n = vq->size;
 
+	uint64_t extra = vq->event_idx ? 2 : 0; /* used_event, avail_event */
+
 	if (!IS_POW2(n) || n > VQ_MAX_SIZE)
 		return -EINVAL;
 	if (!IS_ALIGNED(vq->desc_gpa, 16) || !IS_ALIGNED(vq->avail_gpa, 2) ||
@@ -29,12 +31,13 @@ vmm_vq_map(struct vmm_vq *vq, const struct vmm_mem *mem)
 		return -EINVAL;
 	vq->mem = mem;
 	vq->desc = vmm_mem_ptr(mem, vq->desc_gpa, 16 * n);
-	vq->avail = vmm_mem_ptr(mem, vq->avail_gpa, 6 + 2 * n);
-	vq->used = vmm_mem_ptr(mem, vq->used_gpa, 6 + 8 * n);
+	vq->avail = vmm_mem_ptr(mem, vq->avail_gpa, 4 + 2 * n + extra);
+	vq->used = vmm_mem_ptr(mem, vq->used_gpa, 4 + 8 * n + extra);
 	if (!vq->desc || !vq->avail || !vq->used)
 		return -EINVAL;
 	vq->last_avail = 0;
 	vq->used_idx = 0;
+	vq->signalled_used = 0;
 	vq->broken = false;
 	return 0;
 }
@@ -175,8 +178,16 @@ vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len)
 void
 vmm_vq_set_notify(struct vmm_vq *vq, bool enable)
 {
-	__atomic_store_n(&vq->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY,
-			 __ATOMIC_RELAXED);
+	if (vq->event_idx) {
+		/* avail_event: kick me once you go past what I have seen. */
+		if (enable)
+			__atomic_store_n((uint16_t *)&vq->used->ring[vq->size],
+					 vq->last_avail, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&vq->used->flags,
+				 enable ? 0 : VRING_USED_F_NO_NOTIFY,
+				 __ATOMIC_RELAXED);
+	}
 	/* The flag store must be seen before we look at avail again. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
@@ -195,9 +206,19 @@ vmm_vq_notify(struct vmm_vq *vq)
 
 	/* Order the used index store before reading the guest's flags. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
-	    VRING_AVAIL_F_NO_INTERRUPT)
+	if (vq->event_idx) {
+		/* Interrupt only if used_event lies in (signalled, used]. */
+		uint16_t ev = __atomic_load_n(&vq->avail->ring[vq->size],
+					      __ATOMIC_RELAXED);
+		uint16_t old = vq->signalled_used, now = vq->used_idx;
+
+		if ((uint16_t)(now - ev - 1) >= (uint16_t)(now - old))
+			return;
+		vq->signalled_used = now;
+	} else if (__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
+		   VRING_AVAIL_F_NO_INTERRUPT) {
 		return;
+	}
 	if (write(vq->call_fd, &one, sizeof(one)) < 0)
 		log_debug("vmm.virtio", "call: %s", strerror(errno));
 }
