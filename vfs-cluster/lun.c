@@ -25,6 +25,8 @@ static const struct {
 } schemes[] = {
 	{ "file:", &lun_file_ops, 5 },
 	{ "mem:", &lun_mem_ops, 4 },
+	/* libiscsi parses the whole URL. */
+	{ "iscsi://", &lun_iscsi_ops, 0 },
 	/* The wrapper sees ":INNER" or ",OPTIONS:INNER". */
 	{ "faulty:", &lun_faulty_ops, 6 },
 	{ "faulty,", &lun_faulty_ops, 6 },
