@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pattern.h"
 #include "tests/vmm/vmtest.h"
 #include "vmm/vmm.h"
 
@@ -228,16 +229,6 @@ vmt_dump(struct vmt *t)
 	free(s);
 }
 
-uint64_t
-vmt_pattern_word(uint64_t seed, uint64_t off)
-{
-	uint64_t z = seed ^ (off * 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 int64_t
 vmt_check_image(const char *path, uint64_t seed)
 {
@@ -251,10 +242,10 @@ vmt_check_image(const char *path, uint64_t seed)
 	size = (uint64_t)st.st_size;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n / 8; i++, off += 8) {
-			uint64_t want = off >= size - 65536
-						? 0
-						: vmt_pattern_word(seed, off);
+			uint64_t want = 0;
 
+			if (off < size - 65536)
+				pattern_fill(&want, 8, seed, off);
 			if (buf[i] != want) {
 				close(fd);
 				return (int64_t)off;

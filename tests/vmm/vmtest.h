@@ -54,11 +54,10 @@ int vmt_vmctl(struct vmt *t, char *out, size_t outlen, const char *args, ...)
 /* Prints the VMM's stderr and the serial output (on failure). */
 void vmt_dump(struct vmt *t);
 
-/* The test guest's disk pattern: the 8 bytes at byte 'off'. */
-uint64_t vmt_pattern_word(uint64_t seed, uint64_t off);
 /*
- * Checks 'path' holds the pattern of 'seed' everywhere except the last
- * 64 KiB, which must be zero. Returns the first bad offset or -1.
+ * Checks 'path' holds the test guest's pattern (common/pattern.h) of
+ * 'seed' everywhere except the last 64 KiB, which must be zero. Returns
+ * the first bad offset or -1.
  */
 int64_t vmt_check_image(const char *path, uint64_t seed);
 

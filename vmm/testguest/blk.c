@@ -44,15 +44,25 @@ struct disk {
 	unsigned int inflight;
 };
 
-/* The word at byte 'off' of a disk: the host computes the same. */
+static uint64_t
+mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/*
+ * The word at byte 'off' of a disk: the same as common/pattern.c, so the
+ * host (and vdisk) can check a disk the guest wrote with pattern_check().
+ */
 static uint64_t
 pattern_word(uint64_t seed, uint64_t off)
 {
-	uint64_t z = seed ^ (off * 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return mix(seed ^ mix(off / 8));
 }
 
 static void
