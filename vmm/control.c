@@ -183,75 +183,70 @@ put_status(struct vmm_vm *vm, struct json_writer *w)
 
 /* Runs one request; fills 'w' (inside the reply object) or 'err'. */
 static int
-run_request(struct vmm_vm *vm, const struct json_node *req,
+run_request(struct vmm_vm *vm, const struct vmm_ctl_req *req,
 	    struct json_writer *w, char *err, size_t errlen)
 {
-	const char *cmd = json_get_str(req, "cmd", NULL);
-	int64_t bytes;
 	int rc;
 
-	if (!cmd) {
-		snprintf(err, errlen, "request has no \"cmd\"");
-		return -EINVAL;
-	}
-	if (!strcmp(cmd, "status")) {
+	switch (req->cmd) {
+	case VMM_CTL_STATUS:
 		put_status(vm, w);
-	} else if (!strcmp(cmd, "stats")) {
+		return 0;
+	case VMM_CTL_STATS:
 		put_stats(vm, w);
-	} else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
-		rc = cmd[0] == 'p' ? vmm_vm_pause(vm) : vmm_vm_resume(vm);
+		return 0;
+	case VMM_CTL_PAUSE:
+	case VMM_CTL_RESUME:
+		rc = req->cmd == VMM_CTL_PAUSE ? vmm_vm_pause(vm)
+					       : vmm_vm_resume(vm);
 		if (rc < 0) {
 			snprintf(err, errlen, "the VM is shutting down");
 			return rc;
 		}
 		json_str(w, "state", state_name(vmm_vm_state(vm)));
-	} else if (!strcmp(cmd, "stop") || !strcmp(cmd, "poweroff")) {
-		vmm_vm_request_exit(vm, cmd[0] == 's' ? VMM_EXIT_STOPPED
-						       : VMM_EXIT_POWEROFF);
+		return 0;
+	case VMM_CTL_STOP:
+	case VMM_CTL_POWEROFF:
+		vmm_vm_request_exit(vm, req->cmd == VMM_CTL_STOP
+						? VMM_EXIT_STOPPED
+						: VMM_EXIT_POWEROFF);
 		json_str(w, "state", "stopping");
-	} else if (!strcmp(cmd, "balloon")) {
+		return 0;
+	case VMM_CTL_BALLOON:
 		if (!vm->balloon) {
 			snprintf(err, errlen, "this VM has no balloon device "
 				 "(balloon = false)");
 			return -ENODEV;
 		}
-		rc = json_get_int(req, "bytes", 0, INT64_MAX, &bytes);
-		if (rc == 0)
-			rc = vmm_balloon_set_target(vm->balloon, (uint64_t)bytes);
+		rc = vmm_balloon_set_target(vm->balloon, req->bytes);
 		if (rc < 0) {
 			snprintf(err, errlen, "balloon size must be between 0 and "
 				 "the guest memory (%llu bytes)",
 				 (unsigned long long)vm->mem.size);
 			return rc;
 		}
-		json_u64(w, "target_bytes", (uint64_t)bytes);
-	} else {
-		snprintf(err, errlen, "unknown command '%.40s'", cmd);
-		return -EINVAL;
+		json_u64(w, "target_bytes", req->bytes);
+		return 0;
 	}
-	return 0;
+	return -EINVAL;
 }
 
 static void
 reply(struct ctl_client *c)
 {
 	struct vmm_vm *vm = c->ctl->vm;
-	struct json_doc *doc = NULL;
+	struct vmm_ctl_req req;
 	struct json_writer w;
 	char err[200] = "";
 	char *text;
 	int rc;
 
-	rc = json_parse(c->buf, c->len, &doc, err, sizeof(err));
-	if (rc == 0 && json_root(doc)->type != JSON_OBJECT) {
-		snprintf(err, sizeof(err), "request is not a JSON object");
-		rc = -EINVAL;
-	}
+	rc = vmm_control_parse(c->buf, c->len, &req, err, sizeof(err));
 	json_writer_init_mem(&w);
 	if (rc == 0) {
 		json_obj_begin(&w, NULL);
 		json_bool(&w, "ok", true);
-		rc = run_request(vm, json_root(doc), &w, err, sizeof(err));
+		rc = run_request(vm, &req, &w, err, sizeof(err));
 		if (rc < 0) {
 			free(json_writer_take(&w));
 			json_writer_init_mem(&w);
@@ -263,7 +258,6 @@ reply(struct ctl_client *c)
 		json_str(&w, "error", err[0] ? err : strerror(-rc));
 	}
 	json_obj_end(&w);
-	json_free(doc);
 	text = json_writer_take(&w);
 	if (text) {
 		size_t n = strlen(text);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Control-socket helpers shared with the benchmarks' in-process checks. */
+/* The control socket's request format and memory report (control.c). */
 #ifndef VMM_CONTROL_H
 #define VMM_CONTROL_H
 
@@ -16,5 +16,27 @@ struct vmm_mem_stats {
 };
 
 void vmm_control_memory(struct vmm_vm *vm, struct vmm_mem_stats *m);
+
+enum vmm_ctl_cmd {
+	VMM_CTL_STATUS,
+	VMM_CTL_STATS,
+	VMM_CTL_PAUSE,
+	VMM_CTL_RESUME,
+	VMM_CTL_STOP,
+	VMM_CTL_POWEROFF,
+	VMM_CTL_BALLOON,
+};
+
+struct vmm_ctl_req {
+	enum vmm_ctl_cmd cmd;
+	uint64_t bytes;          /* VMM_CTL_BALLOON */
+};
+
+/*
+ * Parses one request line (untrusted). Returns 0, or -EINVAL / -E2BIG /
+ * -ENOMEM with a one-line reason in 'err'.
+ */
+int vmm_control_parse(const char *text, size_t len, struct vmm_ctl_req *req,
+		      char *err, size_t errlen);
 
 #endif
