@@ -2,7 +2,8 @@
 /*
  * Linux x86 boot protocol (Documentation/arch/x86/boot.rst) for hardware
  * KVM: the bzImage's protected-mode kernel at 1 MiB, entered through its
- * 32-bit entry with paging off (CS 0x10, DS 0x18, ESI = boot_params), a
+ * 64-bit entry (identity-mapped long mode, CS 0x10, DS 0x18, RSI =
+ * boot_params) or, for kernels without one, the 32-bit entry; a
  * zero page with the setup header, e820 map, command line and initrd,
  * and an Intel MP table (MultiProcessor Specification 1.4) describing the
  * vCPUs, the IOAPIC and the ISA interrupts, so a stock kernel brings up
@@ -11,7 +12,8 @@
  * Under PVM (these development machines) a stock kernel hangs early:
  * PVM needs specially built guest kernels. The test detects that.
  *
- *   0x07000 GDT   0x10000 boot_params   0x20000 command line
+ *   0x01000-0x06fff page tables (64-bit entry)   0x07000 GDT
+ *   0x10000 boot_params   0x20000 command line
  *   0x9fc00 MP table   0x100000 kernel   initrd: top of low RAM
  */
 #include <errno.h>
@@ -47,6 +49,7 @@
 #define HDR_HEAP_END_PTR 0x224
 #define HDR_CMD_LINE_PTR 0x228
 #define HDR_INITRD_ADDR_MAX 0x22c
+#define HDR_XLOADFLAGS 0x236
 #define HDR_CMDLINE_SIZE 0x238
 
 #define E820_RAM 1
@@ -173,13 +176,14 @@ build_mptable(struct vmm_vm *vm, uint8_t *ram)
 }
 
 static void
-build_gdt(uint8_t *ram)
+build_gdt(uint8_t *ram, bool entry64)
 {
 	uint64_t *gdt = (uint64_t *)(ram + LX_GDT);
 
-	memset(gdt, 0, 5 * 8);
-	gdt[2] = 0x00cf9b000000ffffull; /* 0x10: __BOOT_CS, flat 32-bit code */
-	gdt[3] = 0x00cf93000000ffffull; /* 0x18: __BOOT_DS */
+	memset(gdt, 0, 6 * 8);
+	/* 0x10: __BOOT_CS (64-bit or flat 32-bit code), 0x18: __BOOT_DS */
+	gdt[2] = entry64 ? 0x00af9b000000ffffull : 0x00cf9b000000ffffull;
+	gdt[3] = 0x00cf93000000ffffull;
 	gdt[4] = 0x00808b0000000067ull; /* 0x20: TSS */
 }
 
@@ -222,6 +226,7 @@ vmm_boot_linux(struct vmm_vm *vm)
 	uint8_t *ram = vm->mem.region[0].hva, *img, *zp;
 	uint64_t low = vm->mem.region[0].size;
 	size_t len, setup, kernel_len, hdr_end;
+	bool entry64;
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "console=ttyS0";
 	int err;
 
@@ -276,12 +281,18 @@ vmm_boot_linux(struct vmm_vm *vm)
 	if (err < 0)
 		goto out;
 	build_mptable(vm, ram);
-	build_gdt(ram);
+	/* XLF_KERNEL_64: enter at startup_64 in long mode, as the 64-bit
+	   boot protocol describes; else at code32_start, paging off. */
+	entry64 = img[HDR_XLOADFLAGS] & 1;
+	build_gdt(ram, entry64);
 	vm->boot = (struct vmm_boot_regs){
-		.rip = LX_KERNEL, /* code32_start */
+		.rip = entry64 ? LX_KERNEL + 0x200 : LX_KERNEL,
 		.rsi = LX_ZERO_PAGE,
-		.long_mode = false,
+		.long_mode = entry64,
+		.cr3 = entry64 ? vmm_boot_identity_map(ram, false) : 0,
 		.gdt_base = LX_GDT,
+		.cs = 0x10,
+		.ds = 0x18,
 	};
 out:
 	free(img);

@@ -27,25 +27,27 @@
 #define TG_GDT 0x7000
 #define TG_LOAD 0x100000
 
-static void
-build_page_tables(uint8_t *ram)
+uint64_t
+vmm_boot_identity_map(uint8_t *ram, bool user)
 {
+	uint64_t u = user ? 4 : 0;
 	uint64_t *pml4 = (uint64_t *)(ram + TG_PML4);
 	uint64_t *pdpt = (uint64_t *)(ram + TG_PDPT);
 	uint64_t *pd = (uint64_t *)(ram + TG_PD);
 
 	memset(ram + TG_PML4, 0, 0x6000);
-	pml4[0] = TG_PDPT | 7; /* present, writable, user */
+	pml4[0] = TG_PDPT | 3 | u; /* present, writable */
 	for (int i = 0; i < 4; i++)
-		pdpt[i] = (TG_PD + i * 0x1000ull) | 7;
+		pdpt[i] = (TG_PD + i * 0x1000ull) | 3 | u;
 	for (uint64_t i = 0; i < 4 * 512; i++) {
-		uint64_t flags = 0x87; /* present, writable, user, 2 MiB */
+		uint64_t flags = 0x83 | u; /* present, writable, 2 MiB */
 
 		/* MMIO above 3 GiB: uncached. */
 		if (i * (2ull << 20) >= VMM_LOW_RAM_END)
 			flags |= 0x10;
 		pd[i] = (i << 21) | flags;
 	}
+	return TG_PML4;
 }
 
 static void
@@ -93,7 +95,7 @@ vmm_boot_testguest(struct vmm_vm *vm)
 		log_err("vmm.boot", "%s: read failed", cfg->testguest);
 		return err;
 	}
-	build_page_tables(ram);
+	vmm_boot_identity_map(ram, true);
 	build_gdt(ram);
 	info = (struct testguest_info *)(ram + TESTGUEST_INFO_ADDR);
 	memset(info, 0, sizeof(*info));

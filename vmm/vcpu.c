@@ -157,14 +157,14 @@ vmm_vcpu_setup_boot(struct vmm_vcpu *v)
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
 	if (b->long_mode) {
-		seg64(&sregs.cs, 0x08, 0xb, true);
-		seg64(&sregs.ds, 0x10, 0x3, false);
+		seg64(&sregs.cs, b->cs ? b->cs : 0x08, 0xb, true);
+		seg64(&sregs.ds, b->ds ? b->ds : 0x10, 0x3, false);
 		sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-		seg64(&sregs.tr, 0x18, 0xb, false);
+		seg64(&sregs.tr, (uint16_t)((b->ds ? b->ds : 0x10) + 8), 0xb, false);
 		sregs.tr.s = 0;
 		sregs.tr.db = 0;
 		sregs.gdt.base = b->gdt_base;
-		sregs.gdt.limit = 4 * 8 - 1;
+		sregs.gdt.limit = 6 * 8 - 1;
 		sregs.cr3 = b->cr3;
 		sregs.cr4 = 0x20 | 0x200 | 0x400; /* PAE, OSFXSR, OSXMMEXCPT */
 		sregs.cr0 = 0x80000033;           /* PG, NE, ET, MP, PE */

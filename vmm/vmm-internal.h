@@ -174,6 +174,7 @@ struct vmm_boot_regs {
 	bool long_mode;          /* 64-bit with paging (test guest) */
 	uint64_t cr3;            /* long_mode: page table root */
 	uint64_t gdt_base;       /* GDT the loader wrote into guest RAM */
+	uint16_t cs, ds;         /* selectors; 0: 0x08/0x10 (long mode) */
 };
 
 enum vmm_run_state {
@@ -240,6 +241,11 @@ void vmm_vm_fail(struct vmm_vm *vm, const char *why);
 /* boot.c: test guest and Linux loaders */
 int vmm_boot_testguest(struct vmm_vm *vm) must_check;
 int vmm_boot_linux(struct vmm_vm *vm) must_check;
+/*
+ * Identity page tables for the low 4 GiB in 2 MiB pages at 0x1000-0x6fff
+ * of guest RAM ('user': ring 3 may use them too); returns the CR3 value.
+ */
+uint64_t vmm_boot_identity_map(uint8_t *ram, bool user);
 /* Loads vm->boot (vCPU 0) or the reset state (others) into 'v'. */
 int vmm_vcpu_setup_boot(struct vmm_vcpu *v) must_check;
 
