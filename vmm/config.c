@@ -101,12 +101,18 @@ fail(struct parse_ctx *p, unsigned int line, const char *key,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (p->err && p->errlen) {
-		if (key)
-			snprintf(p->err, p->errlen, "%s:%u: key '%s': %s",
-				 p->cfg->file, line, key, msg);
+		char where[300];
+
+		/* Line 0: a key set from the command line (--set). */
+		if (line)
+			snprintf(where, sizeof(where), "%s:%u", p->cfg->file, line);
 		else
-			snprintf(p->err, p->errlen, "%s:%u: %s", p->cfg->file,
-				 line, msg);
+			snprintf(where, sizeof(where), "%s", p->cfg->file);
+		if (key)
+			snprintf(p->err, p->errlen, "%s: key '%s': %s", where,
+				 key, msg);
+		else
+			snprintf(p->err, p->errlen, "%s: %s", where, msg);
 	}
 	return -EINVAL;
 }
