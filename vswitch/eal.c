@@ -50,6 +50,25 @@ free_hugepages_2m(void)
 	return n;
 }
 
+/*
+ * DPDK needs a mounted hugetlbfs as well as free pages: pages reserved by
+ * someone else with nothing mounted would make EAL init fail outright.
+ */
+static bool
+hugetlbfs_mounted(void)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " hugetlbfs ") != NULL;
+	fclose(f);
+	return found;
+}
+
 /* MiB of DPDK memory: packet buffers, the MAC table, rings and slack. */
 static unsigned long
 memory_mb(const struct vsw_options *o)
@@ -88,7 +107,7 @@ vsw_eal_init(const char *prog, const char *file_prefix, int eal_argc,
 	if (!has_opt(eal_argc, eal_argv, mem_opts)) {
 		snprintf(mem, sizeof(mem), "-m%lu", mb);
 		argv[argc++] = mem;
-		if (free_hugepages_2m() * 2 < (long)mb)
+		if (free_hugepages_2m() * 2 < (long)mb || !hugetlbfs_mounted())
 			argv[argc++] = "--no-huge";
 	}
 	if (!has_opt(eal_argc, eal_argv, lcore_opts)) {
