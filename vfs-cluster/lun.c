@@ -375,10 +375,18 @@ run_sync(struct lun *lun, struct lun_io *io)
 	}
 	if (err < 0)
 		return err;
+	/*
+	 * 'io' lives in this frame and the buffer is the caller's: never
+	 * return while the request is in flight. Backends complete every
+	 * request by its deadline, so a failing poll is retried, not trusted.
+	 */
 	while (!wait.done) {
 		err = lun_poll(lun, 1, -1);
-		if (err < 0)
-			return err;
+		if (err < 0) {
+			log_warn("vfs.lun", "%s: poll failed (%s), still waiting "
+				 "for a request", lun->uri, strerror(-err));
+			usleep(1000);
+		}
 	}
 	return io->result < 0 ? (int)io->result : 0;
 }
