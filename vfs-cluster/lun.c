@@ -360,6 +360,7 @@ static int
 run_sync(struct lun *lun, struct lun_io *io)
 {
 	struct sync_wait wait = { false };
+	bool warned = false;
 	int err;
 
 	io->done = sync_done;
@@ -383,8 +384,11 @@ run_sync(struct lun *lun, struct lun_io *io)
 	while (!wait.done) {
 		err = lun_poll(lun, 1, -1);
 		if (err < 0) {
-			log_warn("vfs.lun", "%s: poll failed (%s), still waiting "
-				 "for a request", lun->uri, strerror(-err));
+			if (!warned)
+				log_warn("vfs.lun", "%s: poll failed (%s), still "
+					 "waiting for a request", lun->uri,
+					 strerror(-err));
+			warned = true;
 			usleep(1000);
 		}
 	}
