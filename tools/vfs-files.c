@@ -249,16 +249,17 @@ vt_cmd_mv(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	/* The target may repeat the LUN or give only a path. */
-	if (argv[optind + 1][0] == '/') {
-		to = argv[optind + 1];
-	} else if (vt_split(argv[optind + 1], true, &lun2, &to) < 0) {
-		return cli_usage_error("expected LUN:/to or /to");
-	}
 	rc = mount_path(argv[optind], &vfs, &lun, &from);
-	if (rc) {
-		free(lun2);
+	if (rc)
 		return rc;
+	/* The target repeats the LUN ("LUN:/to") or is a path ("/to"). */
+	if (vt_split(argv[optind + 1], true, &lun2, &to) < 0 ||
+	    strcmp(lun, lun2) != 0) {
+		if (argv[optind + 1][0] == '/' && !strstr(argv[optind + 1], ":/")) {
+			free(lun2);
+			lun2 = NULL;
+			to = argv[optind + 1];
+		}
 	}
 	if (lun2 && strcmp(lun, lun2) != 0) {
 		rc = -EXDEV;
@@ -412,11 +413,10 @@ vt_cmd_put(int argc, char **argv)
 	o.size_bytes = o.alloc == VFS_ALLOC_THIN ? 0 : (uint64_t)st.st_size;
 	rc = vfs_file_create(vfs, path, &o, 0, &f);
 	if (rc == -EEXIST && force) {
-		rc = vfs_file_open(vfs, path, 0, &f);
+		/* Replace it: a new file of the requested type. */
+		rc = vfs_unlink(vfs, path);
 		if (rc == 0)
-			rc = vfs_file_truncate(f, 0);
-		if (rc == 0 && o.size_bytes)
-			rc = vfs_file_extend(f, o.size_bytes, o.alloc);
+			rc = vfs_file_create(vfs, path, &o, 0, &f);
 	}
 	if (rc == 0) {
 		rc = copy_in(f, fd, (uint64_t)st.st_size, path);

@@ -74,6 +74,7 @@ run_on() { # LUN-URI
 	"$V" export "$L:/vm1/cl.vmdk" cl.raw --format raw >/dev/null
 	qemu-io -f raw -c "read -P 0x5a 1M 3M" -c "read -P 0 128M 1M" cl.raw \
 		>qio.out && ! grep -q failed qio.out || fail "clone content"
+	rm -f cl.raw
 	"$V" rename "$L:/vm1/cl.vmdk" "$L:/vm1/moved.vmdk" || fail "rename"
 	"$V" rm "$L:/vm1/moved.vmdk" --force || fail "rm"
 	"$F" ls "$L:/vm1" >ls.out

@@ -20,7 +20,6 @@
 #include "common/log.h"
 #include "vfs-cluster/vfs-internal.h"
 
-#define ALLOC_STEP_BLOCKS 4096u  /* blocks allocated per transaction */
 #define COMMIT_BATCH 32u         /* pending runs per transaction */
 #define PWRITE_COMMIT_RUNS 64u   /* pwrite commits past this many runs */
 #define BOUNCE_BYTES (1u << 20)
@@ -577,7 +576,7 @@ provision_locked(struct vfs *vfs, struct vnode *vn, uint64_t off,
 	if (rc == 0)
 		rc = inode_get(vfs, vn->ino, vn->lock, &r);
 	for (uint64_t l = lo; l < hi && rc == 0;) {
-		uint64_t step = MIN(hi - l, (uint64_t)ALLOC_STEP_BLOCKS), e;
+		uint64_t step = MIN(hi - l, tx_step_blocks(vfs)), e;
 		uint64_t n = 0;
 
 		rc = bmap_get(vfs, &r, l, &e);

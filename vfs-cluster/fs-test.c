@@ -281,6 +281,50 @@ test_enospc(void)
 	free(buf);
 }
 
+/*
+ * A file spanning every cluster, freed on a datastore whose journal
+ * cannot hold all the cluster headers in one record: the free must run
+ * as several transactions rather than fail (or stop the session).
+ */
+static void
+test_big_unlink(void)
+{
+	const struct vfs_mkfs_opts o = { .block_bytes = 64 << 10,
+					  .journal_bytes = 256 << 10,
+					  .journals = 4 };
+	struct vfs_info info;
+	struct vfs_file *f;
+	struct vfs *vfs;
+	uint64_t n, *order;
+
+	fresh(256 * MIB, &o);
+	vfs = mnt();
+	CHECK_OK(vfs_get_info(vfs, &info));
+	n = info.data_blocks * 9 / 10;
+	order = malloc(n * sizeof(*order));
+	for (uint64_t i = 0; i < n; i++)
+		order[i] = i;
+	for (uint64_t i = n - 1; i > 0; i--) {
+		uint64_t k = (i * 2654435761u) % (i + 1), t = order[i];
+
+		order[i] = order[k];
+		order[k] = t;
+	}
+	CHECK_OK(vfs_file_create(vfs, "/big", NULL, 0, &f));
+	for (uint64_t i = 0; i < n; i++)
+		CHECK_EQ(vfs_file_pwrite(f, "x", 1, order[i] * (64 << 10)), 1);
+	CHECK_OK(vfs_file_sync(f));
+	vfs_file_close(f);
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_EQ(info.free_blocks, info.data_blocks - n);
+	CHECK_OK(vfs_unlink(vfs, "/big"));
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_EQ(info.free_blocks, info.data_blocks);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+	free(order);
+}
+
 /* Overwrites 'len' bytes at 'off' of the current LUN. */
 static void
 poke(uint64_t off, const void *data, size_t len)
@@ -382,6 +426,7 @@ main(void)
 	RUN_TEST(test_alloc_types);
 	RUN_TEST(test_namespace);
 	RUN_TEST(test_enospc);
+	RUN_TEST(test_big_unlink);
 	RUN_TEST(test_fsck_finds_damage);
 	lun_close(keep);
 	return 0;

@@ -212,7 +212,7 @@ hb_renew(struct vfs *vfs, struct lun *lun, uint64_t now_ns)
 				continue;
 			break;
 		}
-		if (rc == -EBADE) {
+		if (rc == -EBADE && vfs->pr_fencing) {
 			fence(vfs, "heartbeat write refused: preempted by PR");
 			rc = -ESTALE;
 			break;

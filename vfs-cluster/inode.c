@@ -297,6 +297,10 @@ free_leaf(struct trunc *t, uint64_t e)
 {
 	uint64_t b = e & OD_MAP_BLOCK_MASK;
 
+	/* Scattered blocks touch many cluster headers: stop at a share of
+	 * the ring and let the caller commit and call again. */
+	if (t->vfs->jn.op_bytes > t->vfs->jn.ring_bytes / 8)
+		return -EAGAIN;
 	t->freed++;
 	if (t->mblocks)
 		return free_mblock(t->vfs, b);
@@ -360,19 +364,24 @@ bmap_truncate(struct vfs *vfs, struct inode_ref *r, uint64_t from,
 	int rc;
 
 	rc = trunc_node(&t, body->map, OD_MAP_ROOT, depth, r->it, 0);
-	if (rc == 0)
-		rc = flush_run(&t);
-	if (rc < 0)
+	if (rc == 0 || rc == -EAGAIN) {
+		int rc2 = flush_run(&t);
+
+		if (rc2 < 0)
+			rc = rc2;
+	}
+	if (rc < 0 && rc != -EAGAIN)
 		return rc;
 	if (t.freed) {
-		rc = inode_dirty(vfs, r);
-		if (rc < 0)
-			return rc;
+		int rc2 = inode_dirty(vfs, r);
+
+		if (rc2 < 0)
+			return rc2;
 		if (le64(body->blocks) < t.freed)
 			return -EUCLEAN;
 		body->blocks = to_le64(le64(body->blocks) - t.freed);
 	}
-	return 0;
+	return rc;
 }
 
 /* ---- walking ---- */

@@ -52,7 +52,10 @@ vfs_alloc_buf(size_t len)
 static int
 note_result(struct vfs *vfs, int rc)
 {
-	if (rc == -EBADE && !atomic_exchange(&vfs->fenced, true))
+	/* A conflict means fenced only under our standing reservation; with
+	 * a PR-mutex ATS it is another host's short reservation. */
+	if (rc == -EBADE && vfs->pr_fencing &&
+	    !atomic_exchange(&vfs->fenced, true))
 		log_err(VFS_LOG, "slot %d: reservation conflict: this host "
 			"has been fenced by another host", vfs->slot);
 	return rc;

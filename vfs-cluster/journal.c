@@ -542,6 +542,7 @@ tx_begin(struct vfs *vfs)
 	j->op_open = true;
 	j->op_head = NULL;
 	j->op_items = 0;
+	j->op_bytes = 0;
 }
 
 int
@@ -554,6 +555,10 @@ tx_dirty(struct vfs *vfs, struct mitem *it)
 		return j->error;
 	if (it->undo)
 		return 0;
+	/* One op must fit a record well inside the ring; refuse (the op is
+	 * undone) rather than fail the commit and stop the session. */
+	if (j->op_bytes + it->len > j->ring_bytes / 2)
+		return -EFBIG;
 	it->undo = malloc(it->len);
 	if (!it->undo)
 		return -ENOMEM;
@@ -561,7 +566,20 @@ tx_dirty(struct vfs *vfs, struct mitem *it)
 	it->op_next = j->op_head;
 	j->op_head = it;
 	j->op_items++;
+	j->op_bytes += it->len;
 	return 0;
+}
+
+uint64_t
+tx_step_blocks(const struct vfs *vfs)
+{
+	/* Freeing or provisioning n blocks touches at most n/cluster + 1
+	 * cluster headers and n/508 + 1 pointer blocks: keep an op at
+	 * about an eighth of the ring. */
+	uint64_t items = MAX(vfs->jn.ring_bytes / 8 / VFS_MBLOCK, 4) - 2;
+	uint64_t per = MIN((uint64_t)vfs->g.dcluster_blocks, OD_PTR_ENTRIES);
+
+	return MAX(items / 2 * per, 1);
 }
 
 bool

@@ -29,7 +29,7 @@ struct cached_write {
 	struct cached_write *next;
 	uint64_t offset;
 	uint32_t len;
-	uint8_t data[];
+	uint8_t *data;   /* page-aligned: the inner LUN may be O_DIRECT */
 };
 
 /* Shared by every handle dup'ed from one wrapper; 'lock' guards it all. */
@@ -398,6 +398,7 @@ state_put(struct fault_state *fs)
 		return;
 	for (c = fs->cache; c; c = next) {
 		next = c->next;
+		free(c->data);
 		free(c);
 	}
 	if (fs->log_fd >= 0)
@@ -446,6 +447,7 @@ drain_cache(struct lun_faulty *f, uint64_t *rng)
 			log_record(fs, WL_WRITE, c->offset,
 				   &(struct iovec){ c->data, len }, 1, len);
 		}
+		free(c->data);
 		free(c);
 	}
 	fs->cache = NULL;
@@ -457,11 +459,15 @@ drain_cache(struct lun_faulty *f, uint64_t *rng)
 static int
 cache_write(struct fault_state *fs, const struct lun_io *io)
 {
-	struct cached_write *c = malloc(sizeof(*c) + io->len_bytes);
+	struct cached_write *c = malloc(sizeof(*c));
 	uint64_t off = 0;
 
 	if (!c)
 		return -ENOMEM;
+	if (posix_memalign((void **)&c->data, 4096, io->len_bytes)) {
+		free(c);
+		return -ENOMEM;
+	}
 	c->next = NULL;
 	c->offset = io->offset_bytes;
 	c->len = (uint32_t)io->len_bytes;
@@ -696,7 +702,8 @@ faulty_open(const char *target, const struct lun_config *cfg,
 	/* target is ":INNER" or ",OPTIONS:INNER". */
 	if (!colon)
 		return -EINVAL;
-	options = strndup(target + 1, (size_t)(colon - target - 1));
+	options = strndup(target + 1, colon == target ? 0 :
+				      (size_t)(colon - target - 1));
 	if (!options)
 		return -ENOMEM;
 	fs = state_create();

@@ -151,6 +151,12 @@ lun_writelog_open(const char *path, struct lun_writelog **out)
 
 		if (n != (ssize_t)sizeof(h) || le32toh(h.magic) != WL_MAGIC)
 			break;
+		/* An unknown type is corruption: the log ends before it. */
+		if (le32toh(h.type) < WL_WRITE || le32toh(h.type) > WL_DISCARD) {
+			log_warn("vfs.lun", "%s: bad record at %lld, log "
+				 "truncated there", path, (long long)pos);
+			break;
+		}
 		len = wl_has_data(le32toh(h.type)) ? le32toh(h.len) : 0;
 		err = add_record(log, &h, pos + (off_t)sizeof(h), &cap);
 		if (err < 0)
@@ -208,8 +214,7 @@ apply(const struct lun_writelog *log, const struct wl_record *r,
 {
 	uint32_t len = MIN(r->len, max_len);
 
-	/* A torn write may have landed nothing at all. */
-	if (r->type == WL_FLUSH || (len == 0 && r->type != WL_DISCARD))
+	if (r->type == WL_FLUSH || len == 0)
 		return 0;
 	if (r->type == WL_DISCARD) {
 		if (!(lun_get_info(target)->caps & LUN_CAP_DISCARD))
@@ -256,7 +261,7 @@ lun_writelog_replay_from(const struct lun_writelog *log, struct lun *target,
 			 unsigned int from, unsigned int point,
 			 uint64_t subset_seed)
 {
-	uint32_t sector = lun_get_info(target)->logical_sector_bytes;
+	uint32_t sector;
 	unsigned int end, next_end;
 	size_t bufcap = 0;
 	void *buf = NULL;
@@ -264,6 +269,7 @@ lun_writelog_replay_from(const struct lun_writelog *log, struct lun *target,
 
 	if (point > log->npoints || from > point)
 		return -ERANGE;
+	sector = lun_get_info(target)->logical_sector_bytes;
 	end = log->point_end[point];
 	for (unsigned int i = log->point_end[from]; i < end && err == 0; i++)
 		err = apply(log, &log->recs[i], target, &buf, &bufcap,

@@ -25,6 +25,8 @@ static const struct {
 } schemes[] = {
 	{ "file:", &lun_file_ops, 5 },
 	{ "mem:", &lun_mem_ops, 4 },
+	/* libiscsi parses the whole URL. */
+	{ "iscsi://", &lun_iscsi_ops, 0 },
 	/* The wrapper sees ":INNER" or ",OPTIONS:INNER". */
 	{ "faulty:", &lun_faulty_ops, 6 },
 	{ "faulty,", &lun_faulty_ops, 6 },
@@ -358,6 +360,7 @@ static int
 run_sync(struct lun *lun, struct lun_io *io)
 {
 	struct sync_wait wait = { false };
+	bool warned = false;
 	int err;
 
 	io->done = sync_done;
@@ -373,10 +376,21 @@ run_sync(struct lun *lun, struct lun_io *io)
 	}
 	if (err < 0)
 		return err;
+	/*
+	 * 'io' lives in this frame and the buffer is the caller's: never
+	 * return while the request is in flight. Backends complete every
+	 * request by its deadline, so a failing poll is retried, not trusted.
+	 */
 	while (!wait.done) {
 		err = lun_poll(lun, 1, -1);
-		if (err < 0)
-			return err;
+		if (err < 0) {
+			if (!warned)
+				log_warn("vfs.lun", "%s: poll failed (%s), still "
+					 "waiting for a request", lun->uri,
+					 strerror(-err));
+			warned = true;
+			usleep(1000);
+		}
 	}
 	return io->result < 0 ? (int)io->result : 0;
 }

@@ -20,9 +20,13 @@
  * Asynchronous I/O: fill a 'struct lun_io', lun_submit() it, then
  * lun_poll() runs the done() callbacks. done() is only ever called from
  * lun_poll() (or the sync helpers, which poll), never from inside
- * lun_submit(), so a callback may submit more I/O. Requests start at the
- * latest on the next lun_poll() or lun_kick(): submitting a batch and then
- * polling sends the batch with one system call.
+ * lun_submit(), so a callback may submit more I/O. Submitted requests
+ * start at the latest on the next lun_poll() that has to wait, a
+ * lun_poll() with min_done 0, or lun_kick(): submitting a batch and then
+ * polling sends the batch and waits in one system call, and a closed loop
+ * (callbacks resubmitting, the caller polling) costs one system call per
+ * round. An event loop that blocks on anything other than lun_poll()
+ * must call lun_kick() first, or requests its callbacks queued wait.
  *
  * Alignment: offsets and lengths are multiples of the logical sector size,
  * buffers aligned to lun_info.buf_align. Anything else is -EINVAL, beyond
@@ -37,6 +41,13 @@
  *               LUN's persistent reservation (it has been fenced)
  *   -ENOTCONN   the connection to the target is gone and may not be
  *               re-established for this handle (lun_config.no_reconnect)
+ *   -ECONNRESET the connection dropped while this write (or discard) was
+ *               on the wire; it may or may not have reached the medium.
+ *               The handle reconnects and takes new requests (reads and
+ *               flushes in flight are simply re-sent). Without
+ *               no_reconnect only.
+ *   -EACCES     lun_open(): the target refused the login (CHAP)
+ *   -ENOENT     lun_open(): no such target, LUN or file
  *   -EOPNOTSUPP the backend lacks the operation (see lun_info.caps)
  *   -EAGAIN     lun_submit(): queue full, poll first
  */
@@ -91,7 +102,9 @@ struct lun_config {
 	 * Never re-send a command after a lost connection: in-flight requests
 	 * fail with -ENOTCONN and so does every later one. Lock, heartbeat
 	 * and journal paths set this, since a write replayed after a lease
-	 * expired would break mutual exclusion.
+	 * expired would break mutual exclusion. Without it, a handle
+	 * reconnects by itself but never re-sends a write that may have
+	 * reached the target (-ECONNRESET); see lun-iscsi.c.
 	 */
 	bool no_reconnect;
 	enum lun_ats_method ats_method;  /* LUN_ATS_AUTO: the best one */
@@ -99,7 +112,9 @@ struct lun_config {
 	/*
 	 * Persistent-reservation key registered at open (0: none). The
 	 * LUN_ATS_PR_MUTEX method needs one; when 0 it derives a key from
-	 * the host name and pid.
+	 * the host name and pid. Read-only handles register nothing. A
+	 * registration made at open is removed by lun_close(); one made by
+	 * lun_pr_register() outlives the handle, as in SCSI.
 	 */
 	uint64_t pr_key;
 };
@@ -197,6 +212,10 @@ int lun_discard(struct lun *lun, uint64_t offset, uint64_t len) must_check;
  * LUN_ATS_MISCOMPARE when the contents differed (nothing written; read
  * again to see them), or -errno. Between concurrent lun_ats() calls on the
  * same sector from any hosts, exactly one succeeds for a given 'expected'.
+ * -EBADE: this host is fenced (nothing written). -ETIMEDOUT, -ENOTCONN,
+ * -ECONNRESET: the outcome is unknown, read the sector. With
+ * LUN_ATS_PR_MUTEX the call takes up to about 2 x io_timeout_ms while
+ * other hosts' ATS hold the LUN (see lun-iscsi-pr.c).
  */
 #define LUN_ATS_MISCOMPARE 1
 int lun_ats(struct lun *lun, uint64_t offset, const void *expected,

@@ -16,8 +16,6 @@
 #include "common/log.h"
 #include "vfs-cluster/vfs-internal.h"
 
-/* A big file's blocks are freed in steps of this many, one commit each. */
-#define FREE_STEP_BLOCKS 16384u
 
 int
 vfs_op_enter(struct vfs *vfs, bool write)
@@ -406,19 +404,27 @@ vfs_file_create(struct vfs *vfs, const char *path,
 int
 inode_shrink(struct vfs *vfs, struct inode_ref *r, uint64_t from, uint64_t end)
 {
+	uint64_t step = tx_step_blocks(vfs);
 	int rc;
 
-	while (end > from + FREE_STEP_BLOCKS) {
-		end -= FREE_STEP_BLOCKS;
+	/* A big file's blocks are freed in steps from the end, one commit
+	 * each; a step that grows too big stops early and is redone. */
+	for (;;) {
+		uint64_t target = end > from + step ? end - step : from;
+		bool partial;
+
 		tx_begin(vfs);
-		rc = bmap_truncate(vfs, r, end, false);
-		rc = tx_end(vfs, rc, true);
+		rc = bmap_truncate(vfs, r, target, false);
+		partial = rc == -EAGAIN;
+		rc = tx_end(vfs, partial ? 0 : rc, true);
 		if (rc < 0)
 			return rc;
+		if (partial)
+			continue;
+		if (target == from)
+			return 0;
+		end = target;
 	}
-	tx_begin(vfs);
-	rc = bmap_truncate(vfs, r, from, false);
-	return tx_end(vfs, rc, true);
 }
 
 static uint64_t

@@ -184,6 +184,7 @@ struct journal {
 	/* the open op */
 	struct mitem *op_head;
 	unsigned int op_items;
+	uint64_t op_bytes;
 	bool op_open;
 	/* statistics */
 	uint64_t commits, checkpoints, records_bytes;
@@ -195,6 +196,8 @@ void journal_fini(struct vfs *vfs);
 void tx_begin(struct vfs *vfs);
 /* Records that the op is about to change 'it' (saves its pre-image). */
 int tx_dirty(struct vfs *vfs, struct mitem *it) must_check;
+/* How many blocks one op may free or provision (its items stay small). */
+uint64_t tx_step_blocks(const struct vfs *vfs);
 /* True if the open op changed anything yet. */
 bool tx_modified(const struct vfs *vfs);
 /*
@@ -302,7 +305,9 @@ int bmap_set(struct vfs *vfs, struct inode_ref *r, uint64_t lblk,
 	     uint64_t entry) must_check;
 /*
  * Frees every leaf at or past 'from' (and pointer blocks left empty),
- * lowering the inode's block count; the caller reseals the inode.
+ * lowering the inode's block count. Returns -EAGAIN when the op has
+ * grown big enough: what was freed so far is consistent; commit and call
+ * again.
  */
 int bmap_truncate(struct vfs *vfs, struct inode_ref *r, uint64_t from,
 		  bool leaves_are_mblocks) must_check;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pattern.h"
 #include "tests/lib/testutil.h"
 
 static char tmpdir[512];
@@ -91,6 +92,9 @@ test_tmpdir(void)
 		perror("mkdtemp");
 		exit(1);
 	}
+	/* Failed checks exit(1): clean up then too, unless asked not to. */
+	if (!getenv("KEEP_TEST_TMPDIR"))
+		atexit(test_tmpdir_remove);
 	return tmpdir;
 }
 
@@ -123,44 +127,17 @@ test_make_file(const char *path, uint64_t size)
 	return err;
 }
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 void
 test_pattern_fill(void *buf, size_t len, uint64_t seed, uint64_t offset)
 {
-	uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = mix(seed ^ mix((offset + i) / 8));
-		size_t n = len - i < 8 ? len - i : 8;
-
-		memcpy(p + i, &v, n);
-	}
+	pattern_fill(buf, len, seed, offset);
 }
 
 bool
 test_pattern_check(const void *buf, size_t len, uint64_t seed,
 		   uint64_t offset)
 {
-	uint8_t tmp[4096];
-
-	for (size_t i = 0; i < len; i += sizeof(tmp)) {
-		size_t n = len - i < sizeof(tmp) ? len - i : sizeof(tmp);
-
-		test_pattern_fill(tmp, n, seed, offset + i);
-		if (memcmp(tmp, (const uint8_t *)buf + i, n) != 0)
-			return false;
-	}
-	return true;
+	return pattern_check(buf, len, seed, offset);
 }
 
 int
@@ -232,6 +209,24 @@ tgtadm(const struct tgt_fixture *t, const char *args)
 		       t->control_port, args, t->dir);
 }
 
+/*
+ * tgtd's management socket is /var/run/tgtd/socket.N with N <= 32767;
+ * derive N from the portal port and step past names in use.
+ */
+static int
+pick_control_port(int port)
+{
+	char path[64];
+
+	for (int n = 1000 + port % 31000, i = 0; i < 31000; i++) {
+		snprintf(path, sizeof(path), "/var/run/tgtd/socket.%d", n);
+		if (access(path, F_OK) < 0)
+			return n;
+		n = n + 1 > 31999 ? 1000 : n + 1;
+	}
+	return 1000 + port % 31000;
+}
+
 static pid_t
 spawn_tgtd(const struct tgt_fixture *t)
 {
@@ -287,7 +282,8 @@ tgt_configure(struct tgt_fixture *t, unsigned int nluns, uint64_t lun_bytes)
 	for (unsigned int i = 0; i < nluns; i++) {
 		snprintf(t->file[i], sizeof(t->file[i]), "%s/lun%u.img", t->dir,
 			 i + 1);
-		err = test_make_file(t->file[i], lun_bytes);
+		/* lun_bytes 0: a restart, keep the files and their data. */
+		err = lun_bytes ? test_make_file(t->file[i], lun_bytes) : 0;
 		if (err < 0)
 			return err;
 		snprintf(args, sizeof(args),
@@ -326,7 +322,7 @@ tgt_start(struct tgt_fixture *t, const char *dir, unsigned int nluns,
 		t->port = test_free_port();
 		if (t->port < 0)
 			return t->port;
-		t->control_port = t->port;
+		t->control_port = pick_control_port(t->port);
 		snprintf(t->iqn, sizeof(t->iqn),
 			 "iqn.2026-11.org.vstack.test:t%d", t->port);
 		t->pid = spawn_tgtd(t);
@@ -349,6 +345,24 @@ tgt_start(struct tgt_fixture *t, const char *dir, unsigned int nluns,
 	return err;
 }
 
+int
+tgt_restart(struct tgt_fixture *t)
+{
+	int err;
+
+	if (t->pid > 0)
+		return -EBUSY;
+	t->pid = spawn_tgtd(t);
+	if (t->pid < 0)
+		return -errno;
+	err = wait_ready(t);
+	if (err == 0)
+		err = tgt_configure(t, t->nluns, 0);
+	if (err < 0)
+		tgt_stop(t);
+	return err;
+}
+
 void
 tgt_stop(struct tgt_fixture *t)
 {
@@ -357,15 +371,9 @@ tgt_stop(struct tgt_fixture *t)
 
 	if (t->pid <= 0)
 		return;
-	kill(t->pid, SIGTERM);
-	for (int i = 0; i < 40; i++) {
-		if (waitpid(t->pid, &st, WNOHANG) == t->pid)
-			goto reaped;
-		usleep(50000);
-	}
+	/* tgtd -f ignores SIGTERM, and holds nothing a kill could hurt. */
 	kill(t->pid, SIGKILL);
 	waitpid(t->pid, &st, 0);
-reaped:
 	t->pid = 0;
 	snprintf(path, sizeof(path), "/var/run/tgtd/socket.%d", t->control_port);
 	unlink(path);

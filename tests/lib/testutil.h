@@ -100,6 +100,13 @@ struct tgt_fixture {
  */
 int tgt_start(struct tgt_fixture *t, const char *dir, unsigned int nluns,
 	      uint64_t lun_bytes);
+/*
+ * Starts tgtd again on the same port with the same target and LUN files
+ * (data kept), after the test killed it (t->pid must be 0: reap it and
+ * clear it first). Persistent reservations do not survive: tgtd keeps
+ * them in memory. Returns 0 or -errno.
+ */
+int tgt_restart(struct tgt_fixture *t);
 /* Kills the tgtd started by tgt_start() (by pid) and waits for it. */
 void tgt_stop(struct tgt_fixture *t);
 

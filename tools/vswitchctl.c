@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vswitchctl: talks to vswitchd over its control socket, one JSON request
+ * per command (see docs/vswitch.md), and prints the reply for people or,
+ * with --json, as it came.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cli.h"
+#include "common/clock.h"
+#include "common/json.h"
+
+#define DEFAULT_SOCKET "/run/vswitch/vswitchd.sock"
+
+static const char *sock_path = DEFAULT_SOCKET;
+static bool want_json;
+static volatile bool interrupted;
+
+struct reply {
+	char *text;
+	struct json_doc *doc;
+	const struct json_node *root;
+};
+
+static void
+reply_free(struct reply *r)
+{
+	json_free(r->doc);
+	free(r->text);
+}
+
+static int
+connect_daemon(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(sock_path) >= sizeof(addr.sun_path)) {
+		cli_error("socket path too long: %s", sock_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int e = errno;
+
+		cli_error("cannot reach vswitchd at %s: %s", sock_path,
+			  strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Sends 'req' (one JSON object) and reads the one-line reply. */
+static int
+transact(const char *req, struct reply *out)
+{
+	size_t len = 0, cap = 65536;
+	char *buf;
+	int fd, r;
+
+	memset(out, 0, sizeof(*out));
+	fd = connect_daemon();
+	if (fd < 0)
+		return fd;
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		r = -errno;
+		cli_error("cannot send to vswitchd: %s", strerror(-r));
+		close(fd);
+		return r;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (buf[len - 1] == '\n')
+			break;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (!len || json_parse(buf, len, &out->doc, NULL, 0) < 0) {
+		cli_error("vswitchd sent no valid reply");
+		free(buf);
+		return -EPROTO;
+	}
+	out->text = buf;
+	out->root = json_root(out->doc);
+	return 0;
+}
+
+/* Runs a request; prints its error and returns the exit code on failure. */
+static int
+call(struct json_writer *w, struct reply *out)
+{
+	char *req;
+	int64_t e = EIO;
+	int r;
+
+	json_obj_end(w);
+	req = json_writer_take(w);
+	if (!req)
+		return CLI_EXIT_FAIL;
+	r = transact(req, out);
+	free(req);
+	if (r < 0)
+		return CLI_EXIT_FAIL;
+	if (json_get_bool(out->root, "ok", false))
+		return CLI_EXIT_OK;
+	cli_error("%s", json_get_str(out->root, "error", "request failed"));
+	json_get_int(out->root, "errno", 0, 4096, &e);
+	reply_free(out);
+	return cli_exit_code(-(int)e);
+}
+
+static void
+req_begin(struct json_writer *w, const char *cmd)
+{
+	json_writer_init_mem(w);
+	json_obj_begin(w, NULL);
+	json_str(w, "cmd", cmd);
+}
+
+/* Simple commands: print the JSON reply with --json, nothing otherwise. */
+static int
+finish(struct json_writer *w)
+{
+	struct reply r;
+	int rc = call(w, &r);
+
+	if (rc)
+		return rc;
+	if (want_json)
+		printf("%s", r.text);
+	reply_free(&r);
+	return CLI_EXIT_OK;
+}
+
+/* ---- option parsing shared by the subcommands ---- */
+
+struct port_opts {
+	const char *type, *path, *iface, *trunk, *mode;
+	uint64_t vlan, mac_limit, mtu;
+	bool has_vlan, has_mac_limit, has_mtu;
+};
+
+enum {
+	OPT_TYPE = 256, OPT_PATH, OPT_IFACE, OPT_VLAN, OPT_TRUNK, OPT_MODE,
+	OPT_MACLIMIT, OPT_MTU, OPT_JSON, OPT_AGING, OPT_COUNT, OPT_SNAPLEN,
+	OPT_DURATION, OPT_SWITCH, OPT_HELP,
+};
+
+static const struct option all_opts[] = {
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "iface", required_argument, NULL, OPT_IFACE },
+	{ "vlan", required_argument, NULL, OPT_VLAN },
+	{ "trunk", required_argument, NULL, OPT_TRUNK },
+	{ "vlan-mode", required_argument, NULL, OPT_MODE },
+	{ "mac-limit", required_argument, NULL, OPT_MACLIMIT },
+	{ "mtu", required_argument, NULL, OPT_MTU },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "aging", required_argument, NULL, OPT_AGING },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "switch", required_argument, NULL, OPT_SWITCH },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ 0 },
+};
+
+struct opts {
+	struct port_opts p;
+	uint64_t aging, count, snaplen, duration;
+	bool has_aging;
+	const char *sw;
+	int nargs;
+	char *args[4];
+};
+
+/*
+ * Parses argv of a subcommand, accepting only options in 'allowed'
+ * (a string of OPT_* values). Returns 0, or an exit code to return.
+ */
+static int
+parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
+	   const int *allowed, int min_args, int max_args, struct opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", all_opts, NULL)) != -1) {
+		bool ok = c == OPT_HELP || c == 'h';
+		uint64_t *num = NULL, max = UINT32_MAX;
+
+		for (const int *a = allowed; *a && !ok; a++)
+			ok = *a == c;
+		if (!ok || c == '?')
+			return cli_usage_error("%s: unknown option '%s'", cmd->name,
+					       argv[optind - 1]);
+		switch (c) {
+		case 'h':
+		case OPT_HELP:
+			cli_cmd_usage(cmd);
+			return -1;
+		case OPT_TYPE: o->p.type = optarg; break;
+		case OPT_PATH: o->p.path = optarg; break;
+		case OPT_IFACE: o->p.iface = optarg; break;
+		case OPT_TRUNK: o->p.trunk = optarg; break;
+		case OPT_MODE: o->p.mode = optarg; break;
+		case OPT_SWITCH: o->sw = optarg; break;
+		case OPT_JSON: want_json = true; break;
+		case OPT_VLAN: num = &o->p.vlan; o->p.has_vlan = true; max = 4095; break;
+		case OPT_MACLIMIT: num = &o->p.mac_limit; o->p.has_mac_limit = true; break;
+		case OPT_MTU: num = &o->p.mtu; o->p.has_mtu = true; max = 9600; break;
+		case OPT_AGING: num = &o->aging; o->has_aging = true; break;
+		case OPT_COUNT: num = &o->count; max = UINT64_MAX >> 1; break;
+		case OPT_SNAPLEN: num = &o->snaplen; max = 65535; break;
+		case OPT_DURATION: num = &o->duration; max = 86400; break;
+		}
+		if (num && cli_parse_u64(optarg, 0, max, num) < 0)
+			return cli_usage_error("%s: bad number '%s' for --%s",
+					       cmd->name, optarg,
+					       argv[optind - 1] + 2);
+	}
+	o->nargs = argc - optind;
+	if (o->nargs < min_args || o->nargs > max_args)
+		return cli_usage_error("%s: expected %s", cmd->name, cmd->args);
+	for (int i = 0; i < o->nargs; i++)
+		o->args[i] = argv[optind + i];
+	return 0;
+}
+
+#define PARSE(min, max, ...)                                                 \
+	do {                                                                 \
+		static const int allowed_[] = { __VA_ARGS__, 0 };            \
+		int rc_ = parse_opts(self, argc, argv, allowed_, min, max, &o); \
+		if (rc_)                                                     \
+			return rc_ < 0 ? CLI_EXIT_OK : rc_;                  \
+	} while (0)
+
+static const struct cli_cmd cmds[];
+static const struct cli_cmd *cmd_named(const char *name);
+
+static void
+port_fields(struct json_writer *w, const struct port_opts *p)
+{
+	if (p->type)
+		json_str(w, "type", p->type);
+	if (p->path)
+		json_str(w, "path", p->path);
+	if (p->iface)
+		json_str(w, "iface", p->iface);
+	if (p->has_vlan)
+		json_u64(w, "vlan", p->vlan);
+	if (p->trunk)
+		json_str(w, "trunks", p->trunk);
+	if (p->mode)
+		json_str(w, "vlan_mode", p->mode);
+	if (p->has_mac_limit)
+		json_u64(w, "mac_limit", p->mac_limit);
+	if (p->has_mtu)
+		json_u64(w, "mtu", p->mtu);
+}
+
+/* ---- subcommands ---- */
+
+static int
+do_add_switch(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("add-switch");
+	struct json_writer w;
+	struct opts o;
+	int rc;
+
+	PARSE(1, 1, OPT_AGING, OPT_JSON);
+	req_begin(&w, "switch/add");
+	json_str(&w, "switch", o.args[0]);
+	rc = finish(&w);
+	if (rc || !o.has_aging)
+		return rc;
+	req_begin(&w, "switch/set");
+	json_str(&w, "switch", o.args[0]);
+	json_u64(&w, "aging", o.aging);
+	return finish(&w);
+}
+
+static int
+do_set_switch(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("set-switch");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_AGING, OPT_JSON);
+	if (!o.has_aging)
+		return cli_usage_error("set-switch: nothing to set (--aging S)");
+	req_begin(&w, "switch/set");
+	json_str(&w, "switch", o.args[0]);
+	json_u64(&w, "aging", o.aging);
+	return finish(&w);
+}
+
+static int
+do_del_switch(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("del-switch");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "switch/del");
+	json_str(&w, "switch", o.args[0]);
+	return finish(&w);
+}
+
+static int
+do_add_port(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("add-port");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(2, 2, OPT_TYPE, OPT_PATH, OPT_IFACE, OPT_VLAN, OPT_TRUNK, OPT_MODE,
+	      OPT_MACLIMIT, OPT_MTU, OPT_JSON);
+	if (!o.p.type)
+		return cli_usage_error("add-port: --type is required "
+				       "(vhostuser, tap, afpacket, null, ring)");
+	req_begin(&w, "port/add");
+	json_str(&w, "switch", o.args[0]);
+	json_str(&w, "port", o.args[1]);
+	port_fields(&w, &o.p);
+	return finish(&w);
+}
+
+static int
+do_set_port(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("set-port");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_VLAN, OPT_TRUNK, OPT_MODE, OPT_MACLIMIT, OPT_MTU,
+	      OPT_JSON);
+	req_begin(&w, "port/set");
+	json_str(&w, "port", o.args[0]);
+	port_fields(&w, &o.p);
+	return finish(&w);
+}
+
+static int
+do_del_port(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("del-port");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "port/del");
+	json_str(&w, "port", o.args[0]);
+	return finish(&w);
+}
+
+static void
+print_vlan(const struct json_node *p)
+{
+	const char *mode = json_get_str(p, "vlan_mode", "?");
+	int64_t vlan = 0;
+
+	json_get_int(p, "vlan", 0, 4095, &vlan);
+	if (!strcmp(mode, "access"))
+		printf("access vlan %" PRId64, vlan);
+	else if (!strcmp(mode, "trunk"))
+		printf("trunk %s", json_get_str(p, "trunks", "all"));
+	else if (!strcmp(mode, "passthrough"))
+		printf("vlan 4095 (pass-through)");
+	else
+		printf("%s vlan %" PRId64 " trunk %s", mode, vlan,
+		       json_get_str(p, "trunks", "all"));
+}
+
+static int
+do_show(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("show");
+	const struct json_node *sws, *s, *p;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(0, 0, OPT_JSON);
+	req_begin(&w, "show");
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	sws = json_get(r.root, "switches");
+	for (s = sws ? sws->child : NULL; s; s = s->next) {
+		int64_t aging = 0, macs = 0;
+		const struct json_node *ports = json_get(s, "ports");
+
+		json_get_int(s, "aging_s", 0, INT64_MAX, &aging);
+		json_get_int(s, "macs", 0, INT64_MAX, &macs);
+		printf("switch %s: aging %" PRId64 " s, %" PRId64 " MACs\n",
+		       json_get_str(s, "name", "?"), aging, macs);
+		for (p = ports ? ports->child : NULL; p; p = p->next) {
+			const char *type = json_get_str(p, "type", "?");
+			int64_t pm = 0;
+
+			json_get_int(p, "macs", 0, INT64_MAX, &pm);
+			printf("  port %-15s %-9s ", json_get_str(p, "name", "?"),
+			       type);
+			if (json_get(p, "iface"))
+				printf("iface %s, ", json_get_str(p, "iface", ""));
+			if (json_get(p, "path"))
+				printf("path %s, ", json_get_str(p, "path", ""));
+			print_vlan(p);
+			printf(", link %s, %" PRId64 " MACs%s\n",
+			       json_get_str(p, "link", "?"), pm,
+			       json_get_bool(p, "capturing", false) ? ", capturing"
+								      : "");
+		}
+	}
+	reply_free(&r);
+	return 0;
+}
+
+static int
+do_macs(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("macs");
+	const struct json_node *macs, *m;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "mac/list");
+	json_str(&w, "switch", o.args[0]);
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	printf("%-5s %-17s %-15s %s\n", "VLAN", "MAC", "PORT", "AGE");
+	macs = json_get(r.root, "macs");
+	for (m = macs ? macs->child : NULL; m; m = m->next) {
+		int64_t vlan = 0, age = 0;
+
+		json_get_int(m, "vlan", 0, 4095, &vlan);
+		json_get_int(m, "age_s", 0, INT64_MAX, &age);
+		printf("%-5" PRId64 " %-17s %-15s %" PRId64 "\n", vlan,
+		       json_get_str(m, "mac", "?"), json_get_str(m, "port", "?"),
+		       age);
+	}
+	reply_free(&r);
+	return 0;
+}
+
+static int
+do_flush_macs(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("flush-macs");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "mac/flush");
+	json_str(&w, "switch", o.args[0]);
+	return finish(&w);
+}
+
+static int64_t
+num(const struct json_node *n, const char *key)
+{
+	int64_t v = 0;
+
+	json_get_int(n, key, 0, INT64_MAX, &v);
+	return v;
+}
+
+static int
+do_stats(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("stats");
+	const struct json_node *ports, *sws, *p, *d;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(0, 1, OPT_SWITCH, OPT_JSON);
+	req_begin(&w, "stats");
+	if (o.nargs)
+		json_str(&w, "port", o.args[0]);
+	if (o.sw)
+		json_str(&w, "switch", o.sw);
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	printf("%-15s %-10s %12s %14s %12s %14s %10s\n", "PORT", "SWITCH",
+	       "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "DROPPED");
+	ports = json_get(r.root, "ports");
+	for (p = ports ? ports->child : NULL; p; p = p->next) {
+		printf("%-15s %-10s %12" PRId64 " %14" PRId64 " %12" PRId64
+		       " %14" PRId64 " %10" PRId64 "\n",
+		       json_get_str(p, "name", "?"), json_get_str(p, "switch", "?"),
+		       num(p, "rx_packets"), num(p, "rx_bytes"),
+		       num(p, "tx_packets"), num(p, "tx_bytes"), num(p, "dropped"));
+		d = json_get(p, "drops");
+		for (d = d ? d->child : NULL; d; d = d->next)
+			if (d->type == JSON_NUMBER && d->num > 0)
+				printf("  drop %-13s %12.0f\n", d->key, d->num);
+	}
+	sws = json_get(r.root, "switches");
+	for (p = sws ? sws->child : NULL; p; p = p->next)
+		printf("switch %s: unicast %" PRId64 ", flooded %" PRId64
+		       ", learned %" PRId64 ", moved %" PRId64 ", aged %" PRId64
+		       ", table full %" PRId64 ", %" PRId64 " MACs\n",
+		       json_get_str(p, "name", "?"), num(p, "unicast"),
+		       num(p, "flooded"), num(p, "learned"), num(p, "moved"),
+		       num(p, "aged"), num(p, "table_full"), num(p, "macs"));
+	reply_free(&r);
+	return 0;
+}
+
+static void
+on_sigint(int sig)
+{
+	interrupted = true;
+}
+
+static int
+capture_status(bool stop, int64_t *written, bool *running)
+{
+	const struct json_node *c;
+	struct json_writer w;
+	struct reply r;
+	int rc;
+
+	req_begin(&w, stop ? "capture/stop" : "capture/status");
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	c = json_get(r.root, "capture");
+	*written = num(c, "written");
+	*running = json_get_bool(c, "running", false);
+	reply_free(&r);
+	return 0;
+}
+
+static int
+do_capture(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("capture");
+	char file[PATH_MAX];
+	struct json_writer w;
+	uint64_t deadline = 0;
+	int64_t written = 0;
+	bool running = true;
+	struct opts o;
+	int rc;
+
+	PARSE(2, 2, OPT_COUNT, OPT_SNAPLEN, OPT_DURATION, OPT_JSON);
+	if (o.args[1][0] == '/') {
+		snprintf(file, sizeof(file), "%s", o.args[1]);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    strlen(cwd) + strlen(o.args[1]) + 2 > sizeof(file))
+			return CLI_EXIT_FAIL;
+		strcpy(file, cwd);
+		strcat(file, "/");
+		strcat(file, o.args[1]);
+	}
+	req_begin(&w, "capture/start");
+	json_str(&w, "port", o.args[0]);
+	json_str(&w, "file", file);
+	if (o.count)
+		json_u64(&w, "count", o.count);
+	if (o.snaplen)
+		json_u64(&w, "snaplen", o.snaplen);
+	{
+		struct reply r;
+
+		rc = call(&w, &r);
+		if (rc)
+			return rc;
+		reply_free(&r);
+	}
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	if (o.duration)
+		deadline = clock_mono_ns() + o.duration * NS_PER_SEC;
+	if (!want_json)
+		fprintf(stderr, "capturing %s to %s (Ctrl-C stops)\n", o.args[0],
+			file);
+	while (running && !interrupted &&
+	       (!deadline || clock_mono_ns() < deadline)) {
+		usleep(100000);
+		rc = capture_status(false, &written, &running);
+		if (rc)
+			return rc;
+	}
+	rc = capture_status(true, &written, &running);
+	if (rc)
+		return rc;
+	if (want_json)
+		printf("{\"file\":\"%s\",\"written\":%" PRId64 "}\n", file, written);
+	else
+		printf("%" PRId64 " frames written to %s\n", written, file);
+	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "add-switch", "NAME [--aging SECONDS]", "Add a switch", do_add_switch },
+	{ "set-switch", "NAME --aging SECONDS", "Change a switch's MAC aging time",
+	  do_set_switch },
+	{ "del-switch", "NAME", "Remove a switch (it must have no ports)",
+	  do_del_switch },
+	{ "add-port",
+	  "SWITCH PORT --type vhostuser|tap|afpacket|null|ring [--path SOCKET] "
+	  "[--iface IFACE] [--vlan N] [--trunk LIST] [--vlan-mode MODE] "
+	  "[--mac-limit N] [--mtu N]",
+	  "Add a port. --vlan N: access port (4095: all VLANs, tags kept); "
+	  "--trunk 10,20-30: trunk; both with --vlan-mode native-tagged or "
+	  "native-untagged: native VLAN N",
+	  do_add_port },
+	{ "set-port",
+	  "PORT [--vlan N] [--trunk LIST] [--vlan-mode MODE] [--mac-limit N] "
+	  "[--mtu N]",
+	  "Change a port's VLANs, MAC limit or MTU (its MACs are forgotten)",
+	  do_set_port },
+	{ "del-port", "PORT", "Remove a port", do_del_port },
+	{ "show", "[--json]", "Switches and their ports", do_show },
+	{ "macs", "SWITCH [--json]", "The MAC table of a switch", do_macs },
+	{ "flush-macs", "SWITCH", "Forget the MACs a switch learned",
+	  do_flush_macs },
+	{ "stats", "[PORT] [--switch SWITCH] [--json]",
+	  "Counters of ports and switches, drops by reason", do_stats },
+	{ "capture", "PORT FILE [--count N] [--snaplen BYTES] [--duration S]",
+	  "Capture a port's frames, both directions, to a pcapng file",
+	  do_capture },
+};
+
+static const struct cli_cmd *
+cmd_named(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return &cmds[0];
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *env = getenv("VSWITCH_SOCKET");
+
+	if (env && *env)
+		sock_path = env;
+	/* Global options come before the command. */
+	while (argc > 1 && !strncmp(argv[1], "--socket", 8)) {
+		if (argv[1][8] == '=') {
+			sock_path = argv[1] + 9;
+			argv[1] = argv[0];
+			argc--;
+			argv++;
+		} else if (argv[1][8] == '\0' && argc > 2) {
+			sock_path = argv[2];
+			argv[2] = argv[0];
+			argc -= 2;
+			argv += 2;
+		} else {
+			cli_set_prog("vswitchctl");
+			return cli_usage_error("--socket needs a PATH");
+		}
+	}
+	return cli_dispatch("vswitchctl",
+			    "Control the vswitchd DPDK switch "
+			    "([--socket PATH] before the command; default "
+			    DEFAULT_SOCKET ")",
+			    cmds, ARRAY_SIZE(cmds), argc, argv);
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parses a saved configuration (config.c writes it) into a struct
+ * vsw_config_doc without applying anything, so a damaged or hostile file
+ * is refused whole; pure, driven directly by the config fuzzer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "vswitch/vsw-internal.h"
+
+int
+vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
+		 char *err, size_t errlen)
+{
+	const struct json_node *root, *sws, *s, *ports, *p;
+	struct json_doc *jd;
+	int64_t version;
+	int r;
+
+	memset(doc, 0, sizeof(*doc));
+	r = json_parse(text, len, &jd, err, errlen);
+	if (r < 0)
+		return -EINVAL;
+	root = json_root(jd);
+	r = -EINVAL;
+	if (root->type != JSON_OBJECT) {
+		snprintf(err, errlen, "not a JSON object");
+		goto out;
+	}
+	if (json_get_int(root, "version", 1, 1, &version) < 0) {
+		snprintf(err, errlen, "missing or unknown 'version' (want 1)");
+		goto out;
+	}
+	sws = json_get(root, "switches");
+	if (!sws || sws->type != JSON_ARRAY) {
+		snprintf(err, errlen, "'switches' must be an array");
+		goto out;
+	}
+	for (s = sws->child; s; s = s->next) {
+		struct vsw_config_switch *cs;
+		int64_t aging = VSW_AGING_DEFAULT_S;
+		const char *name = json_get_str(s, "name", "");
+
+		if (doc->nswitches >= VSW_MAX_SWITCHES || !vsw_name_valid(name)) {
+			snprintf(err, errlen, "bad or too many switches");
+			goto out;
+		}
+		cs = &doc->sw[doc->nswitches++];
+		snprintf(cs->name, sizeof(cs->name), "%s", name);
+		if (json_get_int(s, "aging", 1, 1000000, &aging) == -EINVAL) {
+			snprintf(err, errlen, "switch %s: bad 'aging'", name);
+			goto out;
+		}
+		cs->aging_s = (uint32_t)aging;
+		ports = json_get(s, "ports");
+		if (!ports)
+			continue;
+		if (ports->type != JSON_ARRAY) {
+			snprintf(err, errlen, "switch %s: 'ports' must be an array",
+				 name);
+			goto out;
+		}
+		for (p = ports->child; p; p = p->next) {
+			struct vsw_req req;
+			const char *pname = json_get_str(p, "name", "");
+
+			if (doc->nports >= VSW_MAX_PORTS || !vsw_name_valid(pname)) {
+				snprintf(err, errlen, "bad or too many ports");
+				goto out;
+			}
+			memset(&req, 0, sizeof(req));
+			req.op = VSW_REQ_PORT_ADD;
+			snprintf(req.port, sizeof(req.port), "%s", pname);
+			if (vsw_req_port_fields(p, &req, err, errlen) < 0)
+				goto out;
+			doc->port[doc->nports].sw = doc->nswitches - 1;
+			doc->port[doc->nports].cfg = req.pcfg;
+			doc->nports++;
+		}
+	}
+	r = 0;
+out:
+	json_free(jd);
+	return r;
+}
+

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data plane: one run-to-completion loop that polls every port for a
+ * burst, classifies each frame (frame.c), learns its source, forwards it
+ * to the learned port or floods it within its switch and VLAN, adds or
+ * removes the 802.1Q tag each egress port wants, and transmits what each
+ * port collected before polling the next one. Between polls it serves the
+ * control thread's mailbox and ages a slice of the MAC table.
+ *
+ * The pipeline is ingress parse -> learn -> lookup -> egress edit; later
+ * per-network stages (NAT, DHCP, shaping) slot in between lookup and
+ * egress without changing the poll loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vswitch/vsw-internal.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_net.h>
+#include <rte_prefetch.h>
+
+/* Age a slice every millisecond so the whole table is seen in ~1 s. */
+#define AGE_SLICES_PER_SEC 1000
+
+static const char *const drop_names[VSW_DROP_COUNT] = {
+	[VSW_DROP_NONE] = "none",
+	[VSW_DROP_RUNT] = "runt",
+	[VSW_DROP_OVERSIZE] = "oversize",
+	[VSW_DROP_BAD_VLAN] = "bad_vlan",
+	[VSW_DROP_VLAN_FILTERED] = "vlan_filtered",
+	[VSW_DROP_BAD_SRC] = "bad_src",
+	[VSW_DROP_HAIRPIN] = "hairpin",
+	[VSW_DROP_NO_EGRESS] = "no_egress",
+	[VSW_DROP_TX_FULL] = "tx_full",
+	[VSW_DROP_NO_MBUF] = "no_mbuf",
+};
+
+const char *
+vsw_drop_name(enum vsw_drop reason)
+{
+	return (unsigned int)reason < VSW_DROP_COUNT ? drop_names[reason] : "?";
+}
+
+int
+vsw_dp_create(struct vsw *vsw, struct vsw_dp **out)
+{
+	struct vsw_dp *dp;
+	int err;
+
+	dp = rte_zmalloc("vsw_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (!dp)
+		return -ENOMEM;
+	err = vsw_mac_init(&dp->macs, "vsw_macs", vsw->opts.mac_table_entries);
+	if (err < 0) {
+		rte_free(dp);
+		return err;
+	}
+	dp->age_period_tsc = vsw->tsc_hz / AGE_SLICES_PER_SEC;
+	*out = dp;
+	return 0;
+}
+
+void
+vsw_dp_destroy(struct vsw_dp *dp)
+{
+	if (!dp)
+		return;
+	vsw_mac_fini(&dp->macs);
+	rte_free(dp);
+}
+
+static inline void
+drop(struct vsw_port_rt *rt, enum vsw_drop reason, struct rte_mbuf *m)
+{
+	rt->st.drops[reason]++;
+	rte_pktmbuf_free(m);
+}
+
+static inline void
+tx_enqueue(struct vsw_dp *dp, uint16_t slot, struct rte_mbuf *m,
+	   struct vsw_port_rt *out_rt)
+{
+	struct vsw_txbuf *b = &dp->tx[slot];
+
+	if (b->n == 0)
+		dp->touched[dp->ntouched++] = slot;
+	if (unlikely(b->n >= ARRAY_SIZE(b->pkts))) {
+		drop(out_rt, VSW_DROP_TX_FULL, m);
+		return;
+	}
+	b->pkts[b->n++] = m;
+}
+
+/* Makes 'm' carry a tag for 'vid' or none; 'm' must not be shared. */
+static inline int
+set_tag(struct rte_mbuf **m, bool tagged_now, bool want_tagged, uint16_t vid)
+{
+	if (tagged_now == want_tagged)
+		return 0;
+	if (want_tagged) {
+		(*m)->vlan_tci = vid;
+		return rte_vlan_insert(m);
+	}
+	return rte_vlan_strip(*m);
+}
+
+static void
+del_entry(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+	  int32_t pos)
+{
+	struct vsw_mac_entry *e = &dp->macs.e[pos];
+	struct vsw_switch_rt *srt = cfg->sw[e->key.sw].rt;
+
+	if (dp->mac_count[e->slot])
+		dp->mac_count[e->slot]--;
+	if (srt && srt->mac_count)
+		srt->mac_count--;
+	vsw_mac_del(&dp->macs, pos);
+}
+
+static inline void
+learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
+      const struct vsw_dp_port *in, uint16_t slot,
+      const struct vsw_mac_key *key, uint64_t now)
+{
+	struct vsw_switch_rt *srt = cfg->sw[in->sw].rt;
+	struct vsw_mac_entry *e;
+	int32_t pos;
+
+	pos = vsw_mac_lookup(&dp->macs, key);
+	if (likely(pos >= 0)) {
+		e = &dp->macs.e[pos];
+		e->seen_tsc = now;
+		if (unlikely(e->slot != slot)) {
+			/* The station moved: follow it (even past the limit). */
+			if (dp->mac_count[e->slot])
+				dp->mac_count[e->slot]--;
+			dp->mac_count[slot]++;
+			e->slot = slot;
+			srt->st.moved++;
+		}
+		return;
+	}
+	if (unlikely(dp->mac_count[slot] >= in->mac_limit)) {
+		in->rt->st.learn_limit++;
+		return;
+	}
+	if (vsw_mac_add(&dp->macs, key, slot, now) < 0) {
+		srt->st.table_full++;
+		return;
+	}
+	dp->mac_count[slot]++;
+	srt->mac_count++;
+	srt->st.learned++;
+}
+
+static void
+flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+      uint16_t in_slot, struct rte_mbuf *m, const struct vsw_frame *fr)
+{
+	const struct vsw_dp_port *in = &cfg->port[in_slot];
+	const struct vsw_dp_switch *sw = &cfg->sw[in->sw];
+	uint16_t same[VSW_MAX_PORTS], alt[VSW_MAX_PORTS];
+	unsigned int nsame = 0, nalt = 0;
+	struct rte_mbuf *copy = NULL;
+
+	for (unsigned int i = 0; i < sw->nports; i++) {
+		uint16_t s = sw->ports[i];
+		const struct vsw_dp_port *o = &cfg->port[s];
+
+		if (s == in_slot || !vsw_vid_test(o->vlan.member, fr->vid))
+			continue;
+		if ((fr->vid != o->vlan.untag_out) == fr->tagged)
+			same[nsame++] = s;
+		else
+			alt[nalt++] = s;
+	}
+	in->rt->st.flooded++;
+	sw->rt->st.flooded++;
+	if (nsame + nalt == 0) {
+		drop(in->rt, VSW_DROP_NO_EGRESS, m);
+		return;
+	}
+	if (nalt) {
+		copy = rte_pktmbuf_copy(m, vsw->pool, 0, UINT32_MAX);
+		if (copy && set_tag(&copy, fr->tagged, !fr->tagged, fr->vid) < 0) {
+			rte_pktmbuf_free(copy);
+			copy = NULL;
+		}
+		if (!copy) {
+			in->rt->st.drops[VSW_DROP_NO_MBUF] += nalt;
+		} else {
+			rte_mbuf_refcnt_update(copy, (int16_t)(nalt - 1));
+			for (unsigned int i = 0; i < nalt; i++)
+				tx_enqueue(dp, alt[i], copy, cfg->port[alt[i]].rt);
+		}
+	}
+	if (!nsame) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_mbuf_refcnt_update(m, (int16_t)(nsame - 1));
+	for (unsigned int i = 0; i < nsame; i++)
+		tx_enqueue(dp, same[i], m, cfg->port[same[i]].rt);
+}
+
+static inline void
+make_key(struct vsw_mac_key *k, const uint8_t *mac, uint16_t vid, uint8_t sw)
+{
+	memcpy(k->mac, mac, 6);
+	k->vid = vid;
+	k->sw = sw;
+	k->zero = 0;
+}
+
+static inline bool
+key_same(const struct vsw_mac_key *a, const struct vsw_mac_key *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/* Switches one received burst; frames end up in transmit buffers or freed. */
+static void
+switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+	     uint16_t slot, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+{
+	const struct vsw_dp_port *in = &cfg->port[slot];
+	struct vsw_port_rt *rt = in->rt;
+	struct vsw_switch_rt *srt = cfg->sw[in->sw].rt;
+	struct vsw_mac_key skey, dkey, last_s, last_d;
+	int32_t last_dpos = -1;
+	bool have_s = false, have_d = false;
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct vsw_frame fr;
+		const struct vsw_dp_port *out;
+		uint16_t oslot;
+		int32_t pos;
+		int r;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		bytes += m->pkt_len;
+		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)) {
+			/* A driver took the tag off: put it back to switch on it. */
+			if (rte_vlan_insert(&m) < 0) {
+				drop(rt, VSW_DROP_NO_MBUF, m);
+				continue;
+			}
+		}
+		r = vsw_frame_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+				    rte_pktmbuf_data_len(m), &in->vlan,
+				    in->max_frame, &fr);
+		if (unlikely(r)) {
+			drop(rt, (enum vsw_drop)r, m);
+			continue;
+		}
+		if (unlikely(fr.priority_tagged)) {
+			rte_vlan_strip(m);
+			fr.tagged = false;
+			fr.dst = rte_pktmbuf_mtod(m, const uint8_t *);
+			fr.src = fr.dst + 6;
+		}
+		make_key(&skey, fr.src, fr.vid, in->sw);
+		if (!have_s || !key_same(&skey, &last_s)) {
+			uint32_t before = srt->mac_count;
+
+			learn(dp, cfg, in, slot, &skey, now);
+			last_s = skey;
+			have_s = true;
+			if (srt->mac_count != before)
+				have_d = false; /* a new MAC may be a cached miss */
+		}
+		if (fr.dst[0] & 1) {
+			flood(vsw, dp, cfg, slot, m, &fr);
+			continue;
+		}
+		make_key(&dkey, fr.dst, fr.vid, in->sw);
+		if (have_d && key_same(&dkey, &last_d)) {
+			pos = last_dpos;
+		} else {
+			pos = vsw_mac_lookup(&dp->macs, &dkey);
+			last_d = dkey;
+			last_dpos = pos;
+			have_d = true;
+		}
+		if (pos < 0) {
+			flood(vsw, dp, cfg, slot, m, &fr);
+			continue;
+		}
+		oslot = dp->macs.e[pos].slot;
+		out = &cfg->port[oslot];
+		if (unlikely(!out->active)) {
+			flood(vsw, dp, cfg, slot, m, &fr);
+			continue;
+		}
+		if (unlikely(oslot == slot)) {
+			drop(rt, VSW_DROP_HAIRPIN, m);
+			continue;
+		}
+		if (unlikely(!vsw_vid_test(out->vlan.member, fr.vid))) {
+			drop(rt, VSW_DROP_NO_EGRESS, m);
+			continue;
+		}
+		if (unlikely(set_tag(&m, fr.tagged, fr.vid != out->vlan.untag_out,
+				     fr.vid) < 0)) {
+			drop(rt, VSW_DROP_NO_MBUF, m);
+			continue;
+		}
+		srt->st.unicast++;
+		tx_enqueue(dp, oslot, m, out->rt);
+	}
+	rt->st.rx_packets += n;
+	rt->st.rx_bytes += bytes;
+}
+
+void
+vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg, struct vsw_dp *dp)
+{
+	for (uint16_t i = 0; i < dp->ntouched; i++) {
+		uint16_t s = dp->touched[i];
+		struct vsw_txbuf *b = &dp->tx[s];
+		const struct vsw_dp_port *p = &cfg->port[s];
+		struct vsw_capture *cap;
+		uint64_t bytes = 0;
+		uint16_t sent;
+
+		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
+		if (unlikely(cap != NULL))
+			vsw_capture_frames(cap, p->rt, p->eth, b->pkts, b->n, 2);
+		for (uint16_t k = 0; k < b->n; k++)
+			bytes += b->pkts[k]->pkt_len;
+		sent = rte_eth_tx_burst(p->eth, 0, b->pkts, b->n);
+		if (unlikely(sent < b->n)) {
+			for (uint16_t k = sent; k < b->n; k++) {
+				bytes -= b->pkts[k]->pkt_len;
+				rte_pktmbuf_free(b->pkts[k]);
+			}
+			p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
+		}
+		p->rt->st.tx_packets += sent;
+		p->rt->st.tx_bytes += bytes;
+		b->n = 0;
+	}
+	dp->ntouched = 0;
+}
+
+static uint64_t
+flush_macs(struct vsw_dp *dp, const struct vsw_cfg *cfg, struct vsw *vsw,
+	   int sw, int slot)
+{
+	uint64_t n = 0;
+
+	for (uint32_t pos = 0; pos < dp->macs.capacity; pos++) {
+		const struct vsw_mac_entry *e = &dp->macs.e[pos];
+
+		if (!e->in_use)
+			continue;
+		if ((sw >= 0 && e->key.sw != (uint32_t)sw) ||
+		    (slot >= 0 && e->slot != slot))
+			continue;
+		del_entry(vsw, dp, cfg, (int32_t)pos);
+		n++;
+	}
+	if (slot >= 0)
+		dp->mac_count[slot] = 0;
+	return n;
+}
+
+uint64_t
+vsw_dp_exec(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
+{
+	const struct vsw_cfg *cfg = atomic_load(&vsw->cfg);
+	uint64_t n;
+
+	switch (op) {
+	case VSW_DP_OP_FLUSH:
+		n = flush_macs(vsw->dp, cfg, vsw, sw, slot);
+		if (sw >= 0 && cfg->sw[sw].rt)
+			cfg->sw[sw].rt->st.flushed += n;
+		return n;
+	default:
+		return 0;
+	}
+}
+
+static void
+age_slice(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+	  uint64_t now)
+{
+	struct vsw_mactable *t = &dp->macs;
+	uint32_t chunk = t->capacity / AGE_SLICES_PER_SEC + 64;
+
+	if (!t->count) {
+		t->scan_pos = 0;
+		return;
+	}
+	for (uint32_t i = 0; i < chunk; i++) {
+		struct vsw_mac_entry *e = &t->e[t->scan_pos];
+		const struct vsw_dp_switch *sw;
+
+		if (++t->scan_pos >= t->capacity)
+			t->scan_pos = 0;
+		if (!e->in_use)
+			continue;
+		sw = &cfg->sw[e->key.sw];
+		if (!sw->active || !cfg->port[e->slot].active) {
+			del_entry(vsw, dp, cfg, (int32_t)(e - t->e));
+			continue;
+		}
+		if (now - e->seen_tsc > sw->aging_tsc) {
+			sw->rt->st.aged++;
+			del_entry(vsw, dp, cfg, (int32_t)(e - t->e));
+		}
+	}
+}
+
+unsigned int
+vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now)
+{
+	const struct vsw_cfg *cfg = atomic_load_explicit(&vsw->cfg,
+							 memory_order_acquire);
+	struct rte_mbuf *pkts[VSW_BURST];
+	unsigned int total = 0;
+
+	for (uint16_t i = 0; i < cfg->nrx; i++) {
+		uint16_t slot = cfg->rx[i];
+		const struct vsw_dp_port *p = &cfg->port[slot];
+		struct vsw_capture *cap;
+		uint16_t n;
+
+		n = rte_eth_rx_burst(p->eth, 0, pkts, VSW_BURST);
+		if (!n)
+			continue;
+		total += n;
+		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
+		if (unlikely(cap != NULL))
+			vsw_capture_frames(cap, p->rt, p->eth, pkts, n, 1);
+		switch_burst(vsw, dp, cfg, slot, pkts, n, now);
+		vsw_dp_flush_tx(vsw, cfg, dp);
+	}
+	if (atomic_load_explicit(&dp->pending, memory_order_acquire)) {
+		dp->op_result = vsw_dp_exec(vsw, dp->op, dp->op_sw, dp->op_slot);
+		atomic_store_explicit(&dp->pending, 0, memory_order_release);
+	}
+	if (now >= dp->next_age_tsc) {
+		age_slice(vsw, dp, cfg, now);
+		dp->next_age_tsc = now + dp->age_period_tsc;
+	}
+	return total;
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/* DHCP frames: parse client requests, build server replies (RFC 2131/2132). */
+#include <errno.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "vswitch/dhcp-wire.h"
+
+#define ETH_HLEN 14
+#define IP_HLEN 20
+#define UDP_HLEN 8
+#define BOOTP_FIXED 236          /* op .. file */
+#define DHCP_MAGIC 0x63825363u
+#define BOOTP_MIN 300            /* pad replies to the classic BOOTP size */
+#define PORT_SERVER 67
+#define PORT_CLIENT 68
+
+enum {
+	OPT_PAD = 0,
+	OPT_SUBNET_MASK = 1,
+	OPT_ROUTER = 3,
+	OPT_DNS = 6,
+	OPT_HOSTNAME = 12,
+	OPT_DOMAIN = 15,
+	OPT_BROADCAST = 28,
+	OPT_REQUESTED_IP = 50,
+	OPT_LEASE_TIME = 51,
+	OPT_MSG_TYPE = 53,
+	OPT_SERVER_ID = 54,
+	OPT_RENEWAL = 58,
+	OPT_REBINDING = 59,
+	OPT_END = 255,
+};
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * Finds the UDP header of an untagged IPv4 frame; returns its offset or
+ * 0. Fragments are not DHCP (they are reassembled by nobody here).
+ */
+static size_t
+udp_offset(const uint8_t *f, size_t len, size_t *udp_len)
+{
+	size_t ihl, total;
+
+	if (len < ETH_HLEN + IP_HLEN + UDP_HLEN || get16(f + 12) != 0x0800)
+		return 0;
+	if ((f[14] >> 4) != 4 || f[23] != 17)
+		return 0;
+	ihl = (size_t)(f[14] & 15) * 4;
+	total = get16(f + 16);
+	if (ihl < IP_HLEN || total < ihl + UDP_HLEN ||
+	    total > len - ETH_HLEN)
+		return 0;
+	if (get16(f + 20) & 0x3fff) /* MF flag or a fragment offset */
+		return 0;
+	*udp_len = get16(f + ETH_HLEN + ihl + 4);
+	if (*udp_len < UDP_HLEN || *udp_len > total - ihl)
+		return 0;
+	return ETH_HLEN + ihl;
+}
+
+enum dhcp_direction
+dhcp_udp_ports(const uint8_t *frame, size_t len)
+{
+	size_t udp_len, off = udp_offset(frame, len, &udp_len);
+
+	if (!off)
+		return DHCP_NOT_DHCP;
+	if (get16(frame + off + 2) == PORT_SERVER)
+		return DHCP_CLIENT_TO_SERVER;
+	if (get16(frame + off) == PORT_SERVER &&
+	    get16(frame + off + 2) == PORT_CLIENT)
+		return DHCP_SERVER_TO_CLIENT;
+	return DHCP_NOT_DHCP;
+}
+
+static void
+copy_hostname(char *dst, const uint8_t *src, size_t n)
+{
+	size_t k = 0;
+
+	/* Keep names shell- and log-safe: letters, digits, '-', '.', '_'. */
+	for (size_t i = 0; i < n && k < VSW_DHCP_HOSTNAME_MAX - 1; i++) {
+		uint8_t c = src[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')
+			dst[k++] = (char)c;
+	}
+	dst[k] = '\0';
+}
+
+static int
+parse_options(const uint8_t *p, size_t n, struct dhcp_msg *m)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t code = p[i++], len;
+
+		if (code == OPT_PAD)
+			continue;
+		if (code == OPT_END)
+			return m->type ? 0 : -EINVAL;
+		if (i >= n)
+			return -EINVAL;
+		len = p[i++];
+		if (len > n - i)
+			return -EINVAL;
+		switch (code) {
+		case OPT_MSG_TYPE:
+			if (len != 1 || p[i] < DHCPDISCOVER || p[i] > DHCPINFORM)
+				return -EINVAL;
+			m->type = (enum dhcp_type)p[i];
+			break;
+		case OPT_REQUESTED_IP:
+			if (len != 4)
+				return -EINVAL;
+			m->requested_ip = get32(p + i);
+			break;
+		case OPT_SERVER_ID:
+			if (len != 4)
+				return -EINVAL;
+			m->server_id = get32(p + i);
+			break;
+		case OPT_HOSTNAME:
+			copy_hostname(m->hostname, p + i, len);
+			break;
+		}
+		i += len;
+	}
+	/* Options without an END are tolerated if the type was given. */
+	return m->type ? 0 : -EINVAL;
+}
+
+int
+dhcp_parse_frame(const uint8_t *f, size_t len, struct dhcp_msg *m)
+{
+	size_t udp_len, off = udp_offset(f, len, &udp_len);
+	const uint8_t *b;
+	size_t blen;
+
+	memset(m, 0, sizeof(*m));
+	if (!off || get16(f + off + 2) != PORT_SERVER)
+		return -EINVAL;
+	b = f + off + UDP_HLEN;
+	blen = udp_len - UDP_HLEN;
+	if (blen < BOOTP_FIXED + 4 || get32(b + BOOTP_FIXED) != DHCP_MAGIC)
+		return -EINVAL;
+	/* BOOTREQUEST from an Ethernet client. */
+	if (b[0] != 1 || b[1] != 1 || b[2] != 6)
+		return -EINVAL;
+	m->xid = get32(b + 4);
+	m->flags = get16(b + 10);
+	m->ciaddr = get32(b + 12);
+	m->giaddr = get32(b + 24);
+	memcpy(m->chaddr, b + 28, 6);
+	memcpy(m->src_mac, f + 6, 6);
+	if (m->chaddr[0] & 1) /* a multicast "hardware address" */
+		return -EINVAL;
+	return parse_options(b + BOOTP_FIXED + 4, blen - BOOTP_FIXED - 4, m);
+}
+
+/* ---- building ---- */
+
+static uint8_t *
+opt_u32(uint8_t *p, uint8_t code, uint32_t v)
+{
+	p[0] = code;
+	p[1] = 4;
+	put32(p + 2, v);
+	return p + 6;
+}
+
+static uint8_t *
+put_options(uint8_t *p, const struct dhcp_answer *a)
+{
+	p[0] = OPT_MSG_TYPE;
+	p[1] = 1;
+	p[2] = (uint8_t)a->type;
+	p = opt_u32(p + 3, OPT_SERVER_ID, a->server_ip);
+	if (a->type == DHCPNAK)
+		return p;
+	if (a->lease_secs) {
+		p = opt_u32(p, OPT_LEASE_TIME, a->lease_secs);
+		p = opt_u32(p, OPT_RENEWAL, a->lease_secs / 2);
+		p = opt_u32(p, OPT_REBINDING, a->lease_secs / 8 * 7);
+	}
+	p = opt_u32(p, OPT_SUBNET_MASK, a->netmask);
+	p = opt_u32(p, OPT_BROADCAST, a->broadcast);
+	if (a->router)
+		p = opt_u32(p, OPT_ROUTER, a->router);
+	if (a->dns[0]) {
+		p[0] = OPT_DNS;
+		p[1] = a->dns[1] ? 8 : 4;
+		put32(p + 2, a->dns[0]);
+		if (a->dns[1])
+			put32(p + 6, a->dns[1]);
+		p += 2 + p[1];
+	}
+	if (a->domain && a->domain[0]) {
+		size_t n = strnlen(a->domain, 63);
+
+		p[0] = OPT_DOMAIN;
+		p[1] = (uint8_t)n;
+		memcpy(p + 2, a->domain, n);
+		p += 2 + n;
+	}
+	return p;
+}
+
+/* The ones' complement sum of 'len' bytes, added to 'sum'. */
+static uint32_t
+csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += get16(p + i);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t
+csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * Where a reply goes (RFC 2131 4.1): to a renewing or informing client's
+ * own address; by broadcast for a NAK or when the client asks for it;
+ * otherwise to the offered address at the client's hardware address.
+ */
+static void
+destination(const struct dhcp_msg *m, const struct dhcp_answer *a,
+	    uint32_t *ip, uint8_t *mac)
+{
+	if (a->type != DHCPNAK && m->ciaddr) {
+		*ip = m->ciaddr;
+		memcpy(mac, m->chaddr, 6);
+	} else if (a->type == DHCPNAK || (m->flags & 0x8000)) {
+		*ip = 0xffffffffu;
+		memset(mac, 0xff, 6);
+	} else {
+		*ip = a->yiaddr;
+		memcpy(mac, m->chaddr, 6);
+	}
+}
+
+int
+dhcp_build_reply(const struct dhcp_msg *m, const struct dhcp_answer *a,
+		 uint8_t *f)
+{
+	uint8_t *ip = f + ETH_HLEN, *udp = ip + IP_HLEN, *b = udp + UDP_HLEN;
+	size_t blen, total;
+	uint32_t dst, sum;
+	uint8_t *end;
+
+	memset(f, 0, ETH_HLEN + IP_HLEN + UDP_HLEN + BOOTP_MIN);
+	destination(m, a, &dst, f);
+	memcpy(f + 6, a->server_mac, 6);
+	put16(f + 12, 0x0800);
+	/* BOOTREPLY */
+	b[0] = 2;
+	b[1] = 1;
+	b[2] = 6;
+	put32(b + 4, m->xid);
+	put16(b + 10, m->flags);
+	if (a->type == DHCPACK && !a->yiaddr)
+		put32(b + 12, m->ciaddr); /* INFORM */
+	put32(b + 16, a->type == DHCPNAK ? 0 : a->yiaddr);
+	put32(b + 24, m->giaddr);
+	memcpy(b + 28, m->chaddr, 6);
+	put32(b + BOOTP_FIXED, DHCP_MAGIC);
+	end = put_options(b + BOOTP_FIXED + 4, a);
+	*end++ = OPT_END;
+	blen = MAX((size_t)(end - b), (size_t)BOOTP_MIN);
+	total = IP_HLEN + UDP_HLEN + blen;
+	/* IPv4: DF, TTL 64, UDP. */
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)total);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = 17;
+	put32(ip + 12, a->server_ip);
+	put32(ip + 16, dst);
+	put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
+	put16(udp, PORT_SERVER);
+	put16(udp + 2, PORT_CLIENT);
+	put16(udp + 4, (uint16_t)(UDP_HLEN + blen));
+	/* UDP checksum over the pseudo-header and datagram. */
+	sum = csum_add(0, ip + 12, 8) + 17 + (uint32_t)(UDP_HLEN + blen);
+	sum = csum_add(sum, udp, UDP_HLEN + blen);
+	put16(udp + 6, csum_fold(sum) ? csum_fold(sum) : 0xffff);
+	return (int)(ETH_HLEN + total);
+}

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the vswitch/ sources only: the control-side objects (struct vsw,
+ * vsw_switch, vsw_port), the immutable data-plane snapshot (struct
+ * vsw_cfg) published with RCU, the data plane's own state (MAC table,
+ * transmit buffers), counters, and the pure helpers (frame parsing,
+ * request parsing) that the fuzzers reach without DPDK running.
+ *
+ * Ownership: the control thread owns vsw_switch/vsw_port and builds each
+ * vsw_cfg; the data-plane lcore owns vsw_dp (MAC table, tx buffers) and is
+ * the only writer of counters ("rt" structs). The control thread reads
+ * counters and MAC entries without locks: values are word-sized and a
+ * listing may be a moment old.
+ */
+#ifndef VSWITCH_VSW_INTERNAL_H
+#define VSWITCH_VSW_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vswitch/vswitch.h"
+
+#define VSW_VID_NONE 0xffffu
+#define VSW_MTU_DEFAULT 1500
+#define VSW_MTU_MAX 9600
+#define VSW_MAC_LIMIT_DEFAULT 65536
+#define VSW_MAC_ENTRIES_DEFAULT (1u << 20)
+#define VSW_MBUFS_DEFAULT 32767
+#define VSW_AGING_DEFAULT_S 300
+#define VSW_REQ_MAX_BYTES 65536
+
+/* Why a frame was dropped; each has a per-port counter. */
+enum vsw_drop {
+	VSW_DROP_NONE,          /* not a drop: 0 from vsw_frame_parse() */
+	VSW_DROP_RUNT,          /* shorter than an Ethernet header */
+	VSW_DROP_OVERSIZE,      /* longer than the port's MTU allows */
+	VSW_DROP_BAD_VLAN,      /* truncated 802.1Q header or VID 4095 */
+	VSW_DROP_VLAN_FILTERED, /* VLAN not allowed on the ingress port */
+	VSW_DROP_BAD_SRC,       /* multicast source address */
+	VSW_DROP_HAIRPIN,       /* destination learned on the ingress port */
+	VSW_DROP_NO_EGRESS,     /* no other port is in the frame's VLAN */
+	VSW_DROP_TX_FULL,       /* egress port did not take it (or is down) */
+	VSW_DROP_NO_MBUF,       /* no buffer to copy a flooded frame */
+	VSW_DROP_COUNT,
+};
+
+const char *vsw_drop_name(enum vsw_drop reason);
+
+/* ---- counters: written by the data plane only ---- */
+
+struct vsw_port_stats {
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_packets, tx_bytes;
+	uint64_t flooded;       /* received frames sent to all ports */
+	uint64_t learn_limit;   /* source MACs not learned: port limit */
+	uint64_t capture_lost;  /* frames the capture could not keep */
+	uint64_t drops[VSW_DROP_COUNT];
+};
+
+struct vsw_capture;
+
+/* Per-port state shared by control and data plane; lives as long as the port. */
+struct vsw_port_rt {
+	struct vsw_port_stats st;
+	uint32_t mac_count;                 /* MACs learned here (data plane) */
+	struct vsw_capture *_Atomic capture; /* non-NULL: copy frames to it */
+} __attribute__((aligned(64)));
+
+struct vsw_switch_stats {
+	uint64_t learned, moved, aged, flushed;
+	uint64_t table_full;    /* new MAC not learned: table full */
+	uint64_t flooded, unicast;
+};
+
+struct vsw_switch_rt {
+	struct vsw_switch_stats st;
+	uint32_t mac_count;
+} __attribute__((aligned(64)));
+
+/* ---- the data-plane snapshot ---- */
+
+/* A port's VLAN behaviour as tables, derived from vsw_vlan_config. */
+struct vsw_vlan_tables {
+	uint16_t untag_in;       /* VID of untagged ingress, or VSW_VID_NONE */
+	uint16_t untag_out;      /* VID sent untagged, or VSW_VID_NONE */
+	uint64_t in_tagged[64];  /* VIDs accepted with a tag */
+	uint64_t member[64];     /* VIDs sent out of this port */
+};
+
+struct vsw_dp_port {
+	bool active;
+	uint8_t sw;              /* switch index */
+	uint16_t eth;            /* ethdev port id */
+	uint32_t mac_limit;
+	uint32_t max_frame;      /* bytes without FCS, untagged; +4 tagged */
+	struct vsw_port_rt *rt;
+	struct vsw_vlan_tables vlan;
+};
+
+struct vsw_dp_switch {
+	bool active;
+	uint16_t nports;
+	uint64_t aging_tsc;      /* MAC aging time in TSC cycles */
+	struct vsw_switch_rt *rt;
+	uint16_t ports[VSW_MAX_PORTS]; /* slots, for flooding */
+};
+
+struct vsw_cfg {
+	uint16_t nrx;
+	uint16_t rx[VSW_MAX_PORTS];    /* slots to poll, in order */
+	struct vsw_dp_port port[VSW_MAX_PORTS];
+	struct vsw_dp_switch sw[VSW_MAX_SWITCHES];
+};
+
+/* ---- the MAC table (mactable.c) ---- */
+
+struct vsw_mac_key {
+	uint8_t mac[6];
+	uint16_t vid;
+	uint32_t sw;
+	uint32_t zero;
+};
+
+struct vsw_mac_entry {
+	struct vsw_mac_key key;
+	uint64_t seen_tsc;       /* last frame from this MAC */
+	uint16_t slot;           /* port it was learned on */
+	uint8_t in_use;
+	uint8_t pad[5];
+};
+
+#define VSW_MAC_CACHE 4096
+
+struct vsw_mactable {
+	struct rte_hash *hash;         /* key -> position in 'e' */
+	struct vsw_mac_entry *e;       /* 'capacity' entries, by position */
+	uint32_t capacity;
+	uint32_t count;
+	uint32_t scan_pos;             /* aging cursor */
+	uint32_t cache[VSW_MAC_CACHE]; /* direct-mapped: hash -> position */
+};
+
+int vsw_mac_init(struct vsw_mactable *t, const char *name, uint32_t capacity);
+void vsw_mac_fini(struct vsw_mactable *t);
+/* Position of 'key', or -1. */
+int32_t vsw_mac_lookup(struct vsw_mactable *t, const struct vsw_mac_key *key);
+/* Adds 'key' (must be absent): position, or -ENOSPC. */
+int32_t vsw_mac_add(struct vsw_mactable *t, const struct vsw_mac_key *key,
+		    uint16_t slot, uint64_t now_tsc);
+void vsw_mac_del(struct vsw_mactable *t, int32_t pos);
+
+/* ---- the data plane (datapath.c) ---- */
+
+enum vsw_dp_op {
+	VSW_DP_OP_NONE,
+	VSW_DP_OP_FLUSH,  /* forget MACs of 'sw' and/or 'slot' (-1 = any) */
+};
+
+struct vsw_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[2 * VSW_BURST];
+};
+
+struct vsw_dp {
+	struct vsw_mactable macs;
+	uint32_t mac_count[VSW_MAX_PORTS]; /* by slot */
+	uint64_t next_age_tsc;
+	uint64_t age_period_tsc;
+	uint16_t ntouched;
+	uint16_t touched[VSW_MAX_PORTS];
+	struct vsw_txbuf tx[VSW_MAX_PORTS];
+	/* Mailbox from the control thread: set fields, then 'pending'. */
+	atomic_int pending;
+	enum vsw_dp_op op;
+	int op_sw, op_slot;
+	uint64_t op_result;
+};
+
+/* ---- control-side objects ---- */
+
+struct vsw_switch {
+	char name[VSW_NAME_MAX];
+	unsigned int idx;
+	uint32_t aging_s;
+	unsigned int nports;
+	struct vsw_switch_rt *rt;
+};
+
+struct vsw_port {
+	struct vsw_port_config cfg;
+	unsigned int slot;
+	struct vsw_switch *sw;
+	uint16_t eth;                 /* ethdev port id */
+	char devname[64];             /* vdev name */
+	struct rte_ring *rings[2];    /* ring ports: in, out */
+	struct vsw_port_rt *rt;
+};
+
+struct vsw {
+	struct vsw_options opts;
+	char config_path[VSW_PATH_MAX * 2];
+	pthread_mutex_t lock;         /* serializes control calls */
+	struct vsw_switch *sw[VSW_MAX_SWITCHES];
+	struct vsw_port *port[VSW_MAX_PORTS];
+	struct vsw_cfg *_Atomic cfg;  /* read by the data plane */
+	struct rte_rcu_qsbr *rcu;
+	struct rte_mempool *pool;
+	struct vsw_dp *dp;
+	struct vsw_capture *capture;  /* the one capture session, or NULL */
+	atomic_bool dp_running;
+	atomic_bool dp_stop;
+	unsigned int dp_lcore;
+	uint32_t idle_sleep_us;
+	uint64_t tsc_hz;
+	uint64_t last_capture_written;
+};
+
+/* vsw.c */
+struct vsw_switch *vsw_switch_find(struct vsw *vsw, const char *name);
+struct vsw_port *vsw_port_find(struct vsw *vsw, const char *name);
+/* Builds and publishes a new snapshot; waits until the old one is unused. */
+int vsw_publish(struct vsw *vsw);
+/* Runs a data-plane op (in the data plane if running, else here). */
+uint64_t vsw_dp_call(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot);
+uint64_t vsw_dp_exec(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot);
+
+/* vlan.c */
+void vsw_vlan_tables_build(const struct vsw_vlan_config *cfg,
+			   struct vsw_vlan_tables *t);
+static inline bool
+vsw_vid_test(const uint64_t *bits, uint16_t vid)
+{
+	return (bits[vid >> 6] >> (vid & 63)) & 1;
+}
+
+/* frame.c: parsing a received frame (pure, fuzzed). */
+struct vsw_frame {
+	const uint8_t *dst, *src;
+	uint16_t vid;            /* VLAN the frame belongs to */
+	bool tagged;             /* carries an 802.1Q header now */
+	bool priority_tagged;    /* tagged with VID 0: strip before switching */
+};
+
+/*
+ * Classifies 'len' bytes of a frame received on a port with tables 't'
+ * and frame limit 'max_frame'. Returns 0 and fills 'fr', or a positive
+ * enum vsw_drop.
+ */
+int vsw_frame_parse(const uint8_t *data, uint32_t len,
+		    const struct vsw_vlan_tables *t, uint32_t max_frame,
+		    struct vsw_frame *fr);
+
+/* port.c */
+int vsw_port_open(struct vsw *vsw, struct vsw_port *p);
+void vsw_port_close(struct vsw *vsw, struct vsw_port *p);
+
+/* datapath.c */
+int vsw_dp_create(struct vsw *vsw, struct vsw_dp **out);
+void vsw_dp_destroy(struct vsw_dp *dp);
+unsigned int vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now);
+void vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg,
+		     struct vsw_dp *dp);
+
+/* capture.c */
+int vsw_capture_start(struct vsw *vsw, const char *port, const char *file,
+		      uint64_t count, uint32_t snaplen, char *err,
+		      size_t errlen);
+int vsw_capture_stop(struct vsw *vsw);
+void vsw_capture_status(struct vsw *vsw, struct json_writer *w);
+/* Data plane: copies 'n' frames for a capture on 'rt' (dir 1 rx, 2 tx). */
+void vsw_capture_frames(struct vsw_capture *c, struct vsw_port_rt *rt,
+			uint16_t eth, struct rte_mbuf **pkts, uint16_t n,
+			int dir);
+
+/* ctl-req.c: control requests, parsed before anything runs (fuzzed). */
+enum vsw_req_op {
+	VSW_REQ_HELP,
+	VSW_REQ_SHOW,
+	VSW_REQ_SWITCH_ADD,
+	VSW_REQ_SWITCH_DEL,
+	VSW_REQ_SWITCH_SET,
+	VSW_REQ_PORT_ADD,
+	VSW_REQ_PORT_SET,
+	VSW_REQ_PORT_DEL,
+	VSW_REQ_MAC_LIST,
+	VSW_REQ_MAC_FLUSH,
+	VSW_REQ_STATS,
+	VSW_REQ_CAPTURE_START,
+	VSW_REQ_CAPTURE_STOP,
+	VSW_REQ_CAPTURE_STATUS,
+	VSW_REQ_CONFIG_SAVE,
+	VSW_REQ_COUNT,
+};
+
+struct vsw_req {
+	enum vsw_req_op op;
+	char sw[VSW_NAME_MAX];
+	char port[VSW_NAME_MAX];
+	struct vsw_port_config pcfg;
+	bool has_vlan;           /* port/set: VLAN fields given */
+	bool has_mac_limit, has_mtu;
+	uint32_t aging_s;
+	char file[VSW_PATH_MAX * 2];
+	uint64_t count;
+	uint32_t snaplen;
+	uint32_t max_entries;    /* mac/list */
+};
+
+/*
+ * Parses one request. Returns 0, or -EINVAL with a one-line reason in
+ * 'err'. Touches no switch state.
+ */
+int vsw_req_parse(const char *text, size_t len, struct vsw_req *req,
+		  char *err, size_t errlen);
+const char *vsw_req_name(enum vsw_req_op op);
+/* Fills a port config from JSON members (shared by requests and config). */
+int vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
+			char *err, size_t errlen);
+
+/* ctl.c: output shared by requests and telemetry */
+void vsw_show_json(struct vsw *vsw, struct json_writer *w);
+void vsw_port_stats_json(struct vsw_port *p, struct json_writer *w);
+void vsw_switch_stats_json(struct vsw *vsw, struct vsw_switch *s,
+			   struct json_writer *w);
+void vsw_port_config_json(const struct vsw_port_config *c,
+			  struct json_writer *w);
+int vsw_macs_json(struct vsw *vsw, const char *sw, uint32_t max,
+		  struct json_writer *w);
+
+/* config.c: the saved configuration, parsed before it is applied (fuzzed). */
+struct vsw_config_switch {
+	char name[VSW_NAME_MAX];
+	uint32_t aging_s;
+};
+
+struct vsw_config_port {
+	unsigned int sw;                /* index into vsw_config_doc.sw */
+	struct vsw_port_config cfg;
+};
+
+struct vsw_config_doc {
+	unsigned int nswitches, nports;
+	struct vsw_config_switch sw[VSW_MAX_SWITCHES];
+	struct vsw_config_port port[VSW_MAX_PORTS];
+};
+
+/* Returns 0, or -EINVAL with a one-line reason in 'err'. */
+int vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
+		     char *err, size_t errlen);
+
+/* telemetry.c */
+void vsw_telemetry_register(struct vsw *vsw);
+void vsw_telemetry_unregister(struct vsw *vsw);
+
+#endif

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switch process object: switches and ports as the control thread
+ * sees them, and the snapshot (struct vsw_cfg) the data plane reads.
+ * Every change builds a fresh snapshot, publishes it with one atomic
+ * store, and waits on RCU until the data plane has left the old one
+ * before freeing it or tearing down a removed port's device.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vswitch/vsw-internal.h"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+/* Idle polls before the loop may sleep, when sleeping is allowed. */
+#define IDLE_POLLS 2048
+
+struct vsw_switch *
+vsw_switch_find(struct vsw *vsw, const char *name)
+{
+	for (int i = 0; i < VSW_MAX_SWITCHES; i++)
+		if (vsw->sw[i] && !strcmp(vsw->sw[i]->name, name))
+			return vsw->sw[i];
+	return NULL;
+}
+
+struct vsw_port *
+vsw_port_find(struct vsw *vsw, const char *name)
+{
+	for (int i = 0; i < VSW_MAX_PORTS; i++)
+		if (vsw->port[i] && !strcmp(vsw->port[i]->cfg.name, name))
+			return vsw->port[i];
+	return NULL;
+}
+
+static struct vsw_cfg *
+cfg_build(struct vsw *vsw)
+{
+	struct vsw_cfg *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	for (int i = 0; i < VSW_MAX_SWITCHES; i++) {
+		struct vsw_switch *s = vsw->sw[i];
+
+		if (!s)
+			continue;
+		cfg->sw[i].active = true;
+		cfg->sw[i].rt = s->rt;
+		cfg->sw[i].aging_tsc = (uint64_t)s->aging_s * vsw->tsc_hz;
+	}
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		struct vsw_port *p = vsw->port[i];
+		struct vsw_dp_port *d = &cfg->port[i];
+		struct vsw_dp_switch *ds;
+
+		if (!p)
+			continue;
+		d->active = true;
+		d->sw = (uint8_t)p->sw->idx;
+		d->eth = p->eth;
+		d->rt = p->rt;
+		d->mac_limit = p->cfg.mac_limit;
+		d->max_frame = p->cfg.mtu + 14;
+		vsw_vlan_tables_build(&p->cfg.vlan, &d->vlan);
+		ds = &cfg->sw[d->sw];
+		ds->ports[ds->nports++] = (uint16_t)i;
+		/* A null port is a sink: its "received" frames are stale buffers. */
+		if (p->cfg.type != VSW_PORT_NULL)
+			cfg->rx[cfg->nrx++] = (uint16_t)i;
+	}
+	return cfg;
+}
+
+int
+vsw_publish(struct vsw *vsw)
+{
+	struct vsw_cfg *cfg = cfg_build(vsw), *old;
+
+	if (!cfg)
+		return -ENOMEM;
+	old = atomic_exchange_explicit(&vsw->cfg, cfg, memory_order_acq_rel);
+	rte_rcu_qsbr_synchronize(vsw->rcu, RTE_QSBR_THRID_INVALID);
+	free(old);
+	return 0;
+}
+
+uint64_t
+vsw_dp_call(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
+{
+	struct vsw_dp *dp = vsw->dp;
+
+	if (!atomic_load(&vsw->dp_running))
+		return vsw_dp_exec(vsw, op, sw, slot);
+	dp->op = op;
+	dp->op_sw = sw;
+	dp->op_slot = slot;
+	atomic_store_explicit(&dp->pending, 1, memory_order_release);
+	while (atomic_load_explicit(&dp->pending, memory_order_acquire))
+		usleep(50);
+	return dp->op_result;
+}
+
+int
+vsw_create(const struct vsw_options *opts, struct vsw **out)
+{
+	struct vsw *vsw;
+	size_t sz;
+	int err;
+
+	vsw = calloc(1, sizeof(*vsw));
+	if (!vsw)
+		return -ENOMEM;
+	vsw->opts = *opts;
+	if (!vsw->opts.mac_table_entries)
+		vsw->opts.mac_table_entries = VSW_MAC_ENTRIES_DEFAULT;
+	if (!vsw->opts.mac_limit_default)
+		vsw->opts.mac_limit_default = VSW_MAC_LIMIT_DEFAULT;
+	if (!vsw->opts.mbufs)
+		vsw->opts.mbufs = VSW_MBUFS_DEFAULT;
+	if (opts->config_path)
+		snprintf(vsw->config_path, sizeof(vsw->config_path), "%s",
+			 opts->config_path);
+	vsw->opts.config_path = vsw->config_path[0] ? vsw->config_path : NULL;
+	{
+		pthread_mutexattr_t a;
+
+		/* Recursive: requests hold it across the calls they make. */
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&vsw->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
+	vsw->tsc_hz = rte_get_tsc_hz();
+	err = -ENOMEM;
+	vsw->pool = rte_pktmbuf_pool_create("vsw_pool", vsw->opts.mbufs, 256,
+					    0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					    SOCKET_ID_ANY);
+	if (!vsw->pool) {
+		log_err("vswitch", "cannot allocate %u packet buffers: %s",
+			vsw->opts.mbufs, rte_strerror(rte_errno));
+		goto err_free;
+	}
+	sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	vsw->rcu = rte_zmalloc("vsw_rcu", sz, RTE_CACHE_LINE_SIZE);
+	if (!vsw->rcu)
+		goto err_pool;
+	rte_rcu_qsbr_init(vsw->rcu, RTE_MAX_LCORE);
+	err = vsw_dp_create(vsw, &vsw->dp);
+	if (err < 0)
+		goto err_rcu;
+	vsw->cfg = cfg_build(vsw);
+	if (!vsw->cfg) {
+		err = -ENOMEM;
+		goto err_dp;
+	}
+	vsw_telemetry_register(vsw);
+	*out = vsw;
+	return 0;
+
+err_dp:
+	vsw_dp_destroy(vsw->dp);
+err_rcu:
+	rte_free(vsw->rcu);
+err_pool:
+	rte_mempool_free(vsw->pool);
+err_free:
+	free(vsw);
+	return err;
+}
+
+void
+vsw_destroy(struct vsw *vsw)
+{
+	if (!vsw)
+		return;
+	vsw_telemetry_unregister(vsw);
+	vsw_dp_stop(vsw);
+	pthread_mutex_lock(&vsw->lock);
+	if (vsw->capture)
+		vsw_capture_stop(vsw);
+	pthread_mutex_unlock(&vsw->lock);
+	for (int i = 0; i < VSW_MAX_PORTS; i++)
+		if (vsw->port[i] && vsw_port_del(vsw, vsw->port[i]->cfg.name) < 0)
+			log_warn("vswitch", "a port was not removed cleanly");
+	for (int i = 0; i < VSW_MAX_SWITCHES; i++)
+		if (vsw->sw[i] && vsw_switch_del(vsw, vsw->sw[i]->name) < 0)
+			log_warn("vswitch", "a switch was not removed cleanly");
+	free(atomic_load(&vsw->cfg));
+	vsw_dp_destroy(vsw->dp);
+	rte_free(vsw->rcu);
+	rte_mempool_free(vsw->pool);
+	pthread_mutex_destroy(&vsw->lock);
+	free(vsw);
+}
+
+/* ---- the data-plane lcore ---- */
+
+static int
+dp_main(void *arg)
+{
+	struct vsw *vsw = arg;
+	unsigned int id = rte_lcore_id();
+	uint64_t idle = 0;
+
+	rte_rcu_qsbr_thread_register(vsw->rcu, id);
+	rte_rcu_qsbr_thread_online(vsw->rcu, id);
+	log_info("vswitch.dp", "data plane running on lcore %u", id);
+	while (!atomic_load_explicit(&vsw->dp_stop, memory_order_relaxed)) {
+		unsigned int n = vsw_dp_iter(vsw, vsw->dp, rte_rdtsc());
+
+		rte_rcu_qsbr_quiescent(vsw->rcu, id);
+		if (n || !vsw->idle_sleep_us) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < IDLE_POLLS)
+			continue;
+		/* Nothing for a while: sleep, longer the longer it stays idle. */
+		rte_rcu_qsbr_thread_offline(vsw->rcu, id);
+		rte_delay_us_sleep(MIN((uint32_t)(idle / IDLE_POLLS),
+				       vsw->idle_sleep_us));
+		rte_rcu_qsbr_thread_online(vsw->rcu, id);
+	}
+	rte_rcu_qsbr_thread_offline(vsw->rcu, id);
+	rte_rcu_qsbr_thread_unregister(vsw->rcu, id);
+	return 0;
+}
+
+int
+vsw_dp_start(struct vsw *vsw, unsigned int lcore, uint32_t idle_sleep_us)
+{
+	int err;
+
+	if (atomic_load(&vsw->dp_running))
+		return -EBUSY;
+	if (lcore == rte_lcore_id() || !rte_lcore_is_enabled(lcore))
+		return -EINVAL;
+	vsw->idle_sleep_us = idle_sleep_us;
+	vsw->dp_lcore = lcore;
+	atomic_store(&vsw->dp_stop, false);
+	atomic_store(&vsw->dp_running, true);
+	err = rte_eal_remote_launch(dp_main, vsw, lcore);
+	if (err < 0) {
+		atomic_store(&vsw->dp_running, false);
+		return err;
+	}
+	return 0;
+}
+
+void
+vsw_dp_stop(struct vsw *vsw)
+{
+	if (!atomic_load(&vsw->dp_running))
+		return;
+	pthread_mutex_lock(&vsw->lock);
+	atomic_store(&vsw->dp_stop, true);
+	rte_eal_wait_lcore(vsw->dp_lcore);
+	atomic_store(&vsw->dp_running, false);
+	pthread_mutex_unlock(&vsw->lock);
+}
+
+unsigned int
+vsw_dp_poll(struct vsw *vsw)
+{
+	return vsw_dp_iter(vsw, vsw->dp, rte_rdtsc());
+}
+
+/* ---- switches ---- */
+
+static int
+switch_add_locked(struct vsw *vsw, const char *name)
+{
+	struct vsw_switch *s;
+	int idx = -1;
+
+	if (!vsw_name_valid(name))
+		return -EINVAL;
+	if (vsw_switch_find(vsw, name))
+		return -EEXIST;
+	for (int i = 0; i < VSW_MAX_SWITCHES && idx < 0; i++)
+		if (!vsw->sw[i])
+			idx = i;
+	if (idx < 0)
+		return -ENOSPC;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->rt = rte_zmalloc("vsw_swrt", sizeof(*s->rt), RTE_CACHE_LINE_SIZE);
+	if (!s->rt) {
+		free(s);
+		return -ENOMEM;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->idx = (unsigned int)idx;
+	s->aging_s = VSW_AGING_DEFAULT_S;
+	vsw->sw[idx] = s;
+	log_info("vswitch", "switch %s added", name);
+	return vsw_publish(vsw);
+}
+
+int
+vsw_switch_add(struct vsw *vsw, const char *name)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = switch_add_locked(vsw, name);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+static int
+switch_del_locked(struct vsw *vsw, const char *name)
+{
+	struct vsw_switch *s = vsw_switch_find(vsw, name);
+	int err;
+
+	if (!s)
+		return -ENOENT;
+	if (s->nports)
+		return -ENOTEMPTY;
+	vsw->sw[s->idx] = NULL;
+	err = vsw_publish(vsw);
+	if (err < 0) {
+		vsw->sw[s->idx] = s;
+		return err;
+	}
+	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)s->idx, -1);
+	rte_free(s->rt);
+	free(s);
+	log_info("vswitch", "switch %s removed", name);
+	return 0;
+}
+
+int
+vsw_switch_del(struct vsw *vsw, const char *name)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = switch_del_locked(vsw, name);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+int
+vsw_switch_set_aging(struct vsw *vsw, const char *name, uint32_t aging_s)
+{
+	struct vsw_switch *s;
+	int err = -ENOENT;
+
+	if (aging_s == 0 || aging_s > 1000000)
+		return -EINVAL;
+	pthread_mutex_lock(&vsw->lock);
+	s = vsw_switch_find(vsw, name);
+	if (s) {
+		s->aging_s = aging_s;
+		err = vsw_publish(vsw);
+	}
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+/* ---- ports ---- */
+
+static int
+port_config_check(struct vsw *vsw, struct vsw_port_config *c)
+{
+	if (!vsw_name_valid(c->name))
+		return -EINVAL;
+	if ((unsigned int)c->type >= VSW_PORT_TYPE_COUNT)
+		return -EINVAL;
+	if ((c->type == VSW_PORT_TAP || c->type == VSW_PORT_AFPACKET) &&
+	    !vsw_name_valid(c->iface))
+		return -EINVAL;
+	if (c->type == VSW_PORT_VHOSTUSER &&
+	    (c->path[0] != '/' || strlen(c->path) >= VSW_PATH_MAX ||
+	     strchr(c->path, ',')))
+		return -EINVAL;
+	if (!c->mac_limit)
+		c->mac_limit = vsw->opts.mac_limit_default;
+	if (!c->mtu)
+		c->mtu = VSW_MTU_DEFAULT;
+	if (c->mtu < 68 || c->mtu > VSW_MTU_MAX)
+		return -EINVAL;
+	if ((unsigned int)c->vlan.mode >= VSW_VLAN_MODE_COUNT)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+port_add_locked(struct vsw *vsw, const char *sw_name,
+		const struct vsw_port_config *cfg)
+{
+	struct vsw_switch *s = vsw_switch_find(vsw, sw_name);
+	struct vsw_port *p;
+	int slot = -1, err;
+
+	if (!s)
+		return -ENOENT;
+	if (vsw_port_find(vsw, cfg->name))
+		return -EEXIST;
+	for (int i = 0; i < VSW_MAX_PORTS && slot < 0; i++)
+		if (!vsw->port[i])
+			slot = i;
+	if (slot < 0)
+		return -ENOSPC;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = *cfg;
+	err = port_config_check(vsw, &p->cfg);
+	if (err < 0)
+		goto err_free;
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		struct vsw_port *q = vsw->port[i];
+
+		if (!q || q->cfg.type != p->cfg.type)
+			continue;
+		if (((p->cfg.type == VSW_PORT_TAP ||
+		      p->cfg.type == VSW_PORT_AFPACKET) &&
+		     !strcmp(q->cfg.iface, p->cfg.iface)) ||
+		    (p->cfg.type == VSW_PORT_VHOSTUSER &&
+		     !strcmp(q->cfg.path, p->cfg.path))) {
+			err = -EEXIST;
+			goto err_free;
+		}
+	}
+	p->rt = rte_zmalloc("vsw_portrt", sizeof(*p->rt), RTE_CACHE_LINE_SIZE);
+	if (!p->rt) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	p->slot = (unsigned int)slot;
+	p->sw = s;
+	err = vsw_port_open(vsw, p);
+	if (err < 0)
+		goto err_rt;
+	vsw->port[slot] = p;
+	s->nports++;
+	err = vsw_publish(vsw);
+	if (err < 0) {
+		vsw->port[slot] = NULL;
+		s->nports--;
+		vsw_port_close(vsw, p);
+		goto err_rt;
+	}
+	return 0;
+
+err_rt:
+	rte_free(p->rt);
+err_free:
+	free(p);
+	return err;
+}
+
+int
+vsw_port_add(struct vsw *vsw, const char *sw_name,
+	     const struct vsw_port_config *cfg)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = port_add_locked(vsw, sw_name, cfg);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+static int
+port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
+{
+	struct vsw_port *p = vsw_port_find(vsw, cfg->name);
+	struct vsw_port_config c, old;
+	int err;
+
+	if (!p)
+		return -ENOENT;
+	c = p->cfg;
+	c.vlan = cfg->vlan;
+	c.mac_limit = cfg->mac_limit;
+	c.mtu = cfg->mtu;
+	err = port_config_check(vsw, &c);
+	if (err < 0)
+		return err;
+	old = p->cfg;
+	p->cfg = c;
+	err = vsw_publish(vsw);
+	if (err < 0) {
+		p->cfg = old;
+		return err;
+	}
+	/* What was learned under the old VLANs no longer holds. */
+	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)p->sw->idx, (int)p->slot);
+	return 0;
+}
+
+int
+vsw_port_set(struct vsw *vsw, const struct vsw_port_config *cfg)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = port_set_locked(vsw, cfg);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+static int
+port_del_locked(struct vsw *vsw, const char *name)
+{
+	struct vsw_port *p = vsw_port_find(vsw, name);
+	int err;
+
+	if (!p)
+		return -ENOENT;
+	if (vsw->capture && atomic_load(&p->rt->capture))
+		vsw_capture_stop(vsw);
+	vsw->port[p->slot] = NULL;
+	err = vsw_publish(vsw);
+	if (err < 0) {
+		vsw->port[p->slot] = p;
+		return err;
+	}
+	/* The data plane no longer sees the port: forget it, then close it. */
+	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, -1, (int)p->slot);
+	p->sw->nports--;
+	vsw_port_close(vsw, p);
+	rte_free(p->rt);
+	free(p);
+	return 0;
+}
+
+int
+vsw_port_del(struct vsw *vsw, const char *name)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = port_del_locked(vsw, name);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
