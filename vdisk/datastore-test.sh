@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Disks inside the clustered datastore (LUN:/dir/disk.vmdk) on a file
-# LUN and, where tgtd runs, on an iSCSI LUN: the three types, import and
+# LUN and, where root and tgtd are available, on an iSCSI LUN of a
+# private tgtd on a free loopback port: the three types, import and
 # export checked against qemu-img, NBD through the engine's LUN data
 # path, extend/inflate/clone/rename/rm, and a second "host" (another
 # process with its own heartbeat slot) refused with the holder's name.
