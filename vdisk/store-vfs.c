@@ -11,10 +11,9 @@
  *
  * One mount per LUN per process, shared by every disk opened on it.
  *
- * Gaps in the datastore API today, worked around here: no hole punch or
- * zero-range call (discard keeps the blocks, write-zeroes writes zeros),
- * and LUN handles have no completion fd (the queue's eventfd is kept
- * readable while requests are in flight, so a poll loop re-polls).
+ * The queue's event fd is an epoll fd over its own eventfd (requests
+ * completed without LUN I/O) and the LUN handle's lun_event_fd(), so an
+ * event loop sleeps until a completion is there.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -458,6 +458,7 @@ struct store_queue {
 	unsigned int depth;
 	uint32_t max_io;
 	int efd;
+	int epfd;                    /* efd + the LUN's event fd; -1: none */
 	unsigned int inflight;
 	struct ds_req *reqs, *free;
 	struct vdisk_io *done_head, **done_tail;
@@ -469,6 +470,28 @@ signal_efd(struct store_queue *q)
 	uint64_t one = 1;
 
 	(void)!write(q->efd, &one, sizeof(one));
+}
+
+/* One fd for the engine's caller: our eventfd and the LUN's. */
+static int
+watch_both(struct store_queue *q)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int lfd = lun_event_fd(q->lun), epfd;
+
+	if (lfd < 0)
+		return -1;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -1;
+	ev.data.fd = q->efd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, q->efd, &ev) == 0) {
+		ev.data.fd = lfd;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) == 0)
+			return epfd;
+	}
+	close(epfd);
+	return -1;
 }
 
 static int
@@ -503,6 +526,7 @@ ds_queue_create(struct store_file *f, unsigned int depth,
 		rc = -errno;
 		goto err_lun;
 	}
+	q->epfd = watch_both(q);
 	*out = q;
 	return 0;
 
@@ -519,6 +543,8 @@ static void
 ds_queue_destroy(struct store_queue *q)
 {
 	lun_close(q->lun);
+	if (q->epfd >= 0)
+		close(q->epfd);
 	close(q->efd);
 	for (unsigned int i = 0; i < q->depth; i++) {
 		free(q->reqs[i].lio);
@@ -531,7 +557,7 @@ ds_queue_destroy(struct store_queue *q)
 static int
 ds_queue_event_fd(struct store_queue *q)
 {
-	return q->efd;
+	return q->epfd >= 0 ? q->epfd : q->efd;
 }
 
 /* Completed without LUN I/O: reported at the next poll. */
@@ -739,7 +765,9 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 			break;
 		}
 	}
-	signal_efd(q);
+	/* Without a LUN event fd the loop has to poll to see them. */
+	if (q->epfd < 0)
+		signal_efd(q);
 	return 0;
 }
 
@@ -799,14 +827,18 @@ ds_poll(struct store_queue *q, unsigned int min_done, int timeout_ms)
 		unsigned int need = min_done > n ? min_done - n : 0;
 		unsigned int before = q->inflight;
 
-		/* Without a completion fd, a caller that needs nothing still
+		/* Without a LUN event fd, a caller that needs nothing still
 		 * waits a moment, so its poll loop does not spin hot. */
-		rc = lun_poll(q->lun, need ? need : 1, need ? timeout_ms : 1);
+		if (q->epfd >= 0)
+			rc = lun_poll(q->lun, need, need ? timeout_ms : 0);
+		else
+			rc = lun_poll(q->lun, need ? need : 1,
+				      need ? timeout_ms : 1);
 		if (rc < 0)
 			return rc;
 		n += before - q->inflight;
 	}
-	if (q->inflight)
+	if (q->inflight && q->epfd < 0)
 		signal_efd(q);
 	return (int)n;
 }
