@@ -14,10 +14,17 @@
  * The queue's event fd is an epoll fd over its own eventfd (requests
  * completed without LUN I/O) and the LUN handle's lun_event_fd(), so an
  * event loop sleeps until a completion is there.
+ *
+ * Discard and write-zeroes are the datastore's vfs_file_punch() (thin:
+ * blocks given back) and vfs_file_zero_range() (blocks kept, flagged
+ * to-be-zeroed). A block given back may go to another file at once, so
+ * they first wait until no queue of the file has a LUN request in flight
+ * (new ones get -EAGAIN meanwhile).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +38,6 @@
 
 #define MAP_EXTENTS 64
 #define LOCK_WAIT_MS 3000
-#define ZERO_CHUNK (1u << 20)
 
 /* ---- shared mounts ---- */
 
@@ -121,6 +127,8 @@ struct store_file {
 	struct ds_store *st;
 	struct vfs_file *f;
 	bool new_blocks;           /* allocated by writes, not committed */
+	atomic_uint lun_busy;      /* requests with LUN I/O in flight */
+	atomic_uint punching;      /* discards waiting for those */
 };
 
 struct store_lock {
@@ -289,39 +297,12 @@ ds_allocate(struct store_file *f, uint64_t off, uint64_t len,
 				 VFS_ALLOC_LAZY_ZEROED);
 }
 
-/* One shared buffer of zeros, made on first use by whichever thread. */
-static const unsigned char *
-zero_buf(void)
-{
-	static unsigned char *z;
-	void *p;
-
-	if (__atomic_load_n(&z, __ATOMIC_ACQUIRE))
-		return z;
-	p = calloc(1, ZERO_CHUNK);
-	if (p && !__sync_bool_compare_and_swap(&z, NULL, p))
-		free(p);
-	return __atomic_load_n(&z, __ATOMIC_ACQUIRE);
-}
-
-/* No zero-range call in the datastore yet: write the zeros. */
 static int
 ds_zero_range(struct store_file *f, uint64_t off, uint64_t len, bool unmap)
 {
-	const unsigned char *z = zero_buf();
-
-	if (!z)
-		return -ENOMEM;
-	while (len) {
-		size_t n = (size_t)MIN(len, (uint64_t)ZERO_CHUNK);
-		int rc = ds_pwrite(f, z, n, off);
-
-		if (rc < 0)
-			return rc;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	/* A thick file keeps its blocks even when punched. */
+	return unmap ? vfs_file_punch(f->f, off, len) :
+		       vfs_file_zero_range(f->f, off, len);
 }
 
 static unsigned int
@@ -460,6 +441,8 @@ struct store_queue {
 	int efd;
 	int epfd;                    /* efd + the LUN's event fd; -1: none */
 	unsigned int inflight;
+	bool defer;                  /* inside a submit: report completions
+					at the next poll */
 	struct ds_req *reqs, *free;
 	struct vdisk_io *done_head, **done_tail;
 };
@@ -597,6 +580,15 @@ lio_done(struct lun_io *lio)
 			r->err = rc;
 	}
 	req_put(q, r);
+	atomic_fetch_sub(&q->f->lun_busy, 1);
+	if (q->defer) {
+		io->result = r->err ? r->err : (int64_t)io->len_bytes;
+		io->next = NULL;
+		*q->done_tail = io;
+		q->done_tail = &io->next;
+		signal_efd(q);
+		return;
+	}
 	q->inflight--;
 	vdisk_engine_complete(io, r->err ? r->err : (int64_t)io->len_bytes);
 }
@@ -659,18 +651,16 @@ zero_slice(const struct vdisk_io *io, uint64_t from, uint64_t len,
 		memset(scratch[i].iov_base, 0, scratch[i].iov_len);
 }
 
+/* Maps the whole request into r->lio[0..nl). */
 static int
-submit_rw(struct store_queue *q, struct vdisk_io *io)
+map_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
+	bool write, unsigned int *nl_out)
 {
-	bool write = io->store_op == VDISK_OP_WRITE;
 	struct vfs_extent ext[MAP_EXTENTS];
-	struct ds_req *r = q->free;
 	uint64_t done = 0;
 	unsigned int nl = 0, ni = 0;
 	int rc;
 
-	if (!r)
-		return -EAGAIN;
 	r->io = io;
 	r->err = 0;
 	r->commit = false;
@@ -737,11 +727,22 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 	/* 'grow' may have moved the iovec array: re-point the requests. */
 	for (unsigned int i = 0, k = 0; i < nl; k += r->lio[i].iovcnt, i++)
 		r->lio[i].iov = r->iov + k;
+	*nl_out = nl;
+	return 0;
+}
+
+static int
+send_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
+	 unsigned int nl)
+{
+	int rc;
+
 	q->free = r->next;
 	q->inflight++;
 	if (nl == 0) {
 		req_put(q, r);
 		q->inflight--;
+		atomic_fetch_sub(&q->f->lun_busy, 1);
 		done_later(q, io, (int64_t)io->len_bytes);
 		return 0;
 	}
@@ -772,6 +773,62 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 }
 
 static int
+submit_rw(struct store_queue *q, struct vdisk_io *io)
+{
+	bool write = io->store_op == VDISK_OP_WRITE;
+	struct ds_req *r = q->free;
+	unsigned int nl = 0;
+	int rc;
+
+	if (!r)
+		return -EAGAIN;
+	/* Counted before the check: a discard that sees no request busy
+	 * is sure none starts until it is done. */
+	atomic_fetch_add(&q->f->lun_busy, 1);
+	if (atomic_load(&q->f->punching)) {
+		atomic_fetch_sub(&q->f->lun_busy, 1);
+		return -EAGAIN;
+	}
+	rc = map_all(q, io, r, write, &nl);
+	if (rc < 0) {
+		atomic_fetch_sub(&q->f->lun_busy, 1);
+		return rc;
+	}
+	return send_all(q, io, r, nl);
+}
+
+/*
+ * Discard (or write-zeroes that may unmap) and write-zeroes that keeps
+ * the space: waits until no request of this file is on its way to the
+ * LUN (ours are reported at the next poll), then punches.
+ */
+static int
+zero_op(struct store_queue *q, struct vdisk_io *io, bool unmap)
+{
+	struct store_file *f = q->f;
+	int rc;
+
+	atomic_fetch_add(&f->punching, 1);
+	q->defer = true;
+	while (atomic_load(&f->lun_busy) > 0) {
+		if (lun_inflight(q->lun)) {
+			/* Every request completes by its deadline: a failed
+			 * poll is retried, never taken for "done". */
+			if (lun_poll(q->lun, 1, 10) < 0)
+				usleep(1000);
+		} else {
+			/* Other queues' threads finish theirs. */
+			usleep(100);
+		}
+	}
+	q->defer = false;
+	rc = ds_zero_range(f, io->offset_bytes, io->len_bytes, unmap);
+	atomic_fetch_sub(&f->punching, 1);
+	done_later(q, io, rc < 0 ? rc : (int64_t)io->len_bytes);
+	return 0;
+}
+
+static int
 ds_submit(struct store_queue *q, struct vdisk_io *io)
 {
 	switch (io->store_op) {
@@ -784,16 +841,9 @@ ds_submit(struct store_queue *q, struct vdisk_io *io)
 		done_later(q, io, vfs_file_commit(q->f->f));
 		return 0;
 	case VDISK_OP_DISCARD:
-		/* No way to give blocks back yet: contents simply stay. */
-		done_later(q, io, (int64_t)io->len_bytes);
-		return 0;
-	case VDISK_OP_WRITE_ZEROES: {
-		int rc = ds_zero_range(q->f, io->offset_bytes, io->len_bytes,
-				       false);
-
-		done_later(q, io, rc < 0 ? rc : (int64_t)io->len_bytes);
-		return 0;
-	}
+		return zero_op(q, io, true);
+	case VDISK_OP_WRITE_ZEROES:
+		return zero_op(q, io, !(io->flags & VDISK_IO_NO_UNMAP));
 	default:
 		return -EINVAL;
 	}

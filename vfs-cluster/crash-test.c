@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Crash consistency: a metadata-heavy workload (create, write, rename,
- * unlink, truncate, extend, mkdir, rmdir, with lock releases forcing
- * journal checkpoints) runs on a fault wrapper that logs every write.
+ * unlink, truncate, extend, punch, zero-range, mkdir, rmdir, with lock
+ * releases forcing journal checkpoints) runs on a fault wrapper that logs
+ * every write.
  * Then, for every durability point of the log (each flush, FUA write and
  * ATS), the LUN as it was at that point is rebuilt and checked:
  *   - fsck (which applies the crashed host's journal in memory) is clean;
@@ -94,6 +95,14 @@ step(void)
 		CHECK(rc > 0 || rc == -ENOSPC);
 		if (rnd(3) == 0) {
 			rc = vfs_file_truncate(f, (uint64_t)rnd(5) * 50 * KIB);
+			CHECK_OK(rc);
+		}
+		if (rnd(3) == 0) {
+			uint64_t at = (uint64_t)rnd(64) * 4 * KIB;
+			uint64_t len = (uint64_t)rnd(48) * 8 * KIB + 512;
+
+			rc = rnd(2) ? vfs_file_punch(f, at, len) :
+				      vfs_file_zero_range(f, at, len);
 			CHECK_OK(rc);
 		}
 		rc = vfs_file_sync(f);

@@ -261,6 +261,27 @@ int vfs_file_extend(struct vfs_file *file, uint64_t size_bytes,
  */
 int vfs_file_allocate(struct vfs_file *file, uint64_t offset, uint64_t len,
 		      enum vfs_alloc alloc) must_check;
+/*
+ * Makes [offset, offset+len) read as zeros (clamped to the size, which
+ * does not change). Whole blocks inside it: a thin file gives them back
+ * to the datastore; a file created lazy- or eager-zeroed thick keeps them
+ * allocated, flagged to-be-zeroed (no I/O now; they read as zeros and the
+ * first partial write zeroes the rest). The parts of blocks at either end
+ * are written with zeros. Blocks with the exclusive lock (-EROFS
+ * otherwise), durable on return, done in bounded transactions (an error
+ * may leave a prefix done). The caller must have no data I/O of its own
+ * in flight to the range: a block given back may go to another file at
+ * once, and a late write must not land there.
+ */
+int vfs_file_punch(struct vfs_file *file, uint64_t offset, uint64_t len)
+	must_check;
+/*
+ * The same, except that whole blocks always stay allocated (flagged
+ * to-be-zeroed), in thin files too, and holes stay holes: SCSI WRITE SAME
+ * or NVMe write-zeroes without deallocation.
+ */
+int vfs_file_zero_range(struct vfs_file *file, uint64_t offset,
+			uint64_t len) must_check;
 int vfs_file_stat(struct vfs_file *file, struct vfs_stat *st) must_check;
 enum vfs_lock_mode vfs_file_lock_mode(const struct vfs_file *file);
 uint32_t vfs_file_block_bytes(const struct vfs_file *file);
