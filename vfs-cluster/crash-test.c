@@ -13,6 +13,9 @@
  *     second time from the same starting header), both replays leave
  *     identical metadata, and fsck is clean afterwards.
  * CI needs >= 1000 points (VFS_CRASH_POINTS raises the floor for soak).
+ * With the argument "paxos" the session uses the disk-paxos ATS (so
+ * every lock and slot change is a run of plain writes, logged too) and
+ * PR fencing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,7 +207,7 @@ replay_twice(struct lun *s, uint64_t meta_bytes, unsigned int point)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct vfs_mkfs_opts mo = {
 		.block_bytes = 64 * KIB, .journal_bytes = 256 * KIB,
@@ -231,8 +234,17 @@ main(void)
 	/* The workload, logged. */
 	snprintf(uri, sizeof(uri), "faulty,log=%s:mem:crash-base", logpath);
 	CHECK_OK(lun_open(uri, NULL, &faulty));
+	if (argc > 1 && !strcmp(argv[1], "paxos"))
+		o.ats = VFS_ATS_DISK_PAXOS;
 	o.start_ns = now_ns = NS_PER_SEC;
 	CHECK_OK(vfs_mount_lun(faulty, &o, &vfs));
+	{
+		struct vfs_info info;
+
+		CHECK_OK(vfs_get_info(vfs, &info));
+		printf("ATS %s, %s fencing\n", info.ats_method,
+		       info.fencing == VFS_FENCING_PR ? "PR" : "self");
+	}
 	for (; iters < 3000; iters++) {
 		step();
 		if (iters % 100 == 99) {

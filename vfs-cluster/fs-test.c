@@ -483,6 +483,9 @@ poke(uint64_t off, const void *data, size_t len)
 {
 	uint8_t *buf = aligned_alloc(4096, 4096);
 
+	/* Under the datastore's fencing reservation only registrants
+	 * write. */
+	CHECK_OK(lun_pr_register(keep, 0x7e57));
 	CHECK_OK(lun_read(keep, ALIGN_DOWN(off, 512), buf, 512));
 	memcpy(buf + (off % 512), data, len);
 	CHECK_OK(lun_write(keep, ALIGN_DOWN(off, 512), buf, 512, 0));
@@ -521,6 +524,13 @@ test_fsck_finds_damage(void)
 		memcpy(&meta_off, hdr + 208, 8);
 		free(hdr);
 	}
+	/* A scribbled disk-paxos ballot block: repairable (zeroed). */
+	memset(junk, 0x5c, sizeof(junk));
+	poke((256 << 10) + 3 * 512 + 100, junk, 16);
+	CHECK_EQ(vfs_fsck(uri, 0, &rep, NULL, NULL), VFS_FSCK_REPAIRABLE);
+	CHECK_EQ(vfs_fsck(uri, VFS_FSCK_REPAIR, &rep, NULL, NULL),
+		 VFS_FSCK_REPAIRABLE);
+	fsck_clean();
 	/* A damaged primary volume header: repairable from the backup. */
 	memset(junk, 0x5a, sizeof(junk));
 	poke(40, junk, 16);

@@ -195,6 +195,9 @@ iscsi_close(struct lun *lun)
 	 * one made through lun_pr_register() outlives it, as in SCSI. */
 	if (l->state == SESS_UP && l->implicit_reg && l->base.pr_key)
 		iscsi_pr_register_key(l, 0);
+	/* A reservation held stays with the I_T nexus, as the caller
+	 * meant it to (a lost session is what teardown warns about). */
+	l->held_type = 0;
 	iscsi_session_teardown(l, SESS_DEAD);
 	free_handle(l);
 }

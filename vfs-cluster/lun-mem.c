@@ -38,6 +38,7 @@ struct mem_disk {
 	bool reserved;
 	const void *holder;           /* nexus, for single-holder types */
 	enum lun_pr_type type;
+	uintptr_t gone_seq;           /* tokens for closed nexuses */
 };
 
 struct lun_mem {
@@ -211,16 +212,20 @@ mem_close(struct lun *lun)
 {
 	struct lun_mem *m = to_mem(lun);
 	struct mem_disk *d = m->disk;
+	const void *gone;
 	int i;
 
 	/* As in SCSI, a registration outlives its connection (a dead host
-	 * stays registered until preempted); it just matches no handle. */
+	 * stays registered until preempted); it just matches no handle. Each
+	 * closed nexus gets its own token (a small number, never a handle's
+	 * address), so the reservation it held stays its own. */
 	pthread_mutex_lock(&d->lock);
 	i = find_reg(d, m);
+	gone = (const void *)++d->gone_seq;
 	if (i >= 0)
-		d->regs[i].nexus = d;
+		d->regs[i].nexus = gone;
 	if (d->reserved && d->holder == m)
-		d->holder = d;
+		d->holder = gone;
 	pthread_mutex_unlock(&d->lock);
 	disk_put(d);
 	if (m->efd >= 0)

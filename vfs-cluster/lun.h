@@ -268,7 +268,7 @@ enum lun_pr_type {
 struct lun_pr_state {
 	uint32_t generation;   /* PRgeneration from the device */
 	uint32_t nkeys;        /* registered keys (may exceed what fit) */
-	uint64_t keys[64];
+	uint64_t keys[256];    /* the first 256 keys */
 	bool reserved;
 	uint64_t holder_key;   /* 0 for all-registrants types */
 	enum lun_pr_type type;

@@ -122,8 +122,32 @@ int vfs_mkfs_lun(struct lun *lun, const struct vfs_mkfs_opts *opts)
 #define VFS_MOUNT_MANUAL_HEARTBEAT (1u << 2)
 #define VFS_MOUNT_ASYNC_COMMIT (1u << 3)
 
+/*
+ * How a session makes its atomic test-and-set (locks, slots) and whether
+ * it can fence other hosts by PR (docs/DATASTORE.md, "Fencing"):
+ *   LUN         the LUN's own method (COMPARE AND WRITE, an OFD lock, the
+ *               mem: mutex, or on a LUN with PR but no COMPARE AND WRITE
+ *               the short PR-mutex reservation, which leaves no room for
+ *               PR fencing there: hosts fence themselves);
+ *   DISK_PAXOS  the disk-paxos mutex over plain reads and writes, under a
+ *               standing registrants-only reservation: PR fencing and the
+ *               shorter dead time on any LUN with PR;
+ *   AUTO        DISK_PAXOS on a LUN with PR but no COMPARE AND WRITE (it
+ *               measured better there: failover within 5 s instead of the
+ *               lease), LUN elsewhere; and whatever the hosts already on
+ *               the datastore use.
+ * Every host of a datastore must use the same: a mount whose choice
+ * differs from the live hosts' fails with -EBUSY.
+ */
+enum vfs_ats {
+	VFS_ATS_AUTO = 0,
+	VFS_ATS_LUN,
+	VFS_ATS_DISK_PAXOS,
+};
+
 struct vfs_mount_opts {
 	unsigned int flags;       /* VFS_MOUNT_* */
+	enum vfs_ats ats;         /* 0: AUTO */
 	const char *host_name;    /* NULL: gethostname() */
 	uint32_t io_timeout_ms;   /* 0: lease / 5; deadline of session I/O */
 	uint32_t lock_timeout_ms; /* 0: 2 x lease + 5 s; longest wait for a
