@@ -8,8 +8,8 @@
  * only reservation (unregistered initiators may not write). It is held
  * by an "anchor": a registration made just for it, on a handle that is
  * closed at once (registrations outlive their connection), whose key
- * derives from the volume UUID and which nobody ever preempts or
- * releases. Its type is Write Exclusive - Registrants Only: every
+ * derives from the volume UUID (tagged LUN_PR_ANCHOR_TAG) and which
+ * nobody ever preempts or releases. Its type is Write Exclusive - Registrants Only: every
  * registrant writes, only the anchor holds. Not All Registrants: on
  * tgtd the reservation then points at some host's registration, moved
  * at every unregister, and PREEMPT frees that registration without
@@ -30,13 +30,11 @@
 
 enum { LIVE_NONE, LIVE_LUN, LIVE_PAXOS };
 
+/* Tagged, so the PR-mutex ATS never takes it for a stuck ATS (lun.h). */
 uint64_t
 fence_anchor_key(const struct vfs_geom *g)
 {
-	uint64_t k = (uint64_t)crc32c(0, g->uuid, 16) << 32 |
-		     crc32c(0x616e6368u, g->uuid, 16);
-
-	return k ? k : 1;
+	return (uint64_t)LUN_PR_ANCHOR_TAG << 32 | crc32c(0, g->uuid, 16);
 }
 
 /* What the hosts already on the datastore use. */
@@ -189,9 +187,7 @@ fence_setup(struct vfs *vfs, enum vfs_ats want)
 		return 0;
 	/* Read-only sessions register too: under the reservation their
 	 * heartbeat is a write like any other. */
-	do {
-		vfs_random_bytes(&vfs->pr_key, sizeof(vfs->pr_key));
-	} while (!vfs->pr_key);
+	vfs->pr_key = vfs_random_key();
 	rc = lun_pr_register(vfs->lun, vfs->pr_key);
 	if (rc == 0) {
 		rc = ensure_reservation(vfs, live);
@@ -257,9 +253,7 @@ fence_claim_open(struct vfs *vfs)
 	rc = lun_dup(vfs->lun, &vfs->claim_lun);
 	if (rc < 0)
 		return rc;
-	do {
-		vfs_random_bytes(&vfs->claim_key, sizeof(vfs->claim_key));
-	} while (!vfs->claim_key);
+	vfs->claim_key = vfs_random_key();
 	return lun_pr_register(vfs->claim_lun, vfs->claim_key);
 }
 
@@ -289,9 +283,7 @@ fence_join(struct lun *lun, uint64_t *key)
 		return -ENOMEM;
 	rc = lun_pr_read(lun, st);
 	if (rc == 0 && st->reserved) {
-		do {
-			vfs_random_bytes(key, sizeof(*key));
-		} while (!*key);
+		*key = vfs_random_key();
 		rc = lun_pr_register(lun, *key);
 	}
 	free(st);

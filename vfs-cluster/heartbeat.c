@@ -147,9 +147,7 @@ claim_abort(struct vfs *vfs, int why)
 	rc = paxos_fence_key(vfs->lun, vfs->claim_key);
 	if (rc < 0)
 		return rc;
-	do {
-		vfs_random_bytes(&key, sizeof(key));
-	} while (!key);
+	key = vfs_random_key();
 	for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
 		if (!h[i])
 			continue;
@@ -158,9 +156,7 @@ claim_abort(struct vfs *vfs, int why)
 			return rc;
 	}
 	vfs->pr_key = key;
-	do {
-		vfs_random_bytes(&vfs->claim_key, sizeof(vfs->claim_key));
-	} while (!vfs->claim_key);
+	vfs->claim_key = vfs_random_key();
 	return lun_pr_register(vfs->claim_lun, vfs->claim_key);
 }
 

@@ -774,6 +774,44 @@ test_ats_dead_holder_preempted(void)
 	free(b);
 }
 
+/*
+ * A standing fencing reservation (its holder's key tagged as an anchor)
+ * is never taken for a stuck ATS: a PR-mutex ATS times out instead of
+ * preempting it, and the reservation stays.
+ */
+static void
+test_ats_spares_anchor(void)
+{
+	const uint64_t anchor = (uint64_t)LUN_PR_ANCHOR_TAG << 32 | 0x77;
+	uint8_t *a = xalloc(512), *b = xalloc(512);
+	struct lun_pr_state st;
+	struct lun *h, *w;
+	double t0;
+
+	fill_sector(a, 'a');
+	fill_sector(b, 'b');
+	h = open_keyed(anchor, 400);
+	CHECK_OK(lun_pr_reserve(h, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY));
+	/* Registered by lun_pr_register(): stays after the close. */
+	CHECK_OK(lun_pr_register(h, anchor));
+	lun_close(h);
+	w = open_keyed(0xd1, 400);
+	CHECK_OK(lun_write(w, 12288, a, 512, LUN_IO_FUA));
+	t0 = now_s();
+	CHECK_EQ(lun_ats(w, 12288, a, b, 512), -ETIMEDOUT);
+	CHECK(now_s() - t0 >= 0.5);
+	CHECK_OK(lun_pr_read(w, &st));
+	CHECK(st.reserved && st.holder_key == anchor);
+	/* Clean up for the tests after: take it over, let it go. */
+	CHECK_OK(lun_pr_preempt(w, anchor, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY,
+				false));
+	CHECK_OK(lun_pr_release(w, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY));
+	CHECK_OK(lun_ats(w, 12288, a, b, 512));
+	lun_close(w);
+	free(a);
+	free(b);
+}
+
 static void
 test_ats_paused_holder(void)
 {
@@ -859,6 +897,7 @@ main(void)
 	RUN_TEST(test_reconnect_keeps_fencing);
 	RUN_TEST(test_ats_dead_holder_preempted);
 	RUN_TEST(test_ats_paused_holder);
+	RUN_TEST(test_ats_spares_anchor);
 	RUN_TEST(test_ats_race);
 	tgt_stop(&tgt);
 	test_tmpdir_remove();

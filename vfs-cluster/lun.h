@@ -274,6 +274,20 @@ struct lun_pr_state {
 	enum lun_pr_type type;
 };
 
+/*
+ * Keys whose upper 32 bits are this tag belong to the holder of a
+ * standing fencing reservation (the datastore's "anchor"): the PR-mutex
+ * ATS never takes such a reservation for a stuck ATS, never preempts it,
+ * and waits (up to its limit) instead.
+ */
+#define LUN_PR_ANCHOR_TAG 0x414e4348u /* "ANCH" */
+
+static inline bool
+lun_pr_key_is_anchor(uint64_t key)
+{
+	return (uint32_t)(key >> 32) == LUN_PR_ANCHOR_TAG;
+}
+
 /* Registers 'key' for this handle's connection (0 unregisters). */
 int lun_pr_register(struct lun *lun, uint64_t key) must_check;
 /* This handle's registered key, 0 if none. */

@@ -32,6 +32,17 @@ vfs_random_bytes(void *buf, size_t len)
 	}
 }
 
+uint64_t
+vfs_random_key(void)
+{
+	uint64_t key;
+
+	do {
+		vfs_random_bytes(&key, sizeof(key));
+	} while (!key || lun_pr_key_is_anchor(key));
+	return key;
+}
+
 /* The host's identity: /etc/machine-id when there is one. */
 static void
 host_identity(struct vfs *vfs, const struct vfs_mount_opts *o)

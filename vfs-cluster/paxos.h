@@ -32,10 +32,12 @@
  * on the mutex changed; the owner itself never writes the protected
  * sector later than io_timeout after its instance was decided.
  *
- * Uncontended cost: 2 writes + 2 reads for the instance (the first call
- * of a session, or after another host owned the mutex, reads the area
- * once more), the read and the FUA write of the sector, and the release:
- * 7 commands. Ballot and leader writes need no FUA: hosts only need the
+ * The owner of the instance just released may skip phase 1 for the next
+ * one (run_owner_fast() in paxos.c says why that is safe for it alone),
+ * so a host that took the mutex last pays 1 write + 1 read for the
+ * instance, the read and the FUA write of the sector, and the release:
+ * 5 commands. Otherwise: a read of the area, 2 writes + 2 reads, and the
+ * same 3: 8 commands. Ballot and leader writes need no FUA: hosts only need the
  * target to show them a completed write, and a target that loses its
  * cache also loses every session (and, on tgtd, every registration).
  *

@@ -479,6 +479,8 @@ void fence_leave(struct lun *lun, uint64_t key);
 
 /* Random bytes (getrandom, else a clock-seeded generator). */
 void vfs_random_bytes(void *buf, size_t len);
+/* A random PR key: never 0, never an anchor's (lun.h). */
+uint64_t vfs_random_key(void);
 /* Whether the host named by a paxos owner record is gone (paxos.h). */
 bool vfs_paxos_holder_gone(void *arg, const struct od_pxowner *o);
 
