@@ -463,6 +463,13 @@ struct store_queue {
 	struct vdisk_io *done_head, **done_tail;
 };
 
+/* Requests name their file (a layer's go to several of one mount). */
+static struct store_file *
+io_file(struct store_queue *q, const struct vdisk_io *io)
+{
+	return io->file ? io->file : q->f;
+}
+
 static void
 signal_efd(struct store_queue *q)
 {
@@ -565,7 +572,7 @@ lio_done(struct lun_io *lio)
 	if (--r->pending)
 		return;
 	if (!r->err && r->commit) {
-		int rc = vfs_file_commit(q->f->f);
+		int rc = vfs_file_commit(io_file(q, io)->f);
 
 		if (rc < 0)
 			r->err = rc;
@@ -652,7 +659,7 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 	/* Map the whole request first: nothing is sent unless all of it
 	 * can be, so a failure leaves no half-written request behind. */
 	while (done < io->len_bytes) {
-		int n = vfs_file_map(q->f->f, io->offset_bytes + done,
+		int n = vfs_file_map(io_file(q, io)->f, io->offset_bytes + done,
 				     io->len_bytes - done,
 				     write ? VFS_MAP_WRITE : 0, ext,
 				     MAP_EXTENTS);
@@ -665,7 +672,7 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 			uint64_t lun_off = ext[i].lun_offset;
 
 			if (ext[i].flags & VFS_EXTENT_NEW) {
-				q->f->new_blocks = true;
+				io_file(q, io)->new_blocks = true;
 				if (io->flags & VDISK_IO_FUA)
 					r->commit = true;
 			}
@@ -752,16 +759,16 @@ ds_submit(struct store_queue *q, struct vdisk_io *io)
 		return submit_rw(q, io);
 	case VDISK_OP_FLUSH:
 		/* LUN flush plus the block map of new allocations. */
-		q->f->new_blocks = false;
-		done_later(q, io, vfs_file_commit(q->f->f));
+		io_file(q, io)->new_blocks = false;
+		done_later(q, io, vfs_file_commit(io_file(q, io)->f));
 		return 0;
 	case VDISK_OP_DISCARD:
 		/* No way to give blocks back yet: contents simply stay. */
 		done_later(q, io, (int64_t)io->len_bytes);
 		return 0;
 	case VDISK_OP_WRITE_ZEROES: {
-		int rc = ds_zero_range(q->f, io->offset_bytes, io->len_bytes,
-				       false);
+		int rc = ds_zero_range(io_file(q, io), io->offset_bytes,
+				       io->len_bytes, false);
 
 		done_later(q, io, rc < 0 ? rc : (int64_t)io->len_bytes);
 		return 0;
