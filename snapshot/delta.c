@@ -971,6 +971,49 @@ delta_open(struct vdisk_store *st, const char *name, unsigned int flags,
 }
 
 int
+delta_freeze(struct delta *d)
+{
+	int rc;
+
+	if (!d->writable)
+		return 0;
+	rc = delta_commit_sync(d);
+	if (rc == 0)
+		rc = delta_write_header(d, false);
+	if (rc == 0)
+		d->writable = false;
+	return rc;
+}
+
+int
+delta_make_writable(struct delta *d)
+{
+	struct store_file *f;
+	int rc;
+
+	if (d->writable)
+		return 0;
+	/* One handle per file (datastore sessions refuse a second). */
+	d->st->ops->file_close(d->f);
+	d->f = NULL;
+	rc = d->st->ops->file_open(d->st, d->name, STORE_DIRECT, &f);
+	if (rc < 0) {
+		if (d->st->ops->file_open(d->st, d->name, STORE_DIRECT |
+					  STORE_RDONLY, &d->f) < 0)
+			d->f = NULL;
+		return rc;
+	}
+	d->f = f;
+	d->writable = true;
+	rc = delta_write_header(d, true);
+	if (rc < 0)
+		return rc;
+	if (d->st->ops->set_alloc_chunk)
+		d->st->ops->set_alloc_chunk(d->f, 1u << 20, d->limit);
+	return 0;
+}
+
+int
 delta_close(struct delta *d)
 {
 	int rc = 0;

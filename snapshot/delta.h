@@ -132,6 +132,11 @@ int delta_commit_sync(struct delta *d);
 
 /* Rewrites the header (the other copy) with or without the dirty flag. */
 int delta_write_header(struct delta *d, bool dirty);
+/* Commits, writes the clean header, and takes no more writes. */
+int delta_freeze(struct delta *d);
+/* Reopens the file read-write (dirty flag set): a frozen delta a merge
+ * writes into. The tables stay as loaded. */
+int delta_make_writable(struct delta *d);
 
 /*
  * Checks what the tables reference against each other: no slot used

@@ -343,7 +343,8 @@ vdisk_remove(const char *path)
 		goto out_free;
 	/* Snapshot nodes and the tree go with the disk (or it stays). */
 	if (vdisk_provider_get()) {
-		rc = vdisk_provider_get()->remove(h->st, h->leaf, &h->d);
+		rc = vdisk_provider_get()->remove(h->st, path, h->leaf,
+						  &h->d);
 		if (rc < 0) {
 			release(h);
 			goto out_free;

@@ -32,7 +32,8 @@
 #define STORE_DEPTH_FACTOR 4
 
 struct vdisk_queue {
-	struct vdisk *disk;
+	struct vdisk *disk;           /* NULL: a provider's bare queue */
+	struct vdisk_store *st;
 	struct store_queue *sq;
 	unsigned int depth;
 	unsigned int inflight;        /* caller requests before done() */
@@ -49,8 +50,14 @@ struct vdisk_queue {
 void
 vdisk_engine_init(struct vdisk *disk)
 {
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&disk->gate_mu, NULL);
-	pthread_cond_init(&disk->gate_cv, NULL);
+	/* Timed waits use the monotonic clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&disk->gate_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&disk->sync_mu, NULL);
 }
 
@@ -77,6 +84,7 @@ vdisk_queue_create(struct vdisk *disk, unsigned int depth,
 	if (!q)
 		return -ENOMEM;
 	q->disk = disk;
+	q->st = disk->store;
 	q->depth = depth;
 	q->held_tail = &q->held;
 	rc = disk->store->ops->queue_create(disk->data,
@@ -112,28 +120,30 @@ vdisk_queue_destroy(struct vdisk_queue *q)
 		return;
 	while (q->inflight > 0 || q->sub_inflight > 0) {
 		int rc = q->inflight ? vdisk_poll(q, q->inflight, -1) :
-			 q->disk->store->ops->poll(q->sq, 1, -1);
+			 q->st->ops->poll(q->sq, 1, -1);
 
 		if (rc < 0)
 			break;
 	}
 	drop_layer_state(q);
-	pthread_mutex_lock(&q->disk->mu);
-	for (pp = &q->disk->queues; *pp; pp = &(*pp)->next) {
-		if (*pp == q) {
-			*pp = q->next;
-			break;
+	if (q->disk) {
+		pthread_mutex_lock(&q->disk->mu);
+		for (pp = &q->disk->queues; *pp; pp = &(*pp)->next) {
+			if (*pp == q) {
+				*pp = q->next;
+				break;
+			}
 		}
+		pthread_mutex_unlock(&q->disk->mu);
 	}
-	pthread_mutex_unlock(&q->disk->mu);
-	q->disk->store->ops->queue_destroy(q->sq);
+	q->st->ops->queue_destroy(q->sq);
 	free(q);
 }
 
 int
 vdisk_queue_event_fd(struct vdisk_queue *q)
 {
-	return q->disk->store->ops->queue_event_fd(q->sq);
+	return q->st->ops->queue_event_fd(q->sq);
 }
 
 static void
@@ -316,7 +326,7 @@ vdisk_submit(struct vdisk_queue *q, struct vdisk_io *io)
 int
 vdisk_kick(struct vdisk_queue *q)
 {
-	return q->disk->store->ops->kick(q->sq);
+	return q->st->ops->kick(q->sq);
 }
 
 /* Sends held requests once the gate is open; failures complete them. */
@@ -347,9 +357,6 @@ release_held(struct vdisk_queue *q)
 			io->done(io);
 		}
 	}
-	if (q->held)
-		return;
-	vdisk_kick(q);
 }
 
 static int
@@ -369,7 +376,7 @@ wait_event(struct vdisk_queue *q, int timeout_ms)
 static int
 poll_slow(struct vdisk_queue *q, unsigned int min_done, int timeout_ms)
 {
-	const struct store_ops *ops = q->disk->store->ops;
+	const struct store_ops *ops = q->st->ops;
 	uint64_t start = q->completed;
 	uint64_t deadline = timeout_ms > 0 ?
 			    clock_mono_ns() + (uint64_t)timeout_ms * NS_PER_MS : 0;
@@ -379,10 +386,17 @@ poll_slow(struct vdisk_queue *q, unsigned int min_done, int timeout_ms)
 		unsigned int done;
 		int left = timeout_ms;
 
+		/* Reap first: the store's poll resets the eventfd, so work
+		 * another thread posted (or a gate that opened) before it
+		 * must be picked up after it, or its wakeup is lost. */
+		rc = ops->poll(q->sq, 0, 0);
+		if (rc < 0)
+			return rc;
 		release_held(q);
 		if (q->lq_ops)
 			q->lq_ops->run(q->lq_layer, q->lq);
-		rc = ops->poll(q->sq, 0, 0);
+		/* What those queued must start before anyone waits for it. */
+		rc = ops->kick(q->sq);
 		if (rc < 0)
 			return rc;
 		done = (unsigned int)(q->completed - start);
@@ -408,7 +422,7 @@ int
 vdisk_poll(struct vdisk_queue *q, unsigned int min_done, int timeout_ms)
 {
 	if (likely(!q->held && !q->lq_ops && !q->disk->layer))
-		return q->disk->store->ops->poll(q->sq, min_done, timeout_ms);
+		return q->st->ops->poll(q->sq, min_done, timeout_ms);
 	return poll_slow(q, min_done, timeout_ms);
 }
 
@@ -447,7 +461,7 @@ vdisk_sub_submit(struct vdisk_queue *q, struct store_file *f,
 	sub->store_op = sub->op;
 	sub->queue = q;
 	sub->file = f;
-	rc = q->disk->store->ops->submit(q->sq, sub);
+	rc = q->st->ops->submit(q->sq, sub);
 	if (rc < 0)
 		return rc;
 	q->sub_inflight++;
@@ -458,6 +472,41 @@ unsigned int
 vdisk_sub_inflight(const struct vdisk_queue *q)
 {
 	return q->sub_inflight;
+}
+
+int
+vdisk_bare_queue_create(struct vdisk_store *st, struct store_file *anchor,
+			unsigned int depth, struct vdisk_queue **out)
+{
+	struct vdisk_queue *q;
+	int rc;
+
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->st = st;
+	q->depth = depth;
+	q->held_tail = &q->held;
+	rc = st->ops->queue_create(anchor, depth, &q->sq);
+	if (rc < 0) {
+		free(q);
+		return rc;
+	}
+	*out = q;
+	return 0;
+}
+
+int
+vdisk_sub_poll(struct vdisk_queue *q, int timeout_ms)
+{
+	int rc;
+
+	if (q->sub_inflight == 0)
+		return wait_event(q, timeout_ms);
+	rc = q->st->ops->poll(q->sq, 0, 0);
+	if (rc != 0 || timeout_ms == 0)
+		return rc;
+	return q->st->ops->poll(q->sq, 1, timeout_ms);
 }
 
 void

@@ -119,6 +119,8 @@ int vdisk_cbt_load(struct vdisk_store *st, const char *name,
 /* Creates an empty known map at epoch 1. */
 int vdisk_cbt_create(struct vdisk_store *st, const char *name,
 		     uint64_t capacity);
+/* Declares the map unknown (the content jumped: a snapshot revert). */
+void vdisk_cbt_forget(struct vdisk_cbt *cbt, const char *why);
 /* Records a write of [off, off+len); lock-free, any thread. */
 void vdisk_cbt_mark(struct vdisk_cbt *cbt, uint64_t off, uint64_t len);
 /* Writes the map and the clean mark (read-write), frees. NULL: no-op. */

@@ -67,12 +67,12 @@ struct vdisk_provider {
 	int (*check)(const char *path, bool repair,
 		     struct vdisk_check_report *rep);
 	/*
-	 * vdisk_remove(), with the disk's lock held: removes what the
-	 * provider keeps beside disk 'leaf' (snapshot nodes, the tree).
+	 * vdisk_remove() of 'path', with the disk's lock held: removes what
+	 * the provider keeps beside disk 'leaf' (snapshot nodes, the tree).
 	 * 0, or -errno to refuse (nothing removed).
 	 */
-	int (*remove)(struct vdisk_store *st, const char *leaf,
-		      const struct vdisk_desc *d);
+	int (*remove)(struct vdisk_store *st, const char *path,
+		      const char *leaf, const struct vdisk_desc *d);
 };
 
 /* Registers the provider (a constructor of the snapshot library). */
@@ -106,6 +106,19 @@ int vdisk_sub_submit(struct vdisk_queue *q, struct store_file *f,
 		     struct vdisk_io *sub) must_check;
 /* Sub-requests of 'q' still at the store. */
 unsigned int vdisk_sub_inflight(const struct vdisk_queue *q);
+/*
+ * A queue of the provider's own, for sub-requests only (merges, offline
+ * work), on store 'st' ('anchor' is any file of it). Destroyed with
+ * vdisk_queue_destroy(); used from one thread.
+ */
+int vdisk_bare_queue_create(struct vdisk_store *st, struct store_file *anchor,
+			    unsigned int depth, struct vdisk_queue **out)
+	must_check;
+/*
+ * Runs done() of completed sub-requests; with none in flight, waits up to
+ * 'timeout_ms' for a wakeup (vdisk_queue_wake()) instead. Count or -errno.
+ */
+int vdisk_sub_poll(struct vdisk_queue *q, int timeout_ms);
 /* Makes q's poller run the layer's run() soon; any thread. */
 void vdisk_queue_wake(struct vdisk_queue *q);
 struct vdisk *vdisk_queue_disk(const struct vdisk_queue *q);
