@@ -500,3 +500,27 @@ snap_list_free(struct snap_list *l)
 	free(l->snaps);
 	free(l);
 }
+
+int
+snap_point_path(const char *disk, const char *name, char *out, size_t len)
+{
+	char dir[4096];
+	struct snap_list *l;
+	int rc;
+
+	rc = snap_list(disk, &l);
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (unsigned int i = 0; i < l->n; i++) {
+		if (!l->snaps[i].name[0] || strcmp(l->snaps[i].name, name))
+			continue;
+		snap_path_dir(disk, dir, sizeof(dir));
+		snap_path_join(dir, l->snaps[i].file, out, len);
+		rc = 0;
+	}
+	if (rc < 0)
+		vdisk_err("snapshot", "%s: no snapshot '%s'", disk, name);
+	snap_list_free(l);
+	return rc;
+}

@@ -113,6 +113,12 @@ struct snap_list {
 /* Reads the tree (no lock needed). */
 int snap_list(const char *disk, struct snap_list **out) must_check;
 void snap_list_free(struct snap_list *l);
+/*
+ * The path of snapshot 'name' of 'disk' as a disk of its own (read-only:
+ * vdisk_open() it with VDISK_OPEN_RDONLY to read that point, export it).
+ */
+int snap_point_path(const char *disk, const char *name, char *out,
+		    size_t len) must_check;
 
 /* ---- disk modes (as in VMware ESX) ---- */
 
