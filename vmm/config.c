@@ -73,7 +73,9 @@ static const struct key_def keys[] = {
 	  "relative CPU weight through cgroups (1024 = normal)" },
 	{ "memory.limit", KT_SIZE, F(memory_limit_bytes), 1u << 20,
 	  1ull << 42, "memory limit of the VMM process through cgroups" },
-	{ "disk#", KT_DISK, 0, 0, 0, "raw disk image (virtio-blk), # = 0..7" },
+	{ "disk#", KT_DISK, 0, 0, 0,
+	  "virtio-blk disk, # = 0..7: LUN:/dir/disk.vmdk (datastore), a "
+	  "vdisk descriptor, or a raw image file or block device" },
 	{ "disk#.mode", KT_DISK_MODE, 0, 0, 0,
 	  "persistent, nonpersistent or undoable" },
 	{ "disk#.readonly", KT_DISK_RO, 0, 0, 0, "true: the guest cannot write" },
@@ -160,6 +162,33 @@ set_path(struct parse_ctx *p, const char *key, char **field, const char *v)
 	if (!*v)
 		return fail(p, p->line, key, "empty path");
 	if (v[0] == '/' || !p->cfg->basedir)
+		return set_str(p, field, v);
+	if (asprintf(&s, "%s/%s", p->cfg->basedir, v) < 0)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+/*
+ * A disk is a local path or a datastore file "LUN:/dir/disk.vmdk" (the
+ * last ':' followed by '/' that is not part of "://"). A LUN given as a
+ * relative file name is relative to the config file like other paths;
+ * URIs (iscsi://..., mem:..., faulty,...:...) are kept as they are.
+ */
+static int
+set_disk_path(struct parse_ctx *p, const char *key, char **field,
+	      const char *v)
+{
+	const char *sep = NULL;
+	char *s;
+
+	for (const char *q = v; (q = strstr(q, ":/")) != NULL; q += 2)
+		if (q > v && q[2] != '/')
+			sep = q;
+	if (!sep || v[0] == '/' || !p->cfg->basedir)
+		return set_path(p, key, field, v);
+	if (memchr(v, ':', (size_t)(sep - v)))
 		return set_str(p, field, v);
 	if (asprintf(&s, "%s/%s", p->cfg->basedir, v) < 0)
 		return -ENOMEM;
@@ -294,7 +323,7 @@ set_indexed(struct parse_ctx *p, const struct key_def *d, const char *key,
 			return fail(p, p->line, key, "at most %d disks",
 				    VMM_MAX_DISKS);
 		disk->line = p->line;
-		return set_path(p, key, &disk->path, v);
+		return set_disk_path(p, key, &disk->path, v);
 	case KT_DISK_MODE:
 		if (idx >= VMM_MAX_DISKS)
 			return fail(p, p->line, key, "at most %d disks",

@@ -24,6 +24,8 @@ void vmm_blk_destroy(struct vmm_blk_dev *d);
 void vmm_blk_stop(struct vmm_blk_dev *d, bool flush);
 void vmm_blk_stats(struct vmm_blk_dev *d, struct vmm_io_stats *s);
 const char *vmm_blk_path(const struct vmm_blk_dev *d);
+/* What backs the disk: "raw image", "vdisk thin on the datastore"... */
+const char *vmm_blk_kind(const struct vmm_blk_dev *d);
 
 /* virtio-net whose queues a vhost-user back end serves. */
 int vmm_net_create(struct vmm_vm *vm, unsigned int index,
