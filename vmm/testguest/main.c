@@ -83,6 +83,8 @@ user_main(void)
 		ticks(tg_arg_u64("ticks", 10));
 	if (tg_arg("hostile"))
 		rc |= tg_hostile(devs, n);
+	if (tg_arg("blkcheck"))
+		rc |= tg_blk_check(devs, n);
 	if (tg_arg("blk"))
 		rc |= tg_blk_test(devs, n);
 	if (tg_arg("blkbench"))

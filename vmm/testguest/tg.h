@@ -138,6 +138,7 @@ int tg_pci_msix_enable(struct tg_pci_dev *d, unsigned int vector_base);
 
 /* tests */
 int tg_blk_test(struct tg_pci_dev *devs, int n);
+int tg_blk_check(struct tg_pci_dev *devs, int n);
 int tg_blk_bench(struct tg_pci_dev *devs, int n);
 int tg_hostile(struct tg_pci_dev *devs, int n);
 int tg_balloon_run(struct tg_pci_dev *devs, int n);
