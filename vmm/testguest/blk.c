@@ -9,8 +9,9 @@
  * blkbench=OPS: 4 KiB random reads, 32 in flight (qd=N for fewer),
  * timed by the host from the "blkbench: start" and "blkbench: done"
  * lines; an interrupt once 1/coalesce (default 1/8) of what is in flight
- * has completed; "blkpoll" polls for completions instead of waiting for
- * interrupts.
+ * has completed; "haltpoll=US" polls that long before halting to wait
+ * for it; "blkspin" never halts (interrupts still come); "blkpoll"
+ * polls with interrupts off.
  */
 #include "virtio.h"
 
@@ -370,6 +371,9 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 	uint64_t issued = 0, pages, errors = 0, depth_sum = 0, rounds = 0;
 	bool poll = tg_arg("blkpoll") != NULL;
 	bool spin = tg_arg("blkspin") != NULL;
+	/* haltpoll=US: poll that long before halting, as Linux guests
+	   with cpuidle-haltpoll do (a halt is costly under PVM). */
+	uint64_t haltpoll = tg_arg_u64("haltpoll", 0), poll_end;
 	unsigned int depth = (unsigned int)tg_arg_u64("qd", DEPTH);
 	/* Completions per interrupt: a share of what is in flight. */
 	unsigned int coalesce = (unsigned int)tg_arg_u64("coalesce", 8);
@@ -394,9 +398,11 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 		d->v.vq[0].avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT */
 	if (depth < 1 || depth > DEPTH)
 		depth = DEPTH;
+	if (haltpoll)
+		haltpoll = haltpoll * tg_tsc_per_ms() / 1000;
 	if (coalesce < 1)
 		coalesce = 1;
-	tg_printf("blkbench: start %lu ops depth %u\n", ops, depth);
+	tg_printf("blkbench: start %lu ops depth %u, poll %lu tsc\n", ops, depth, haltpoll);
 	while (done < ops) {
 		bool added = false;
 
@@ -418,6 +424,12 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 					      (uint16_t)(d->inflight > coalesce ?
 							 d->inflight / coalesce : 1));
 			s = reap_poll(d);
+			if (s >= 0)
+				break;
+			poll_end = rdtsc() + haltpoll;
+			while (haltpoll && (s = reap_poll(d)) < 0 &&
+			       rdtsc() < poll_end)
+				barrier();
 			if (s >= 0)
 				break;
 			if (!spin)

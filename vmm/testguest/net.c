@@ -13,6 +13,10 @@
  *                            back to B again, for about S seconds
  *   net ip=A loop=S          the other end: answer ARP and return every
  *                            loop frame to its sender
+ *   ... loop=S irq            the loop waits for receive interrupts in hlt
+ *                            when its ring is empty (after polling it for
+ *                            haltpoll=US microseconds), instead of
+ *                            polling all the time
  * IPs are the last octet of 10.0.0.0/24. Transmit never waits: each
  * frame is copied into a buffer of its own descriptor, reclaimed once
  * the back end has used it. The loop runs with interrupts off and
@@ -41,7 +45,7 @@ struct nic {
 };
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-static uint64_t tsc_per_ms = 2500000; /* refined from the timer below */
+static uint64_t tsc_per_ms;
 
 static uint16_t
 be16(const uint8_t *p)
@@ -242,23 +246,6 @@ got_arp(const struct seen *s)
 	return s->arp_reply;
 }
 
-static void
-calibrate(void)
-{
-	/* The LAPIC tick is about 64 ms on KVM (1 GHz bus / 16 * 4M);
-	   good enough for timeouts, never for figures. */
-	uint64_t c = tg_irq_count(0x20), t0;
-
-	while (tg_irq_count(0x20) == c)
-		tg_idle();
-	t0 = rdtsc();
-	c = tg_irq_count(0x20);
-	while (tg_irq_count(0x20) < c + 2)
-		tg_idle();
-	tsc_per_ms = (rdtsc() - t0) / 128;
-	if (!tsc_per_ms)
-		tsc_per_ms = 1;
-}
 
 static int
 pinger(struct nic *n, uint8_t peer, uint64_t count)
@@ -303,10 +290,13 @@ pinger(struct nic *n, uint8_t peer, uint64_t count)
 static void
 loop_run(struct nic *n, uint64_t ms)
 {
+	bool irq = tg_arg("irq") != NULL;
+	uint64_t haltpoll = tg_arg_u64("haltpoll", 0) * tsc_per_ms / 1000;
+	uint64_t t0 = rdtsc(), looped = 0, idle_since = 0, halts = 0;
 	struct seen s = { 0 };
-	uint64_t t0 = rdtsc(), looped = 0;
 
-	/* Interrupts off: this loop polls. */
+	/* Interrupts off: this loop polls (and with 'irq' turns receive
+	   interrupts on only to sleep). */
 	n->v.vq[0].avail[0] = 1;
 	n->v.vq[1].avail[0] = 1;
 	tg_printf("net: loop running\n");
@@ -314,6 +304,25 @@ loop_run(struct nic *n, uint64_t ms)
 		unsigned int batch = 0;
 		uint32_t len;
 		int head;
+
+		if (irq && !tg_vq_has_used(&n->v.vq[0])) {
+			uint64_t now = rdtsc();
+
+			if (!idle_since)
+				idle_since = now;
+			if (now - idle_since >= haltpoll) {
+				n->v.vq[0].avail[0] = 0;
+				mb();
+				if (!tg_vq_has_used(&n->v.vq[0])) {
+					tg_idle();
+					halts++;
+				}
+				n->v.vq[0].avail[0] = 1;
+				idle_since = 0;
+			}
+			continue;
+		}
+		idle_since = 0;
 
 		while (batch < 32 && (head = tg_vq_used(&n->v.vq[0], &len)) >= 0) {
 			uint8_t *f = n->rx[head] + HDR;
@@ -342,8 +351,8 @@ loop_run(struct nic *n, uint64_t ms)
 	n->v.vq[0].avail[0] = 0;
 	n->v.vq[1].avail[0] = 0;
 	tg_printf("net: loop done, %lu frames returned, rx %lu tx %lu, "
-		  "tx ring full %lu times\n", looped, n->rx_frames, n->tx_frames,
-		  n->tx_full);
+		  "tx ring full %lu times, %lu halts\n", looped, n->rx_frames,
+		  n->tx_frames, n->tx_full, halts);
 }
 
 static int
@@ -427,7 +436,7 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 	for (int i = 0; i < RXBUFS; i++)
 		post_rx(n, i);
 	tg_vq_kick(&n->v.vq[0]);
-	calibrate();
+	tsc_per_ms = tg_tsc_per_ms();
 	t0 = rdtsc();
 	while (!(mmio_read16(n->v.device + 6) & 1)) {
 		if (rdtsc() - t0 > 30000 * tsc_per_ms) {

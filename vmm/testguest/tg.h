@@ -113,6 +113,8 @@ void tg_irq_init(void);
 uint64_t tg_irq_count(unsigned int vector);
 /* Waits (sti; hlt) until 'cond' is true or an interrupt arrives. */
 void tg_idle(void);
+/* TSC ticks per millisecond, measured against the LAPIC tick once. */
+uint64_t tg_tsc_per_ms(void);
 /* Continues in ring 3 at fn(); never returns. */
 void tg_user_mode(void (*fn)(void)) __attribute__((noreturn));
 #define TG_MSI_ADDR 0xfee00000u
