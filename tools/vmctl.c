@@ -144,6 +144,10 @@ print_stats(const struct json_node *r)
 							    : "switch not connected",
 		       num(v, "rx_frames_per_s"), num(v, "tx_frames_per_s"),
 		       num(v, "rx_frames"), num(v, "tx_frames"));
+	v = json_get(r, "console");
+	if (v && v->type == JSON_OBJECT)
+		printf("console: virtio-console, %.0f bytes to the guest, %.0f "
+		       "from it\n", num(v, "rx_bytes"), num(v, "tx_bytes"));
 }
 
 static int

@@ -124,6 +124,12 @@ static void
 test_errors(void)
 {
 	parse_bad("", "nothing to boot");
+	parse_bad("testguest = a\nconsole = stdio\n",
+		  "vm.cfg:2: key 'console': the serial port already uses stdio");
+	parse_bad("testguest = a\nserial = unix:/s\nconsole = unix:/s\n",
+		  "key 'console': the serial port listens on the same socket");
+	parse_bad("testguest = a\nconsole = tty\n",
+		  "key 'console': expected stdio, none, file:PATH or unix:PATH");
 	parse_bad("testguest = a\nfoo = 1\n", "vm.cfg:2: key 'foo': unknown key");
 	parse_bad("testguest = a\nmemory = 12Q\n", "vm.cfg:2: key 'memory': expected a size");
 	parse_bad("testguest = a\nmemory = 1K\n", "key 'memory'");

@@ -162,6 +162,15 @@ put_stats(struct vmm_vm *vm, struct json_writer *w)
 		json_obj_end(w);
 	}
 	json_arr_end(w);
+	if (vm->console) {
+		uint64_t rx, tx;
+
+		vmm_console_stats(vm->console, &rx, &tx);
+		json_obj_begin(w, "console");
+		json_u64(w, "rx_bytes", rx);
+		json_u64(w, "tx_bytes", tx);
+		json_obj_end(w);
+	}
 }
 
 static void

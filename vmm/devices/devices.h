@@ -46,6 +46,14 @@ int vmm_balloon_set_target(struct vmm_balloon *b, uint64_t bytes);
 void vmm_balloon_info(struct vmm_balloon *b, uint64_t *actual,
 		      uint64_t *target);
 
+/* virtio-console on the config's 'console' back end. */
+int vmm_console_create(struct vmm_vm *vm, struct vmm_console **out)
+	must_check;
+void vmm_console_destroy(struct vmm_console *c);
+/* Bytes given to the guest and taken from it so far. */
+void vmm_console_stats(struct vmm_console *c, uint64_t *rx_bytes,
+		       uint64_t *tx_bytes);
+
 /* Every loop turn (at most once a second it samples rates). */
 void vmm_devices_tick(struct vmm_vm *vm);
 /* After the vCPUs stopped: quiesce every device. */

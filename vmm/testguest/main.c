@@ -93,6 +93,8 @@ user_main(void)
 		rc |= tg_balloon_run(devs, n);
 	if (tg_arg("net"))
 		rc |= tg_net_test(devs, n);
+	if (tg_arg("console"))
+		rc |= tg_console_run(devs, n);
 	tg_printf("testguest: %s\n", rc ? "FAILED" : "done");
 	while (tg_arg("stay"))
 		tg_idle();

@@ -145,5 +145,6 @@ int tg_blk_bench(struct tg_pci_dev *devs, int n);
 int tg_hostile(struct tg_pci_dev *devs, int n);
 int tg_balloon_run(struct tg_pci_dev *devs, int n);
 int tg_net_test(struct tg_pci_dev *devs, int n);
+int tg_console_run(struct tg_pci_dev *devs, int n);
 
 #endif
