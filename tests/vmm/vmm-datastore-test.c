@@ -7,7 +7,8 @@
  * off the sector grid); the host reads them back with `vdisk export` and
  * checks every byte. A second VM (another process, another heartbeat
  * slot on the same datastore) cannot open the first VM's disk and is
- * told who holds it; once the first VM stops, it can.
+ * told who holds it; once the first VM stops, it can. Read-only opens
+ * share a disk and keep writers out.
  *   vmm-datastore-test VMM VMCTL TESTGUEST.BIN VDISK VFS
  */
 #include <unistd.h>
@@ -112,6 +113,30 @@ test_second_vm_refused(void)
 	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
 }
 
+/* Read-only disks are shared; a writer is refused while readers hold it. */
+static void
+test_readonly_shared(void)
+{
+	char ds[700], out[8192];
+	struct vmt a, b, w;
+
+	snprintf(ds, sizeof(ds), "%s:/vm1/disk.vmdk", lun);
+	CHECK_OK(vmt_start(&a, "ro1", "cmdline = blkcheck seed=41 stay\n"
+			   "disk0 = %s\ndisk0.readonly = true\n", ds));
+	CHECK(vmt_wait_serial(&a, "hold pattern seed 41: yes", 20000));
+	CHECK_OK(vmt_start(&b, "ro2", "cmdline = blkcheck seed=41 stay\n"
+			   "disk0 = %s\ndisk0.readonly = true\n", ds));
+	if (!vmt_wait_serial(&b, "hold pattern seed 41: yes", 20000))
+		vmt_dump(&b);
+	CHECK(vmt_wait_serial(&b, "hold pattern seed 41: yes", 10));
+	CHECK_OK(vmt_start(&w, "rw", "cmdline = stay\ndisk0 = %s\n", ds));
+	CHECK_EQ(vmt_wait(&w, 20000), 75);
+	CHECK_EQ(vmt_vmctl(&a, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_vmctl(&b, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_wait(&a, 20000), 0);
+	CHECK_EQ(vmt_wait(&b, 20000), 0);
+}
+
 /* Images the VMM does not run directly are refused with a way out. */
 static void
 test_foreign_image_refused(void)
@@ -144,6 +169,7 @@ main(int argc, char **argv)
 	make_datastore();
 	RUN_TEST(test_patterns);
 	RUN_TEST(test_second_vm_refused);
+	RUN_TEST(test_readonly_shared);
 	RUN_TEST(test_foreign_image_refused);
 	test_tmpdir_remove();
 	return 0;
