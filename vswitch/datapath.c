@@ -125,14 +125,15 @@ del_entry(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 
 static inline void
 learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
-      const struct vsw_dp_port *in, uint16_t slot,
-      const struct vsw_mac_key *key, uint64_t now)
+      const struct vsw_dp_port *in, uint16_t slot, uint64_t w0, uint64_t w1,
+      uint64_t now)
 {
 	struct vsw_switch_rt *srt = cfg->sw[in->sw].rt;
 	struct vsw_mac_entry *e;
+	struct vsw_mac_key key;
 	int32_t pos;
 
-	pos = vsw_mac_lookup(&dp->macs, key);
+	pos = vsw_mac_lookup_words(&dp->macs, w0, w1);
 	if (likely(pos >= 0)) {
 		e = &dp->macs.e[pos];
 		e->seen_tsc = now;
@@ -150,7 +151,8 @@ learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		in->rt->st.learn_limit++;
 		return;
 	}
-	if (vsw_mac_add(&dp->macs, key, slot, now) < 0) {
+	memcpy(&key, (uint64_t[2]){ w0, w1 }, sizeof(key));
+	if (vsw_mac_add(&dp->macs, &key, slot, now) < 0) {
 		srt->st.table_full++;
 		return;
 	}
@@ -209,23 +211,6 @@ flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		tx_enqueue(dp, same[i], m, cfg->port[same[i]].rt);
 }
 
-static inline void
-make_key(struct vsw_mac_key *k, const uint8_t *mac, uint16_t vid, uint8_t sw)
-{
-	memcpy(k->mac, mac, 6);
-	k->vid = vid;
-	k->sw = sw;
-	k->zero = 0;
-}
-
-static inline bool
-key_same(const struct vsw_mac_key *a, const struct vsw_mac_key *b)
-{
-	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
-
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
-}
-
 /* Switches one received burst; frames end up in transmit buffers or freed. */
 static void
 switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
@@ -234,7 +219,9 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	const struct vsw_dp_port *in = &cfg->port[slot];
 	struct vsw_port_rt *rt = in->rt;
 	struct vsw_switch_rt *srt = cfg->sw[in->sw].rt;
-	struct vsw_mac_key skey, dkey, last_s, last_d;
+	/* Keys as words (vsw_mac_word()); one switch, so word 1 is fixed. */
+	const uint64_t w1 = in->sw;
+	uint64_t last_s = 0, last_d = 0;
 	int32_t last_dpos = -1;
 	bool have_s = false, have_d = false;
 	uint64_t bytes = 0;
@@ -243,6 +230,7 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		struct rte_mbuf *m = pkts[i];
 		struct vsw_frame fr;
 		const struct vsw_dp_port *out;
+		uint64_t sw0, dw0;
 		uint16_t oslot;
 		int32_t pos;
 		int r;
@@ -270,12 +258,12 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			fr.dst = rte_pktmbuf_mtod(m, const uint8_t *);
 			fr.src = fr.dst + 6;
 		}
-		make_key(&skey, fr.src, fr.vid, in->sw);
-		if (!have_s || !key_same(&skey, &last_s)) {
+		sw0 = vsw_mac_word(fr.src, fr.vid);
+		if (!have_s || sw0 != last_s) {
 			uint32_t before = srt->mac_count;
 
-			learn(dp, cfg, in, slot, &skey, now);
-			last_s = skey;
+			learn(dp, cfg, in, slot, sw0, w1, now);
+			last_s = sw0;
 			have_s = true;
 			if (srt->mac_count != before)
 				have_d = false; /* a new MAC may be a cached miss */
@@ -284,12 +272,12 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			flood(vsw, dp, cfg, slot, m, &fr);
 			continue;
 		}
-		make_key(&dkey, fr.dst, fr.vid, in->sw);
-		if (have_d && key_same(&dkey, &last_d)) {
+		dw0 = vsw_mac_word(fr.dst, fr.vid);
+		if (have_d && dw0 == last_d) {
 			pos = last_dpos;
 		} else {
-			pos = vsw_mac_lookup(&dp->macs, &dkey);
-			last_d = dkey;
+			pos = vsw_mac_lookup_words(&dp->macs, dw0, w1);
+			last_d = dw0;
 			last_dpos = pos;
 			have_d = true;
 		}
@@ -337,15 +325,27 @@ vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg, struct vsw_dp *dp)
 		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
 		if (unlikely(cap != NULL))
 			vsw_capture_frames(cap, p->rt, p->eth, b->pkts, b->n, 2);
-		for (uint16_t k = 0; k < b->n; k++)
-			bytes += b->pkts[k]->pkt_len;
-		sent = rte_eth_tx_burst(p->eth, 0, b->pkts, b->n);
-		if (unlikely(sent < b->n)) {
-			for (uint16_t k = sent; k < b->n; k++) {
-				bytes -= b->pkts[k]->pkt_len;
-				rte_pktmbuf_free(b->pkts[k]);
+		if (p->vhost) {
+			/* The vhost library copies; the frames are freed here. */
+			for (uint16_t k = 0; k < b->n; k++)
+				bytes += b->pkts[k]->pkt_len;
+			sent = vsw_vhost_tx(p->rt, b->pkts, b->n);
+			if (unlikely(sent < b->n)) {
+				for (uint16_t k = sent; k < b->n; k++)
+					bytes -= b->pkts[k]->pkt_len;
+				p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
 			}
-			p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
+		} else {
+			for (uint16_t k = 0; k < b->n; k++)
+				bytes += b->pkts[k]->pkt_len;
+			sent = rte_eth_tx_burst(p->eth, 0, b->pkts, b->n);
+			if (unlikely(sent < b->n)) {
+				for (uint16_t k = sent; k < b->n; k++) {
+					bytes -= b->pkts[k]->pkt_len;
+					rte_pktmbuf_free(b->pkts[k]);
+				}
+				p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
+			}
 		}
 		p->rt->st.tx_packets += sent;
 		p->rt->st.tx_bytes += bytes;
@@ -438,7 +438,10 @@ vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now)
 		struct vsw_capture *cap;
 		uint16_t n;
 
-		n = rte_eth_rx_burst(p->eth, 0, pkts, VSW_BURST);
+		if (p->vhost)
+			n = vsw_vhost_rx(vsw, p->rt, pkts, VSW_BURST);
+		else
+			n = rte_eth_rx_burst(p->eth, 0, pkts, VSW_BURST);
 		if (!n)
 			continue;
 		total += n;

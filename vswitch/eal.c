@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * DPDK EAL start-up with the switch's defaults: its own --file-prefix,
- * hugepages when enough 2 MiB pages are free and --no-huge otherwise,
- * memory sized for the MAC table and packet buffers, no PCI scan unless
- * devices are named, warnings-only logging, and two lcores: the control
+ * hugepages when enough 2 MiB pages are free and a hugetlbfs is mounted
+ * to reach them, --no-huge otherwise, memory sized for the MAC table and
+ * packet buffers, no PCI scan unless devices are named, warnings-only
+ * logging, and two lcores: the control
  * (main) lcore free to run on any CPU and the data-plane lcore pinned to
  * the last CPU. Any of these the user sets after "--" wins.
  */
@@ -50,6 +51,33 @@ free_hugepages_2m(void)
 	return n;
 }
 
+/*
+ * DPDK finds hugepages through a mounted hugetlbfs: free pages that no
+ * mount in our namespace offers (another process's private mount, say)
+ * would make EAL start-up fail instead of falling back to --no-huge.
+ */
+static bool
+hugetlbfs_2m_mounted(void)
+{
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char dev[128], dir[256], type[32], opts[256];
+
+		if (sscanf(line, "%127s %255s %31s %255s", dev, dir, type,
+			   opts) != 4 || strcmp(type, "hugetlbfs"))
+			continue;
+		/* No pagesize option: the default size, 2 MiB on x86. */
+		found = strstr(opts, "pagesize=2M") || !strstr(opts, "pagesize=");
+	}
+	fclose(f);
+	return found;
+}
+
 /* MiB of DPDK memory: packet buffers, the MAC table, rings and slack. */
 static unsigned long
 memory_mb(const struct vsw_options *o)
@@ -88,7 +116,8 @@ vsw_eal_init(const char *prog, const char *file_prefix, int eal_argc,
 	if (!has_opt(eal_argc, eal_argv, mem_opts)) {
 		snprintf(mem, sizeof(mem), "-m%lu", mb);
 		argv[argc++] = mem;
-		if (free_hugepages_2m() * 2 < (long)mb)
+		if (free_hugepages_2m() * 2 < (long)mb ||
+		    !hugetlbfs_2m_mounted())
 			argv[argc++] = "--no-huge";
 	}
 	if (!has_opt(eal_argc, eal_argv, lcore_opts)) {

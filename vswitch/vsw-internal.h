@@ -66,6 +66,12 @@ struct vsw_port_rt {
 	struct vsw_port_stats st;
 	uint32_t mac_count;                 /* MACs learned here (data plane) */
 	struct vsw_capture *_Atomic capture; /* non-NULL: copy frames to it */
+	/*
+	 * vhost-user ports: the vhost device id while the peer is connected,
+	 * -1 otherwise. Set by the link-state callback (port.c); the data
+	 * plane calls the vhost library on it directly (vhost-port.c).
+	 */
+	atomic_int vid;
 } __attribute__((aligned(64)));
 
 struct vsw_switch_stats {
@@ -91,6 +97,7 @@ struct vsw_vlan_tables {
 
 struct vsw_dp_port {
 	bool active;
+	bool vhost;              /* rx/tx through the vhost library (rt->vid) */
 	uint8_t sw;              /* switch index */
 	uint16_t eth;            /* ethdev port id */
 	uint32_t mac_limit;
@@ -116,12 +123,32 @@ struct vsw_cfg {
 
 /* ---- the MAC table (mactable.c) ---- */
 
+/*
+ * 16 bytes, read as two little-endian words by the hot path: word 0 is
+ * the MAC in its low 48 bits and the VLAN in its top 16, word 1 the
+ * switch index (vsw_mac_words()).
+ */
 struct vsw_mac_key {
 	uint8_t mac[6];
 	uint16_t vid;
 	uint32_t sw;
 	uint32_t zero;
 };
+
+/*
+ * The key of {mac, vid} as word 0, read with one 8-byte load of the frame
+ * ('mac' must have 8 readable bytes: true of both addresses of an
+ * Ethernet header), so keys are compared in registers instead of through
+ * stack copies that stall store forwarding.
+ */
+static inline uint64_t
+vsw_mac_word(const uint8_t *mac, uint16_t vid)
+{
+	uint64_t w;
+
+	__builtin_memcpy(&w, mac, sizeof(w));
+	return (w & 0xffffffffffffull) | (uint64_t)vid << 48;
+}
 
 struct vsw_mac_entry {
 	struct vsw_mac_key key;
@@ -146,6 +173,8 @@ int vsw_mac_init(struct vsw_mactable *t, const char *name, uint32_t capacity);
 void vsw_mac_fini(struct vsw_mactable *t);
 /* Position of 'key', or -1. */
 int32_t vsw_mac_lookup(struct vsw_mactable *t, const struct vsw_mac_key *key);
+/* The same for the key of words {w0, w1} (see vsw_mac_word()). */
+int32_t vsw_mac_lookup_words(struct vsw_mactable *t, uint64_t w0, uint64_t w1);
 /* Adds 'key' (must be absent): position, or -ENOSPC. */
 int32_t vsw_mac_add(struct vsw_mactable *t, const struct vsw_mac_key *key,
 		    uint16_t slot, uint64_t now_tsc);
@@ -196,6 +225,9 @@ struct vsw_port {
 	char devname[64];             /* vdev name */
 	struct rte_ring *rings[2];    /* ring ports: in, out */
 	struct vsw_port_rt *rt;
+	struct vsw *vsw;
+	pthread_mutex_t vid_lock;     /* vhost: orders link callbacks */
+	bool lsc_registered;
 };
 
 struct vsw {
@@ -255,6 +287,14 @@ int vsw_frame_parse(const uint8_t *data, uint32_t len,
 /* port.c */
 int vsw_port_open(struct vsw *vsw, struct vsw_port *p);
 void vsw_port_close(struct vsw *vsw, struct vsw_port *p);
+
+/* vhost-port.c: vhost-user ports' fast path beside their net_vhost ethdev. */
+int vsw_vhost_attach(struct vsw_port *p);
+void vsw_vhost_detach(struct vsw_port *p);
+uint16_t vsw_vhost_rx(struct vsw *vsw, struct vsw_port_rt *rt,
+		      struct rte_mbuf **pkts, uint16_t n);
+uint16_t vsw_vhost_tx(struct vsw_port_rt *rt, struct rte_mbuf **pkts,
+		      uint16_t n);
 
 /* datapath.c */
 int vsw_dp_create(struct vsw *vsw, struct vsw_dp **out);

@@ -67,6 +67,7 @@ cfg_build(struct vsw *vsw)
 		if (!p)
 			continue;
 		d->active = true;
+		d->vhost = p->cfg.type == VSW_PORT_VHOSTUSER;
 		d->sw = (uint8_t)p->sw->idx;
 		d->eth = p->eth;
 		d->rt = p->rt;
@@ -337,9 +338,10 @@ switch_del_locked(struct vsw *vsw, const char *name)
 		return err;
 	}
 	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)s->idx, -1);
+	/* 'name' may be s->name: say so before freeing it. */
+	log_info("vswitch", "switch %s removed", s->name);
 	rte_free(s->rt);
 	free(s);
-	log_info("vswitch", "switch %s removed", name);
 	return 0;
 }
 
