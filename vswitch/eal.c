@@ -78,15 +78,20 @@ hugetlbfs_2m_mounted(void)
 	return found;
 }
 
-/* MiB of DPDK memory: packet buffers, the MAC table, rings and slack. */
+/* MiB of DPDK memory: packet buffers, the MAC and connection tables, rings
+ * and slack. */
 static unsigned long
 memory_mb(const struct vsw_options *o)
 {
 	unsigned long entries = o->mac_table_entries ? o->mac_table_entries
 						     : VSW_MAC_ENTRIES_DEFAULT;
 	unsigned long mbufs = o->mbufs ? o->mbufs : VSW_MBUFS_DEFAULT;
+	unsigned long conns = o->conntrack_entries ? o->conntrack_entries
+						   : VSW_CT_ENTRIES_DEFAULT;
 
-	return 192 + entries * 80 / (1 << 20) + mbufs * 2560 / (1 << 20);
+	/* The connection table's hash holds two keys per connection. */
+	return 192 + entries * 80 / (1 << 20) + mbufs * 2560 / (1 << 20) +
+	       conns * 2 * 96 / (1 << 20);
 }
 
 int
