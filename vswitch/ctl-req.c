@@ -454,11 +454,12 @@ vsw_req_forward_fields(const struct json_node *obj,
 		snprintf(err, errlen, "'proto' must be tcp or udp");
 		return -EINVAL;
 	}
-	r = get_uint(obj, "port", 65535, &port, err, errlen);
+	r = get_uint(obj, "outside_port", 65535, &port, err, errlen);
 	if (r < 0)
 		return r;
 	if (!r || !port) {
-		snprintf(err, errlen, "'port' (the uplink port) must be 1..65535");
+		snprintf(err, errlen, "'outside_port' (on the uplink) must be "
+			 "1..65535");
 		return -EINVAL;
 	}
 	f->outside_port = (uint16_t)port;
@@ -541,12 +542,12 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 			return r;
 		req->fwd.proto = !strcmp(proto, "tcp") ? 6
 				 : !strcmp(proto, "udp") ? 17 : 0;
-		r = get_uint(root, "port", 65535, &v, err, errlen);
+		r = get_uint(root, "outside_port", 65535, &v, err, errlen);
 		if (r < 0)
 			return r;
 		if (!req->fwd.proto || !v) {
 			snprintf(err, errlen, "fwd/del needs 'proto' (tcp, udp) "
-				 "and 'port'");
+				 "and 'outside_port'");
 			return -EINVAL;
 		}
 		req->fwd.outside_port = (uint16_t)v;

@@ -106,7 +106,7 @@ vsw_forwards_json(const struct vsw_forward_config *f, unsigned int n,
 	for (unsigned int i = 0; i < n; i++) {
 		json_obj_begin(w, NULL);
 		json_str(w, "proto", proto_name(f[i].proto));
-		json_u64(w, "port", f[i].outside_port);
+		json_u64(w, "outside_port", f[i].outside_port);
 		snprintf(buf, sizeof(buf), "%s:%u",
 			 vsw_ipv4_format(f[i].inside_ip, ip), f[i].inside_port);
 		json_str(w, "to", buf);

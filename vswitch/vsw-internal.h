@@ -568,7 +568,7 @@ int vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 /* Fills a network config from JSON members (requests and config). */
 int vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
 		       char *err, size_t errlen);
-/* Parses a forward {"proto", "port", "to": "IP:PORT"} (requests, config). */
+/* Parses a forward {"proto", "outside_port", "to": "IP:PORT"}. */
 int vsw_req_forward_fields(const struct json_node *obj,
 			   struct vsw_forward_config *f, char *err,
 			   size_t errlen);
