@@ -520,6 +520,21 @@ print_vlan(const struct json_node *p)
 		       json_get_str(p, "trunks", "all"));
 }
 
+static void
+print_shape(const struct json_node *p, const char *key, const char *dir)
+{
+	const struct json_node *s = json_get(p, key);
+	int64_t avg = 0, peak = 0, burst = 0;
+
+	if (!s)
+		return;
+	json_get_int(s, "avg", 0, INT64_MAX, &avg);
+	json_get_int(s, "peak", 0, INT64_MAX, &peak);
+	json_get_int(s, "burst", 0, INT64_MAX, &burst);
+	printf(", shaped %s avg %" PRId64 " peak %" PRId64 " bit/s burst %"
+	       PRId64 " B", dir, avg, peak, burst);
+}
+
 static int
 do_show(int argc, char **argv)
 {
@@ -561,6 +576,13 @@ do_show(int argc, char **argv)
 			if (json_get(p, "path"))
 				printf("path %s, ", json_get_str(p, "path", ""));
 			print_vlan(p);
+			if (json_get(p, "address"))
+				printf(", address %s%s%s",
+				       json_get_str(p, "address", ""),
+				       json_get(p, "gateway") ? " via " : "",
+				       json_get_str(p, "gateway", ""));
+			print_shape(p, "shape_in", "in");
+			print_shape(p, "shape_out", "out");
 			printf(", link %s, %" PRId64 " MACs%s\n",
 			       json_get_str(p, "link", "?"), pm,
 			       json_get_bool(p, "capturing", false) ? ", capturing"

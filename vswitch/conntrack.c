@@ -345,6 +345,25 @@ vsw_ct_flush(struct vsw_ct *ct, int net, int uplink)
 	return n;
 }
 
+uint32_t
+vsw_ct_flush_forward(struct vsw_ct *ct, int net, uint8_t proto,
+		     uint16_t outside_port)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < ct->capacity && ct->nfree < ct->capacity; i++) {
+		struct vsw_ct_entry *e = &ct->e[i];
+
+		if (!e->in_use || e->net != net || e->proto != proto ||
+		    !(e->flags & VSW_CT_F_FORWARD) || e->nat_port != outside_port)
+			continue;
+		ct->st.deleted++;
+		release(ct, e);
+		n++;
+	}
+	return n;
+}
+
 void
 vsw_ct_walk(struct vsw_ct *ct, void (*fn)(const struct vsw_ct_entry *, void *),
 	    void *arg)

@@ -192,6 +192,9 @@ enum vsw_tcp_verdict vsw_ct_update(struct vsw_ct *ct, struct vsw_ct_entry *e,
 void vsw_ct_expire(struct vsw_ct *ct, uint64_t now, uint32_t budget);
 /* Frees the connections of network 'net' and/or uplink slot 'uplink' (-1: any). */
 uint32_t vsw_ct_flush(struct vsw_ct *ct, int net, int uplink);
+/* Frees the connections a port forward of 'net' opened. */
+uint32_t vsw_ct_flush_forward(struct vsw_ct *ct, int net, uint8_t proto,
+			      uint16_t outside_port);
 /* Calls 'fn' for every live entry (control copies, under the data plane). */
 void vsw_ct_walk(struct vsw_ct *ct, void (*fn)(const struct vsw_ct_entry *,
 					       void *), void *arg);

@@ -251,7 +251,7 @@ flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		in_rt->st.flooded++;
 	sw->rt->st.flooded++;
 	if (nsame + nalt == 0) {
-		if (in_rt)
+		if (in_rt && !fr->heard)
 			in_rt->st.drops[VSW_DROP_NO_EGRESS]++;
 		rte_pktmbuf_free(m);
 		return;
@@ -353,6 +353,8 @@ net_stage(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		copy = rte_pktmbuf_copy(m, vsw->pool, 0, UINT32_MAX);
 		if (copy)
 			vsw_router_net_input(vsw, dp, cfg, net, copy, true);
+		/* The gateway heard it: no other port is no loss. */
+		fr->heard = true;
 	}
 	return false;
 }

@@ -459,6 +459,20 @@ out:
 	return r;
 }
 
+struct fwd_flush {
+	int net;
+	struct vsw_forward_config f;
+};
+
+static uint64_t
+dp_fwd_flush(struct vsw *vsw, void *arg)
+{
+	struct fwd_flush *ff = arg;
+
+	return vsw_ct_flush_forward(vsw->dp->ct, ff->net, ff->f.proto,
+				    ff->f.outside_port);
+}
+
 int
 vsw_forward_del(struct vsw *vsw, const char *net_name, uint8_t proto,
 		uint16_t outside_port)
@@ -469,11 +483,16 @@ vsw_forward_del(struct vsw *vsw, const char *net_name, uint8_t proto,
 	pthread_mutex_lock(&vsw->lock);
 	n = vsw_net_find(vsw, net_name);
 	for (unsigned int k = 0; n && k < n->nfwd; k++) {
+		struct fwd_flush ff = { (int)n->idx, n->fwd[k] };
+
 		if (n->fwd[k].proto != proto ||
 		    n->fwd[k].outside_port != outside_port)
 			continue;
 		n->fwd[k] = n->fwd[--n->nfwd];
 		r = vsw_publish(vsw);
+		/* Connections it let in go with it. */
+		if (r == 0)
+			vsw_dp_run(vsw, dp_fwd_flush, &ff);
 		break;
 	}
 	pthread_mutex_unlock(&vsw->lock);

@@ -161,6 +161,8 @@ vsw_port_open(struct vsw *vsw, struct vsw_port *p)
 		goto err_dev;
 	/* Best effort: some drivers have no promiscuous switch. */
 	rte_eth_promiscuous_enable(p->eth);
+	/* An uplink speaks from the device's own MAC. */
+	rte_eth_macaddr_get(p->eth, (struct rte_ether_addr *)p->mac);
 	p->vsw = vsw;
 	if (p->cfg.type == VSW_PORT_VHOSTUSER) {
 		err = vsw_vhost_attach(p);

@@ -407,6 +407,7 @@ struct vsw_frame {
 	uint16_t vid;            /* VLAN the frame belongs to */
 	bool tagged;             /* carries an 802.1Q header now */
 	bool priority_tagged;    /* tagged with VID 0: strip before switching */
+	bool heard;              /* a lab network's gateway took a copy */
 };
 
 /*
