@@ -19,6 +19,7 @@
 
 #include "common/compiler.h"
 #include "vswitch/ct.h"
+#include "vswitch/vswitch.h"
 
 /* How far back an ACK may lag: at least 66000 bytes, as in Linux. */
 #define MAX_ACK_WINDOW_MIN 66000u
@@ -98,6 +99,15 @@ vsw_ct_timeouts_parse(const char *s, struct vsw_ct_timeouts *t, char *err,
 		t->secs[found] = (uint32_t)v;
 	}
 	return 0;
+}
+
+int
+vsw_ct_timeouts_check(const char *s, char *err, size_t errlen)
+{
+	struct vsw_ct_timeouts t;
+
+	vsw_ct_timeouts_default(&t);
+	return vsw_ct_timeouts_parse(s, &t, err, errlen);
 }
 
 /* ---- segments ---- */

@@ -375,7 +375,8 @@ vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
 	r = get_uint(obj, "vlan", VSW_VID_MAX, &v, err, errlen);
 	if (r < 0)
 		return r;
-	c->vlan = (uint16_t)v;
+	if (r)
+		c->vlan = (uint16_t)v;
 	r = get_ip(obj, "gateway", &c->gateway, err, errlen);
 	if (r < 0)
 		return r;
@@ -391,7 +392,8 @@ vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
 	r = get_uint(obj, "lease", 31536000, &v, err, errlen);
 	if (r < 0)
 		return r;
-	c->lease_secs = (uint32_t)v;
+	if (r)
+		c->lease_secs = (uint32_t)v;
 	r = get_str(obj, "dns", buf, sizeof(buf), err, errlen);
 	if (r < 0)
 		return r;

@@ -189,6 +189,15 @@ net_add_locked(struct vsw *vsw, const char *sw_name,
 		snprintf(err, errlen, "network '%s' exists", cfg->name);
 		return -EEXIST;
 	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->cfg = *cfg;
+	/* Say what is wrong with the request before what it collides with. */
+	r = net_config_check(vsw, s, &n->cfg, err, errlen);
+	if (r < 0)
+		goto err_free;
+	r = -EEXIST;
 	for (int i = 0; i < VSW_MAX_NETS; i++) {
 		if (!vsw->net[i]) {
 			if (idx < 0)
@@ -198,20 +207,14 @@ net_add_locked(struct vsw *vsw, const char *sw_name,
 			snprintf(err, errlen, "VLAN %u of switch %s already has "
 				 "network '%s'", cfg->vlan, sw_name,
 				 vsw->net[i]->cfg.name);
-			return -EEXIST;
+			goto err_free;
 		}
 	}
 	if (idx < 0) {
 		snprintf(err, errlen, "limit of %d networks reached", VSW_MAX_NETS);
-		return -ENOSPC;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	n->cfg = *cfg;
-	r = net_config_check(vsw, s, &n->cfg, err, errlen);
-	if (r < 0)
+		r = -ENOSPC;
 		goto err_free;
+	}
 	r = -ENOMEM;
 	n->rt = rte_zmalloc("vsw_netrt", sizeof(*n->rt), RTE_CACHE_LINE_SIZE);
 	if (!n->rt)

@@ -229,6 +229,13 @@ void vsw_housekeeping(struct vsw *vsw);
  */
 int vsw_shape_parse(const char *s, struct vsw_shape_config *out, char *err,
 		    size_t errlen);
+/*
+ * Checks a connection-tracking timeout list for vsw_options.ct_timeouts
+ * ("udp=30,tcp_established=7440": state names and 1..864000 s). 0 or
+ * -EINVAL with the reason in 'err'.
+ */
+int vsw_ct_timeouts_check(const char *s, char *err, size_t errlen);
+
 /* Formats a shape as vsw_shape_parse() reads it ("off" when unshaped). */
 const char *vsw_shape_format(const struct vsw_shape_config *c, char *buf,
 			     size_t len);
