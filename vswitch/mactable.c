@@ -20,14 +20,6 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 
-static inline bool
-key_eq(const struct vsw_mac_key *a, const struct vsw_mac_key *b)
-{
-	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
-
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
-}
-
 static inline uint32_t
 words_hash(uint64_t w0, uint64_t w1)
 {

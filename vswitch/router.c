@@ -99,10 +99,14 @@ frame_new(struct vsw *vsw, const uint8_t *data, uint32_t len)
 	return m;
 }
 
-/* Makes 'm' exactly 'len' bytes (a rewritten frame never grows here). */
+/*
+ * Makes 'm' 'len' bytes, but no shorter than the Ethernet minimum (a
+ * rewritten frame never grows here; its padding stays).
+ */
 static void
 frame_set_len(struct rte_mbuf *m, uint32_t len)
 {
+	len = MAX(len, (uint32_t)VSW_L3_FRAME_MIN);
 	if (len < rte_pktmbuf_pkt_len(m))
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - len));
 }
