@@ -218,7 +218,7 @@ test_tcp_tracking(void)
 struct shape_run {
 	double avg_error;         /* achieved / configured - 1 */
 	double worst_ahead;       /* bytes sent beyond avg * t, worst span */
-	double peak_seen;         /* fastest rate over 20 ms spans, bit/s */
+	double peak_seen;         /* fastest rate over 100 ms spans, bit/s */
 };
 
 /*
@@ -259,7 +259,7 @@ shape(uint64_t avg, uint64_t peak, uint64_t burst, double secs)
 		a += (double)n * FRAME;
 		if (a - min_a > r.worst_ahead)
 			r.worst_ahead = a - min_a;
-		if (now - win_t >= HZ / 50) {
+		if (now - win_t >= HZ / 10) {
 			double rate = (double)win_bytes * 8 * HZ / (now - win_t);
 
 			if (now - t0 > HZ / 10 && rate > r.peak_seen)
@@ -299,10 +299,10 @@ test_shaper_accuracy(void)
 	{
 		struct shape_run r = shape(10000000, 20000000, 1000000, 3);
 
-		printf("   10M avg, 20M peak: fastest 20 ms %.1f Mbit/s\n",
+		printf("   10M avg, 20M peak: fastest 100 ms %.1f Mbit/s\n",
 		       r.peak_seen / 1e6);
-		/* The peak bucket holds 2 ms: over 20 ms at most 10 % more. */
-		CHECK(r.peak_seen <= 20000000 * 1.15);
+		/* The peak bucket holds 10 ms: over 100 ms, 10 % more at most. */
+		CHECK(r.peak_seen <= 20000000 * 1.12);
 		CHECK(r.worst_ahead <= 1000000 + FRAME + 1);
 	}
 }

@@ -6,8 +6,13 @@
 #include "vswitch/shaper.h"
 
 #define FP 32
-/* Peak bucket depth: this much time at peak rate (or two frames). */
-#define PEAK_WINDOW_US 2000
+/*
+ * Peak bucket depth: this much time at peak rate (or two frames). Long
+ * enough that a data plane held up for a few milliseconds (another
+ * process on its CPU) catches up instead of losing the time for good,
+ * short enough that the peak holds over anything longer.
+ */
+#define PEAK_WINDOW_US 10000
 /* Queue length: about this much time at the average rate. */
 #define QUEUE_WINDOW_MS 50
 

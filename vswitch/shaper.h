@@ -2,7 +2,7 @@
 /*
  * A traffic shaper for one direction of a port: two token buckets (the
  * average rate with the burst as its depth, the peak rate with a depth of
- * 2 ms at peak or two full frames, whichever is more) in front of a FIFO.
+ * 10 ms at peak or two full frames, whichever is more) in front of a FIFO.
  * A frame leaves when both buckets are non-negative and takes its length
  * from both, so a bucket overdraws by at most one frame: over any span t
  * the port sends at most burst + avg * t + one frame. Frames that find
@@ -14,11 +14,12 @@
  *
  * Worked example: avg 8 Mbit/s (10^6 B/s), peak 16 Mbit/s, burst 10000
  * bytes, 1500-byte frames queued after a long pause. The average bucket
- * holds 10000 B, the peak bucket 4000 B (2 ms at peak, more than two
- * frames): the first three frames leave at once (peak 4000 - 4500 < 0),
- * then one every 0.75 ms (peak rate) while the average bucket, losing
- * 1 B/us net, lasts: about 10 frames in all; from then on one frame per
- * 1.5 ms (average rate).
+ * holds 10000 B, the peak bucket 20000 B (10 ms at peak): the first seven
+ * frames leave at once (the average bucket is then 500 B overdrawn), from
+ * then on one frame per 1.5 ms (average rate). With burst 100000 B the
+ * peak bucket would empty first: 14 frames at once, then one every
+ * 0.75 ms (peak rate) until the average bucket, losing 1 B/us net, runs
+ * out after about 80 ms; then the average rate.
  */
 #ifndef VSWITCH_SHAPER_H
 #define VSWITCH_SHAPER_H
