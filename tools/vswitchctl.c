@@ -630,6 +630,22 @@ do_macs(int argc, char **argv)
 }
 
 static int
+do_add_mac(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("add-mac");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(2, 2, OPT_VLAN, OPT_JSON);
+	req_begin(&w, "mac/add");
+	json_str(&w, "port", o.args[0]);
+	json_str(&w, "mac", o.args[1]);
+	if (o.p.has_vlan)
+		json_u64(&w, "vlan", o.p.vlan);
+	return finish(&w);
+}
+
+static int
 do_flush_macs(int argc, char **argv)
 {
 	const struct cli_cmd *self = cmd_named("flush-macs");
@@ -799,8 +815,9 @@ do_add_network(int argc, char **argv)
 	struct json_writer w;
 	struct opts o;
 
-	PARSE(2, 2, OPT_SUBNET, OPT_VLAN, OPT_GATEWAY, OPT_DHCP, OPT_LEASE,
-	      OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED, OPT_JSON);
+	PARSE(2, 2, OPT_SUBNET, OPT_VLAN, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_DHCP,
+	      OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
+	      OPT_JSON);
 	if (!o.n.subnet)
 		return cli_usage_error("add-network: --subnet CIDR is required "
 				       "(e.g. 192.168.50.0/24)");
@@ -817,6 +834,8 @@ do_add_network(int argc, char **argv)
 		json_u64(&w, "vlan", o.p.vlan);
 	if (o.n.gateway)
 		json_str(&w, "gateway", o.n.gateway);
+	if (o.p.gateway_mac)
+		json_str(&w, "gateway_mac", o.p.gateway_mac);
 	if (o.n.dhcp)
 		json_bool(&w, "dhcp", true);
 	if (o.n.dhcp_range)
@@ -1064,13 +1083,17 @@ static const struct cli_cmd cmds[] = {
 	{ "macs", "SWITCH [--json]", "The MAC table of a switch", do_macs },
 	{ "flush-macs", "SWITCH", "Forget the MACs a switch learned",
 	  do_flush_macs },
+	{ "add-mac", "PORT MAC [--vlan N]",
+	  "Add a static MAC entry: frames to MAC go out of PORT (never ages)",
+	  do_add_mac },
 	{ "stats", "[PORT] [--switch SWITCH] [--json]",
 	  "Counters of ports and switches, drops by reason", do_stats },
 	{ "capture", "PORT FILE [--count N] [--snaplen BYTES] [--duration S]",
 	  "Capture a port's frames, both directions, to a pcapng file",
 	  do_capture },
 	{ "add-network",
-	  "SWITCH NET --subnet CIDR [--vlan N] [--gateway IP] [--dhcp [FIRST-LAST]] "
+	  "SWITCH NET --subnet CIDR [--vlan N] [--gateway IP] [--gateway-mac MAC] "
+	  "[--dhcp [FIRST-LAST]] "
 	  "[--lease S] [--dns IP[,IP]] [--domain NAME] [--nat UPLINK-PORT] "
 	  "[--nat-ports LOW-HIGH] [--isolated]",
 	  "Add a lab network on a VLAN of a switch: a gateway (default .2) that "

@@ -44,6 +44,7 @@ static const struct req_def req_defs[] = {
 	{ "net/conntrack", VSW_REQ_NET_CONNTRACK, false, false, true },
 	{ "fwd/add", VSW_REQ_FWD_ADD, false, false, true },
 	{ "fwd/del", VSW_REQ_FWD_DEL, false, false, true },
+	{ "mac/add", VSW_REQ_MAC_ADD, false, true },
 };
 
 const char *
@@ -417,6 +418,16 @@ vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
 			snprintf(err, errlen, "'domain' must be a DNS name");
 			return -EINVAL;
 		}
+	r = get_str(obj, "gateway_mac", buf, sizeof(buf), err, errlen);
+	if (r < 0)
+		return r;
+	if (r && (vsw_mac_parse(buf, c->gateway_mac) < 0 ||
+		  (c->gateway_mac[0] & 1) ||
+		  !(c->gateway_mac[0] | c->gateway_mac[1] | c->gateway_mac[2] |
+		    c->gateway_mac[3] | c->gateway_mac[4] | c->gateway_mac[5]))) {
+		snprintf(err, errlen, "'gateway_mac' must be a unicast MAC");
+		return -EINVAL;
+	}
 	r = get_name(obj, "nat", c->nat_uplink, false, err, errlen);
 	if (r < 0)
 		return r;
@@ -535,6 +546,21 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 		r = vsw_req_forward_fields(root, &req->fwd, err, errlen);
 		if (r < 0)
 			return r;
+	}
+	if (def->op == VSW_REQ_MAC_ADD) {
+		char mac[20] = "";
+
+		r = get_str(root, "mac", mac, sizeof(mac), err, errlen);
+		if (r < 0)
+			return r;
+		if (!r || vsw_mac_parse(mac, req->mac) < 0 || (req->mac[0] & 1)) {
+			snprintf(err, errlen, "mac/add needs a unicast 'mac'");
+			return -EINVAL;
+		}
+		r = get_uint(root, "vlan", VSW_VID_MAX, &v, err, errlen);
+		if (r < 0)
+			return r;
+		req->mac_vid = r ? (uint16_t)v : 0;
 	}
 	if (def->op == VSW_REQ_FWD_DEL) {
 		char proto[8] = "";

@@ -183,6 +183,8 @@ vsw_macs_json(struct vsw *vsw, const char *sw, uint32_t max,
 		json_str(w, "port", p->cfg.name);
 		json_u64(w, "age_s", now > e.seen_tsc ?
 				     (now - e.seen_tsc) / vsw->tsc_hz : 0);
+		if (e.is_static)
+			json_bool(w, "static", true);
 		json_obj_end(w);
 		n++;
 	}
@@ -409,6 +411,8 @@ execute(struct vsw *vsw, struct vsw_req *req, struct json_writer *w,
 	case VSW_REQ_FWD_ADD:
 		r = vsw_forward_add(vsw, req->net, &req->fwd, err, errlen);
 		break;
+	case VSW_REQ_MAC_ADD:
+		return vsw_mac_add_static(vsw, req->port, req->mac, req->mac_vid);
 	case VSW_REQ_FWD_DEL:
 		r = vsw_forward_del(vsw, req->net, req->fwd.proto,
 				    req->fwd.outside_port);

@@ -195,7 +195,7 @@ learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	if (likely(pos >= 0)) {
 		e = &dp->macs.e[pos];
 		e->seen_tsc = now;
-		if (unlikely(e->slot != slot)) {
+		if (unlikely(e->slot != slot) && !e->is_static) {
 			/* The station moved: follow it (even past the limit). */
 			if (dp->mac_count[e->slot])
 				dp->mac_count[e->slot]--;
@@ -565,6 +565,28 @@ flush_macs(struct vsw_dp *dp, const struct vsw_cfg *cfg, struct vsw *vsw,
 	return n;
 }
 
+/* A static entry: replaces a learned one; 0, or 1 if the table is full. */
+static uint64_t
+static_mac_add(struct vsw *vsw, const struct vsw_cfg *cfg, int sw, int slot)
+{
+	struct vsw_dp *dp = vsw->dp;
+	struct vsw_mac_key key = { .vid = dp->op_vid, .sw = (uint32_t)sw };
+	int32_t pos;
+
+	memcpy(key.mac, dp->op_mac, 6);
+	pos = vsw_mac_lookup(&dp->macs, &key);
+	if (pos >= 0)
+		del_entry(vsw, dp, cfg, pos);
+	pos = vsw_mac_add(&dp->macs, &key, (uint16_t)slot, rte_rdtsc());
+	if (pos < 0)
+		return 1;
+	dp->macs.e[pos].is_static = 1;
+	dp->mac_count[slot]++;
+	if (cfg->sw[sw].rt)
+		cfg->sw[sw].rt->mac_count++;
+	return 0;
+}
+
 uint64_t
 vsw_dp_exec(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
 {
@@ -587,6 +609,8 @@ vsw_dp_exec(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
 		return n;
 	case VSW_DP_OP_CALL:
 		return vsw->dp->op_fn(vsw, vsw->dp->op_arg);
+	case VSW_DP_OP_MAC_ADD:
+		return static_mac_add(vsw, cfg, sw, slot);
 	default:
 		return 0;
 	}
@@ -616,7 +640,7 @@ age_slice(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			del_entry(vsw, dp, cfg, (int32_t)(e - t->e));
 			continue;
 		}
-		if (now - e->seen_tsc > sw->aging_tsc) {
+		if (now - e->seen_tsc > sw->aging_tsc && !e->is_static) {
 			sw->rt->st.aged++;
 			del_entry(vsw, dp, cfg, (int32_t)(e - t->e));
 		}

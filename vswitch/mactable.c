@@ -124,6 +124,7 @@ vsw_mac_add(struct vsw_mactable *t, const struct vsw_mac_key *key,
 	e->key = *key;
 	e->slot = slot;
 	e->seen_tsc = now_tsc;
+	e->is_static = 0;
 	__atomic_store_n(&e->in_use, 1, __ATOMIC_RELEASE);
 	t->cache[h & (VSW_MAC_CACHE - 1)] = (uint32_t)pos;
 	t->count++;

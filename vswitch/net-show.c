@@ -92,6 +92,9 @@ vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w)
 	if (c->nat_uplink[0])
 		json_str(w, "nat", c->nat_uplink);
 	json_bool(w, "isolated", c->isolated);
+	if (c->gateway_mac[0] | c->gateway_mac[1] | c->gateway_mac[2] |
+	    c->gateway_mac[3] | c->gateway_mac[4] | c->gateway_mac[5])
+		json_str(w, "gateway_mac", vsw_mac_format(c->gateway_mac, b));
 	snprintf(buf, sizeof(buf), "%u-%u", c->nat_port_min, c->nat_port_max);
 	json_str(w, "nat_ports", buf);
 }
@@ -163,7 +166,10 @@ vsw_nets_json(struct vsw *vsw, const char *only, struct json_writer *w)
 		json_obj_begin(w, NULL);
 		vsw_net_config_json(&n->cfg, w);
 		json_str(w, "switch", n->sw->name);
-		json_str(w, "gateway_mac", vsw_mac_format(n->gw_mac, mac));
+		if (!(n->cfg.gateway_mac[0] | n->cfg.gateway_mac[1] |
+		      n->cfg.gateway_mac[2] | n->cfg.gateway_mac[3] |
+		      n->cfg.gateway_mac[4] | n->cfg.gateway_mac[5]))
+			json_str(w, "gateway_mac", vsw_mac_format(n->gw_mac, mac));
 		if (n->cfg.nat_uplink[0]) {
 			up = vsw_port_find(vsw, n->cfg.nat_uplink);
 			status = !up ? "missing" : !up->cfg.addr ? "no address"

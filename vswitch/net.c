@@ -221,7 +221,11 @@ net_add_locked(struct vsw *vsw, const char *sw_name,
 		goto err_free;
 	n->idx = (unsigned int)idx;
 	n->sw = s;
-	gateway_mac(s->name, n->cfg.name, n->gw_mac);
+	if (n->cfg.gateway_mac[0] | n->cfg.gateway_mac[1] | n->cfg.gateway_mac[2] |
+	    n->cfg.gateway_mac[3] | n->cfg.gateway_mac[4] | n->cfg.gateway_mac[5])
+		memcpy(n->gw_mac, n->cfg.gateway_mac, 6);
+	else
+		gateway_mac(s->name, n->cfg.name, n->gw_mac);
 	if (n->cfg.dhcp) {
 		r = dhcp_start(vsw, n, err, errlen);
 		if (r < 0)

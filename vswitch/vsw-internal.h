@@ -247,7 +247,8 @@ struct vsw_mac_entry {
 	uint64_t seen_tsc;       /* last frame from this MAC */
 	uint16_t slot;           /* port it was learned on */
 	uint8_t in_use;
-	uint8_t pad[5];
+	uint8_t is_static;       /* added by hand: never ages, never moves */
+	uint8_t pad[4];
 };
 
 #define VSW_MAC_CACHE 4096
@@ -279,6 +280,7 @@ enum vsw_dp_op {
 	VSW_DP_OP_FLUSH,     /* forget MACs of 'sw' and/or 'slot' (-1 = any) */
 	VSW_DP_OP_CT_FLUSH,  /* forget connections of net 'sw' / uplink 'slot' */
 	VSW_DP_OP_CALL,      /* run op_fn(op_arg) in the data plane */
+	VSW_DP_OP_MAC_ADD,   /* static MAC op_mac/op_vid of 'sw' on 'slot' */
 };
 
 struct vsw_txbuf {
@@ -305,6 +307,8 @@ struct vsw_dp {
 	int op_sw, op_slot;
 	uint64_t (*op_fn)(struct vsw *vsw, void *arg);
 	void *op_arg;
+	uint8_t op_mac[6];
+	uint16_t op_vid;
 	uint64_t op_result;
 };
 
@@ -534,6 +538,7 @@ enum vsw_req_op {
 	VSW_REQ_NET_CONNTRACK,
 	VSW_REQ_FWD_ADD,
 	VSW_REQ_FWD_DEL,
+	VSW_REQ_MAC_ADD,
 	VSW_REQ_COUNT,
 };
 
@@ -554,6 +559,8 @@ struct vsw_req {
 	uint64_t count;
 	uint32_t snaplen;
 	uint32_t max_entries;    /* mac/list */
+	uint8_t mac[6];          /* mac/add */
+	uint16_t mac_vid;
 };
 
 /*

@@ -468,6 +468,28 @@ vsw_switch_set_aging(struct vsw *vsw, const char *name, uint32_t aging_s)
 	return err;
 }
 
+int
+vsw_mac_add_static(struct vsw *vsw, const char *port, const uint8_t *mac,
+		   uint16_t vid)
+{
+	struct vsw_port *p;
+	uint64_t r;
+
+	if ((mac[0] & 1) || vid > VSW_VID_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&vsw->lock);
+	p = vsw_port_find(vsw, port);
+	if (!p) {
+		pthread_mutex_unlock(&vsw->lock);
+		return -ENOENT;
+	}
+	memcpy(vsw->dp->op_mac, mac, 6);
+	vsw->dp->op_vid = vid;
+	r = vsw_dp_call(vsw, VSW_DP_OP_MAC_ADD, (int)p->sw->idx, (int)p->slot);
+	pthread_mutex_unlock(&vsw->lock);
+	return r ? -ENOSPC : 0;
+}
+
 /* ---- ports ---- */
 
 static int

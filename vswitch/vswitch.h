@@ -126,6 +126,7 @@ struct vsw_net_config {
 	char nat_uplink[VSW_NAME_MAX]; /* "" = no NAT */
 	bool isolated;                 /* no router handed out, nothing routed */
 	uint16_t nat_port_min, nat_port_max; /* uplink ports for NAT; 0: 1024..65535 */
+	uint8_t gateway_mac[6];        /* zero: derived from the names */
 };
 
 struct vsw_forward_config {
@@ -188,6 +189,14 @@ int vsw_switch_set_aging(struct vsw *vsw, const char *name,
 
 int vsw_port_add(struct vsw *vsw, const char *sw_name,
 		 const struct vsw_port_config *cfg) must_check;
+/*
+ * A static MAC entry: frames to 'mac' in VLAN 'vid' of the port's switch
+ * go to 'port' (which need never send from it); it neither ages nor moves.
+ * -ENOENT no such port, -ENOSPC table full, -EINVAL a group address.
+ */
+int vsw_mac_add_static(struct vsw *vsw, const char *port, const uint8_t *mac,
+		       uint16_t vid) must_check;
+
 /* Changes VLAN, MAC limit and MTU of a port; its learned MACs are flushed. */
 int vsw_port_set(struct vsw *vsw, const struct vsw_port_config *cfg)
 	must_check;
