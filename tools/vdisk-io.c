@@ -8,11 +8,14 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/log.h"
 #include "common/progress.h"
+#include "snapshot/snapshot.h"
 #include "tools/vdisk-tool.h"
 
 struct io_args {
-	bool json, read_only, once;
+	bool json, read_only, once, chain;
+	const char *snapshot;
 	enum vdisk_format fmt;
 	bool have_fmt;
 	enum vdisk_type type;
@@ -30,6 +33,8 @@ io_opt(int opt, const char *arg, void *priv)
 	case 'o': a->once = true; return 0;
 	case 'n': a->nbd = arg; return 0;
 	case 'N': a->name = arg; return 0;
+	case 'c': a->chain = true; return 0;
+	case 'S': a->snapshot = arg; return 0;
 	case 't': return vdisk_tool_type(arg, &a->type);
 	case 'f':
 		if (vdisk_format_parse(arg, &a->fmt) < 0) {
@@ -52,6 +57,8 @@ static const struct option io_longopts[] = {
 	{ "readonly", no_argument, NULL, 'r' },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "once", no_argument, NULL, 'o' },
+	{ "chain", no_argument, NULL, 'c' },
+	{ "snapshot", required_argument, NULL, 'S' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -99,8 +106,11 @@ vdisk_cmd_import(int argc, char **argv)
 	if (rc < 0)
 		return vdisk_tool_fail(argv[i], rc);
 	p = progress_start("import", cap);
-	rc = vdisk_import(argv[i], a.have_fmt ? a.fmt : VDISK_FMT_AUTO,
-			  argv[i + 1], a.type, p, &st);
+	if (a.chain)
+		rc = snap_import_qcow2(argv[i], argv[i + 1], p);
+	else
+		rc = vdisk_import(argv[i], a.have_fmt ? a.fmt : VDISK_FMT_AUTO,
+				  argv[i + 1], a.type, p, &st);
 	progress_stop(p);
 	if (rc < 0)
 		return vdisk_tool_fail(argv[i], rc);
@@ -124,11 +134,23 @@ vdisk_cmd_export(int argc, char **argv)
 	if (!a.have_fmt || a.fmt == VDISK_FMT_AUTO)
 		return cli_usage_error("export: --format raw|qcow2|vmdk|"
 				       "vmdk-stream is required");
+	if (a.chain && a.fmt != VDISK_FMT_QCOW2)
+		return cli_usage_error("export: --chain writes qcow2");
 	rc = vdisk_stat(argv[i], &in);
 	if (rc < 0)
 		return vdisk_tool_fail(argv[i], rc);
 	p = progress_start("export", in.capacity_bytes);
-	rc = vdisk_export(argv[i], argv[i + 1], a.fmt, p, &st);
+	if (a.chain) {
+		rc = snap_export_qcow2(argv[i], a.snapshot, argv[i + 1], true, p);
+	} else if (a.snapshot) {
+		char point[4096];
+
+		rc = snap_point_path(argv[i], a.snapshot, point, sizeof(point));
+		if (rc == 0)
+			rc = vdisk_export(point, argv[i + 1], a.fmt, p, &st);
+	} else {
+		rc = vdisk_export(argv[i], argv[i + 1], a.fmt, p, &st);
+	}
 	progress_stop(p);
 	if (rc < 0)
 		return vdisk_tool_fail(argv[i + 1], rc);
@@ -150,6 +172,7 @@ vdisk_cmd_serve(int argc, char **argv)
 	struct io_args a = { 0 };
 	struct vdisk_nbd_opts o = { 0 };
 	struct sigaction sa = { 0 };
+	struct snap_control *ctl = NULL;
 	struct vdisk *disk;
 	int rc, i;
 
@@ -173,7 +196,12 @@ vdisk_cmd_serve(int argc, char **argv)
 	o.max_connections = a.once ? 1 : 0;
 	o.ready_fd = -1;
 	o.stop = &serve_stop;
+	/* Snapshot requests (vsnap) while it runs: best effort. */
+	if (!a.read_only && snap_control_start(&disk, 1, &ctl) < 0)
+		log_warn("vdisk", "no snapshot control socket: %s",
+			 vdisk_last_error());
 	rc = vdisk_nbd_serve(disk, &o);
+	snap_control_stop(ctl);
 	vdisk_close(disk);
 	if (rc < 0)
 		return vdisk_tool_fail(a.nbd, rc);

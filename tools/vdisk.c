@@ -14,6 +14,7 @@
 #include "common/cli.h"
 #include "common/json.h"
 #include "common/progress.h"
+#include "snapshot/snapshot.h"
 #include "tools/vdisk-tool.h"
 #include "vdisk/vdisk.h"
 
@@ -153,11 +154,12 @@ cmd_create(int argc, char **argv)
 /* ---- info ---- */
 
 struct flag_args {
-	bool json, force, repair;
+	bool json, force, repair, linked;
 	uint64_t size;
 	bool have_size;
 	enum vdisk_type type;
 	bool have_type;
+	const char *snapshot;
 };
 
 static int
@@ -171,6 +173,8 @@ flag_opt(int opt, const char *arg, void *priv)
 	case 'r': a->repair = true; return 0;
 	case 's': a->have_size = true; return vdisk_tool_size(arg, &a->size);
 	case 't': a->have_type = true; return vdisk_tool_type(arg, &a->type);
+	case 'L': a->linked = true; return 0;
+	case 'S': a->snapshot = arg; return 0;
 	}
 	return -1;
 }
@@ -181,6 +185,8 @@ static const struct option flag_longopts[] = {
 	{ "repair", no_argument, NULL, 'r' },
 	{ "size", required_argument, NULL, 's' },
 	{ "type", required_argument, NULL, 't' },
+	{ "linked", no_argument, NULL, 'L' },
+	{ "snapshot", required_argument, NULL, 'S' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -325,6 +331,14 @@ cmd_clone(int argc, char **argv)
 			      flag_opt, &a, 2, 2, &rc);
 	if (i < 0)
 		return rc;
+	if (a.linked) {
+		/* A delta over the base (or its snapshot): instant. */
+		rc = snap_clone_linked(argv[i], a.snapshot, argv[i + 1]);
+		return rc < 0 ? vdisk_tool_fail(argv[i + 1], rc) :
+				CLI_EXIT_OK;
+	}
+	if (a.snapshot)
+		return cli_usage_error("clone: --snapshot goes with --linked");
 	rc = vdisk_stat(argv[i], &in);
 	if (rc < 0)
 		return vdisk_tool_fail(argv[i], rc);
@@ -473,8 +487,9 @@ static const struct cli_cmd cmds[] = {
 	  "CBT state and lock holder", cmd_info },
 	{ "extend", "DISK --size SIZE", "grow a disk", cmd_extend },
 	{ "inflate", "DISK", "make a disk eagerly zeroed thick", cmd_inflate },
-	{ "clone", "SRC DST [--type T]", "copy a disk (zeros not written)",
-	  cmd_clone },
+	{ "clone", "SRC DST [--type T] | --linked [--snapshot NAME] BASE DST",
+	  "copy a disk (zeros not written), or make a linked clone (a "
+	  "delta over BASE's snapshot)", cmd_clone },
 	{ "rename", "SRC DST", "rename a disk and its files", cmd_rename },
 	{ "rm", "DISK [--force]", "remove a disk (--force if it holds data)",
 	  cmd_rm },
@@ -482,10 +497,13 @@ static const struct cli_cmd cmds[] = {
 	  cmd_check },
 	{ "map", "DISK [--json]", "allocated and zero extents, like "
 	  "'qemu-img map'", cmd_map },
-	{ "import", "SRC DISK [--format raw|qcow2|vmdk] [--type T] [--json]",
-	  "make a disk from a raw, qcow2 or vmdk image", vdisk_cmd_import },
-	{ "export", "DISK DST --format raw|qcow2|vmdk|vmdk-stream [--json]",
-	  "write a disk as an image", vdisk_cmd_export },
+	{ "import", "SRC DISK [--format raw|qcow2|vmdk] [--type T] [--chain] "
+	  "[--json]", "make a disk from a raw, qcow2 or vmdk image (--chain: "
+	  "a qcow2 backing chain as snapshots)", vdisk_cmd_import },
+	{ "export", "DISK DST --format raw|qcow2|vmdk|vmdk-stream "
+	  "[--snapshot NAME] [--chain] [--json]", "write a disk (or one of "
+	  "its snapshots) as an image (--chain: a qcow2 backing chain)",
+	  vdisk_cmd_export },
 	{ "serve", "DISK --nbd unix:PATH|tcp:HOST:PORT [--readonly] "
 	  "[--name NAME] [--once]", "export a disk over NBD", vdisk_cmd_serve },
 	{ "cbt", "DISK enable|disable|status|changes EPOCH|reset [--json]",

@@ -169,6 +169,12 @@ become_unknown(struct vdisk_cbt *c, const char *why)
 	memset(c->bits, 0, c->bitmap_bytes);
 }
 
+void
+vdisk_cbt_forget(struct vdisk_cbt *c, const char *why)
+{
+	become_unknown(c, why);
+}
+
 int
 vdisk_cbt_load(struct vdisk_store *st, const char *name, uint64_t capacity,
 	       bool writable, struct vdisk_cbt **out)

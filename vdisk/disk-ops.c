@@ -14,8 +14,7 @@
 
 #include "common/log.h"
 #include "common/progress.h"
-#include "vdisk/image.h"
-#include "vdisk/vdisk-internal.h"
+#include "vdisk/vdisk-provider.h"
 
 /* A disk held for a path operation: store, lock, descriptor. */
 struct held {
@@ -342,6 +341,15 @@ vdisk_remove(const char *path)
 	rc = hold(path, true, false, h);
 	if (rc < 0)
 		goto out_free;
+	/* Snapshot nodes and the tree go with the disk (or it stays). */
+	if (vdisk_provider_get()) {
+		rc = vdisk_provider_get()->remove(h->st, path, h->leaf,
+						  &h->d);
+		if (rc < 0) {
+			release(h);
+			goto out_free;
+		}
+	}
 	for (unsigned int i = 0; i < h->d.nextents; i++)
 		if (h->d.ext[i].file[0] && !strchr(h->d.ext[i].file, '/'))
 			h->st->ops->unlink(h->st, h->d.ext[i].file);
@@ -400,6 +408,13 @@ vdisk_check(const char *path, bool repair, struct vdisk_check_report *rep)
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
+	/* Layered disks and snapshot trees are the provider's to check. */
+	if (vdisk_provider_get()) {
+		rc = vdisk_provider_get()->check(path, repair, rep);
+		if (rc <= 0)
+			return rc;
+		memset(rep, 0, sizeof(*rep));
+	}
 	h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;

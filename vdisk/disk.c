@@ -13,10 +13,26 @@
 
 #include "common/log.h"
 #include "common/progress.h"
-#include "vdisk/vdisk-internal.h"
+#include "vdisk/vdisk-provider.h"
 
 /* Allocation work is done in slices so a progress bar can move. */
 #define ALLOC_SLICE (1ull << 30)
+/* Synchronous I/O on layered disks moves through the engine in pieces. */
+#define SYNC_CHUNK (4u << 20)
+
+static const struct vdisk_provider *provider;
+
+void
+vdisk_provider_register(const struct vdisk_provider *p)
+{
+	provider = p;
+}
+
+const struct vdisk_provider *
+vdisk_provider_get(void)
+{
+	return provider;
+}
 
 static void
 name_with_suffix(const char *leaf, const char *suffix, char *out, size_t len)
@@ -322,6 +338,24 @@ open_raw(struct vdisk *disk)
 	return 0;
 }
 
+/* Closes the data files, or the layer that owns them. */
+static void
+close_data(struct vdisk *disk)
+{
+	vdisk_queue_destroy(disk->sync_q);
+	disk->sync_q = NULL;
+	if (disk->layer) {
+		disk->layer_ops->close(disk->layer);
+		disk->layer = NULL;
+		disk->data = NULL;
+		return;
+	}
+	if (disk->data_cached)
+		disk->store->ops->file_close(disk->data_cached);
+	if (disk->data)
+		disk->store->ops->file_close(disk->data);
+}
+
 int
 vdisk_open(const char *path, unsigned int flags, struct vdisk **out)
 {
@@ -332,6 +366,7 @@ vdisk_open(const char *path, unsigned int flags, struct vdisk **out)
 	if (!disk)
 		return -ENOMEM;
 	pthread_mutex_init(&disk->mu, NULL);
+	vdisk_engine_init(disk);
 	snprintf(disk->path, sizeof(disk->path), "%s", path);
 	disk->read_only = flags & VDISK_OPEN_RDONLY;
 	rc = vdisk_store_open(path, &disk->store, disk->leaf,
@@ -359,13 +394,20 @@ vdisk_open(const char *path, unsigned int flags, struct vdisk **out)
 	rc = vdisk_desc_load(disk->store, disk->leaf, &disk->desc);
 	if (rc < 0)
 		goto err_unlock;
-	rc = vdisk_desc_check_openable(&disk->desc, path);
+	/* Snapshots: the provider opens what it owns (and finishes an
+	 * interrupted operation first). */
+	rc = provider ? provider->open(disk) : 1;
 	if (rc < 0)
 		goto err_unlock;
-	disk->capacity = vdisk_desc_capacity(&disk->desc);
-	rc = open_data(disk);
-	if (rc < 0)
-		goto err_data;
+	if (rc > 0) {
+		rc = vdisk_desc_check_openable(&disk->desc, path);
+		if (rc < 0)
+			goto err_unlock;
+		disk->capacity = vdisk_desc_capacity(&disk->desc);
+		rc = open_data(disk);
+		if (rc < 0)
+			goto err_data;
+	}
 	if (disk->desc.change_track[0]) {
 		rc = vdisk_cbt_load(disk->store, disk->desc.change_track,
 				    disk->capacity, !disk->read_only,
@@ -387,15 +429,13 @@ vdisk_open(const char *path, unsigned int flags, struct vdisk **out)
 err_cbt:
 	vdisk_cbt_close(disk->cbt);
 err_data:
-	if (disk->data_cached)
-		disk->store->ops->file_close(disk->data_cached);
-	if (disk->data)
-		disk->store->ops->file_close(disk->data);
+	close_data(disk);
 err_unlock:
 	disk->store->ops->unlock(disk->lock);
 err_store:
 	vdisk_store_close(disk->store);
 err_free:
+	vdisk_engine_fini(disk);
 	pthread_mutex_destroy(&disk->mu);
 	free(disk);
 	return rc;
@@ -410,12 +450,11 @@ vdisk_close(struct vdisk *disk)
 		log_warn("vdisk", "%s: flush at close failed", disk->path);
 	/* The map is written clean only after the data is durable. */
 	vdisk_cbt_close(disk->cbt);
-	if (disk->data_cached)
-		disk->store->ops->file_close(disk->data_cached);
-	disk->store->ops->file_close(disk->data);
+	close_data(disk);
 	if (disk->lock)
 		disk->store->ops->unlock(disk->lock);
 	vdisk_store_close(disk->store);
+	vdisk_engine_fini(disk);
 	pthread_mutex_destroy(&disk->mu);
 	free(disk);
 }
@@ -479,7 +518,9 @@ vdisk_get_info(struct vdisk *disk, struct vdisk_info *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&disk->mu);
 	fill_common(disk->store, disk->leaf, &disk->desc, out);
-	out->allocated_bytes = disk->store->ops->allocated_bytes(disk->data);
+	out->allocated_bytes = disk->layer ?
+		disk->layer_ops->allocated_bytes(disk->layer) :
+		disk->store->ops->allocated_bytes(disk->data);
 	if (disk->cbt) {
 		out->cbt_known = vdisk_cbt_known(disk->cbt);
 		out->cbt_epoch = vdisk_cbt_epoch(disk->cbt);
@@ -602,7 +643,11 @@ vdisk_map(struct vdisk *disk, uint64_t offset, uint64_t len,
 	if (offset >= disk->capacity)
 		return 0;
 	len = MIN(len, disk->capacity - offset);
-	rc = disk->store->ops->map(disk->data, offset, len, map_one, &m);
+	if (disk->layer)
+		rc = disk->layer_ops->map(disk->layer, offset, len, map_one, &m);
+	else
+		rc = disk->store->ops->map(disk->data, offset, len, map_one,
+					   &m);
 	if (rc)
 		return rc;
 	return map_flush(&m);
@@ -659,6 +704,102 @@ direct_rw(struct vdisk *disk, void *buf, size_t len, uint64_t off,
 	return rc;
 }
 
+/* ---- synchronous I/O through the engine (layered disks) ---- */
+
+struct sync_wait {
+	bool done;
+	int64_t result;
+};
+
+static void
+sync_done(struct vdisk_io *io)
+{
+	struct sync_wait *w = io->priv;
+
+	w->done = true;
+	w->result = io->result;
+}
+
+/*
+ * One request on the disk's synchronous queue. The queue is kept for the
+ * thread that made it (io_uring rings have one submitter); other threads
+ * get a queue of their own for the call.
+ */
+static int
+sync_request(struct vdisk *disk, struct vdisk_io *io)
+{
+	struct vdisk_queue *q = NULL, *tmp = NULL;
+	struct sync_wait w = { false, 0 };
+	int rc;
+
+	pthread_mutex_lock(&disk->sync_mu);
+	if (disk->sync_q && pthread_equal(disk->sync_owner, pthread_self())) {
+		q = disk->sync_q;
+	} else if (!disk->sync_q) {
+		rc = vdisk_queue_create(disk, 4, &disk->sync_q);
+		if (rc == 0) {
+			q = disk->sync_q;
+			disk->sync_owner = pthread_self();
+		}
+	}
+	if (!q) {
+		rc = vdisk_queue_create(disk, 4, &tmp);
+		if (rc < 0) {
+			pthread_mutex_unlock(&disk->sync_mu);
+			return rc;
+		}
+		q = tmp;
+	}
+	io->done = sync_done;
+	io->priv = &w;
+	rc = vdisk_submit(q, io);
+	while (rc == 0 && !w.done) {
+		rc = vdisk_poll(q, 1, -1);
+		rc = rc < 0 ? rc : 0;
+	}
+	vdisk_queue_destroy(tmp);
+	pthread_mutex_unlock(&disk->sync_mu);
+	if (rc < 0)
+		return rc;
+	return w.result < 0 ? (int)w.result : 0;
+}
+
+static int
+layered_rw(struct vdisk *disk, void *buf, size_t len, uint64_t off,
+	   bool write)
+{
+	uint64_t start = ALIGN_DOWN(off, (uint64_t)VDISK_SECTOR);
+	uint64_t end = ALIGN_UP(off + len, (uint64_t)VDISK_SECTOR);
+	struct vdisk_io io;
+	void *bounce;
+	int rc = 0;
+
+	if (posix_memalign(&bounce, 4096, SYNC_CHUNK))
+		return -ENOMEM;
+	for (uint64_t pos = start; pos < end && rc == 0; pos += SYNC_CHUNK) {
+		uint64_t n = MIN((uint64_t)SYNC_CHUNK, end - pos);
+		uint64_t lo = MAX(pos, off), hi = MIN(pos + n, off + len);
+
+		if (!write || lo != pos || hi != pos + n) {
+			vdisk_io_prep_read(&io, pos, bounce, n);
+			rc = sync_request(disk, &io);
+			if (rc < 0)
+				break;
+		}
+		if (!write) {
+			memcpy((char *)buf + (lo - off),
+			       (char *)bounce + (lo - pos), hi - lo);
+			continue;
+		}
+		memcpy((char *)bounce + (lo - pos),
+		       (const char *)buf + (lo - off), hi - lo);
+		vdisk_io_prep_write(&io, pos, bounce, n, 0);
+		rc = sync_request(disk, &io);
+	}
+	free(bounce);
+	return rc;
+}
+
 int
 vdisk_pread(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
@@ -666,6 +807,8 @@ vdisk_pread(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 
 	if (rc < 0)
 		return rc;
+	if (disk->layer)
+		return layered_rw(disk, buf, len, offset, false);
 	if (disk->data_cached)
 		return disk->store->ops->pread(disk->data_cached, buf, len,
 					       offset);
@@ -682,6 +825,8 @@ vdisk_pwrite(struct vdisk *disk, const void *buf, size_t len,
 		return rc;
 	if (disk->read_only)
 		return -EROFS;
+	if (disk->layer)
+		return layered_rw(disk, (void *)buf, len, offset, true);
 	if (disk->cbt)
 		vdisk_cbt_mark(disk->cbt, offset, len);
 	if (disk->data_cached)
@@ -693,6 +838,12 @@ vdisk_pwrite(struct vdisk *disk, const void *buf, size_t len,
 int
 vdisk_sync(struct vdisk *disk)
 {
+	if (disk->layer) {
+		struct vdisk_io io;
+
+		vdisk_io_prep_flush(&io);
+		return sync_request(disk, &io);
+	}
 	/* One file under both handles: either flush covers both. */
 	return disk->store->ops->sync(disk->data_cached ? disk->data_cached :
 				      disk->data);

@@ -74,6 +74,13 @@ int img_raw_open(struct img_src *src, struct img_reader **out);
 /* 'depth' counts backing files already open (loop guard). */
 int img_qcow2_open(struct img_src *src, unsigned int depth,
 		   struct img_reader **out);
+/*
+ * One qcow2 file alone, its backing file not followed: clusters it does
+ * not allocate report no VDISK_EXTENT_ALLOCATED. 'backing' gets the
+ * backing file's name ("" for none). For importing chains layer by layer.
+ */
+int img_qcow2_open_layer(struct img_src *src, char *backing, size_t len,
+			 struct img_reader **out);
 int img_vmdk_open(struct img_src *src, struct img_reader **out);
 /* Descriptor text files (monolithicFlat, our own disks). */
 int img_vmdk_desc_open(struct img_src *src, struct img_reader **out);
@@ -104,6 +111,9 @@ int img_raw_create(const char *path, uint64_t capacity,
 		   struct img_writer **out);
 int img_qcow2_create(const char *path, uint64_t capacity,
 		     struct img_writer **out);
+/* The same as an overlay over 'backing' (a qcow2 file name, kept as is). */
+int img_qcow2_create_backed(const char *path, uint64_t capacity,
+			    const char *backing, struct img_writer **out);
 int img_vmdk_create(const char *path, uint64_t capacity, bool stream,
 		    struct img_writer **out);
 int img_disk_writer(struct vdisk *disk, struct img_writer **out);

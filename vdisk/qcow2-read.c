@@ -563,9 +563,44 @@ open_backing(struct qcow2_reader *q, const unsigned char *h, size_t n,
 	}
 }
 
+/* The backing file name in the header, without opening it. */
+static int
+backing_name(struct qcow2_reader *q, const unsigned char *h, size_t n,
+	     const struct qhdr *x, char *out, size_t len)
+{
+	if (x->backing_size == 0 || x->backing_size >= len ||
+	    x->backing_off >= n || n - x->backing_off < x->backing_size)
+		return bad(q, "bad backing file name field");
+	memcpy(out, h + x->backing_off, x->backing_size);
+	out[x->backing_size] = '\0';
+	if (strlen(out) != x->backing_size)
+		return bad(q, "backing file name holds a NUL");
+	return 0;
+}
+
+static int
+open_impl(struct img_src *src, unsigned int depth, char *backing,
+	  size_t backing_len, struct img_reader **out);
+
 int
 img_qcow2_open(struct img_src *src, unsigned int depth,
 	       struct img_reader **out)
+{
+	return open_impl(src, depth, NULL, 0, out);
+}
+
+int
+img_qcow2_open_layer(struct img_src *src, char *backing, size_t len,
+		     struct img_reader **out)
+{
+	backing[0] = '\0';
+	return open_impl(src, 0, backing, len, out);
+}
+
+/* 'backing' NULL: open the backing chain; else only name it there. */
+static int
+open_impl(struct img_src *src, unsigned int depth, char *backing,
+	  size_t backing_len, struct img_reader **out)
 {
 	struct qcow2_reader *q;
 	unsigned char *h = NULL;
@@ -609,11 +644,12 @@ img_qcow2_open(struct img_src *src, unsigned int depth,
 	rc = parse_extensions(q, h, n, &x, fmt, sizeof(fmt));
 	if (rc < 0)
 		goto err;
-	if (x.backing_off) {
+	if (x.backing_off && backing)
+		rc = backing_name(q, h, n, &x, backing, backing_len);
+	else if (x.backing_off)
 		rc = open_backing(q, h, n, &x, fmt, depth);
-		if (rc < 0)
-			goto err;
-	}
+	if (rc < 0)
+		goto err;
 	q->zbuf = malloc(q->cluster_size);
 	q->cbuf = malloc(2 * q->cluster_size + 512);
 	if (!q->zbuf || !q->cbuf) {

@@ -35,6 +35,7 @@ struct qcow2_writer {
 	uint64_t l2_off;
 	uint64_t *l2;
 	unsigned char *pad;           /* one zeroed cluster for tails */
+	char backing[1024];           /* "" without a backing file */
 };
 
 static struct qcow2_writer *
@@ -189,6 +190,35 @@ out:
 	return rc;
 }
 
+/*
+ * An overlay: the backing format extension ("qcow2") in place of the end
+ * marker, then the end marker, and the backing name at BACKING_AT, all
+ * inside the header cluster.
+ */
+#define BACKING_AT 1024u
+
+static int
+write_backing(struct qcow2_writer *q)
+{
+	unsigned char ext[32], hdr[12];
+	size_t n = strlen(q->backing);
+	int rc;
+
+	memset(ext, 0, sizeof(ext));
+	qcow2_put32(ext, QCOW2_EXT_BACKING_FORMAT);
+	qcow2_put32(ext + 4, 5);
+	memcpy(ext + 8, "qcow2", 5);
+	/* ext + 16: the end marker (zeros). */
+	rc = write_all(q->fd, ext, 24, QCOW2_HDR_V3_BYTES);
+	if (rc == 0)
+		rc = write_all(q->fd, q->backing, n, BACKING_AT);
+	qcow2_put64(hdr, BACKING_AT);
+	qcow2_put32(hdr + 8, (uint32_t)n);
+	if (rc == 0)
+		rc = write_all(q->fd, hdr, 12, QH_BACKING_OFFSET);
+	return rc;
+}
+
 static int
 qw_finish(struct img_writer *w)
 {
@@ -226,6 +256,8 @@ qw_finish(struct img_writer *w)
 	qcow2_put32(hdr + QH_HEADER_LENGTH, QCOW2_HDR_V3_BYTES);
 	/* Then 8 zero bytes: the end-of-extensions marker. */
 	rc = write_all(q->fd, hdr, sizeof(hdr), 0);
+	if (rc == 0 && q->backing[0])
+		rc = write_backing(q);
 	if (rc == 0 && ftruncate(q->fd, (off_t)q->next) < 0)
 		rc = -errno;
 	if (rc == 0 && fdatasync(q->fd) < 0)
@@ -254,6 +286,24 @@ static const struct img_writer_ops qcow2_writer_ops = {
 	.finish = qw_finish,
 	.close = qw_close,
 };
+
+int
+img_qcow2_create_backed(const char *path, uint64_t capacity,
+			const char *backing, struct img_writer **out)
+{
+	struct qcow2_writer *q;
+	int rc;
+
+	if (strlen(backing) >= sizeof(q->backing) ||
+	    strlen(backing) > CSIZE - BACKING_AT)
+		return -ENAMETOOLONG;
+	rc = img_qcow2_create(path, capacity, out);
+	if (rc < 0)
+		return rc;
+	q = to_qw(*out);
+	snprintf(q->backing, sizeof(q->backing), "%s", backing);
+	return 0;
+}
 
 int
 img_qcow2_create(const char *path, uint64_t capacity, struct img_writer **out)

@@ -25,9 +25,12 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vdisk/vdisk-internal.h"
+#include "vdisk/vdisk-provider.h"
 
 #define ZERO_CHUNK (4u << 20)
+
+/* Test hook (vdisk-provider.h): wraps every local store opened. */
+static vdisk_store_wrap_fn local_wrapper;
 
 struct local_store {
 	struct vdisk_store base;
@@ -595,16 +598,17 @@ local_queue_event_fd(struct store_queue *q)
  * Its completion carries no request and is skipped by reap().
  */
 static void
-prep_chunk_alloc(struct store_queue *q, const struct vdisk_io *io)
+prep_chunk_alloc(struct store_queue *q, struct store_file *f,
+		 const struct vdisk_io *io)
 {
 	struct io_uring_sqe *sqe;
 	uint64_t aoff, alen;
 
-	claim_chunks(q->f, io->offset_bytes, io->len_bytes, &aoff, &alen);
+	claim_chunks(f, io->offset_bytes, io->len_bytes, &aoff, &alen);
 	if (!alen)
 		return;
 	sqe = io_uring_get_sqe(&q->ring);
-	io_uring_prep_fallocate(sqe, q->fd, FALLOC_FL_KEEP_SIZE, aoff, alen);
+	io_uring_prep_fallocate(sqe, f->fd, FALLOC_FL_KEEP_SIZE, aoff, alen);
 	io_uring_sqe_set_data(sqe, NULL);
 	sqe->flags |= IOSQE_IO_HARDLINK;
 	q->queued++;
@@ -613,8 +617,11 @@ prep_chunk_alloc(struct store_queue *q, const struct vdisk_io *io)
 static int
 local_submit(struct store_queue *q, struct vdisk_io *io)
 {
-	bool chunked = q->f->chunks && io->store_op == VDISK_OP_WRITE;
+	/* Requests name their file (a layer's go to several). */
+	struct store_file *f = io->file ? io->file : q->f;
+	bool chunked = f->chunks && io->store_op == VDISK_OP_WRITE;
 	struct io_uring_sqe *sqe;
+	int fd = f->fd;
 
 	/* A linked pair must go to the kernel in one submission. */
 	if (io_uring_sq_space_left(&q->ring) < (chunked ? 2u : 1u)) {
@@ -624,43 +631,43 @@ local_submit(struct store_queue *q, struct vdisk_io *io)
 			return -EAGAIN;
 	}
 	if (chunked)
-		prep_chunk_alloc(q, io);
-	else if (q->f->chunks && io->store_op != VDISK_OP_READ &&
+		prep_chunk_alloc(q, f, io);
+	else if (f->chunks && io->store_op != VDISK_OP_READ &&
 		 !(io->store_op == VDISK_OP_WRITE_ZEROES &&
 		   (io->flags & VDISK_IO_NO_UNMAP)))
-		forget_chunks(q->f, io->offset_bytes, io->len_bytes);
+		forget_chunks(f, io->offset_bytes, io->len_bytes);
 	sqe = io_uring_get_sqe(&q->ring);
 	switch (io->store_op) {
 	case VDISK_OP_READ:
 		if (io->iovcnt == 1)
-			io_uring_prep_read(sqe, q->fd, io->iov[0].iov_base,
+			io_uring_prep_read(sqe, fd, io->iov[0].iov_base,
 					   (unsigned int)io->iov[0].iov_len,
 					   io->offset_bytes);
 		else
-			io_uring_prep_readv(sqe, q->fd, io->iov, io->iovcnt,
+			io_uring_prep_readv(sqe, fd, io->iov, io->iovcnt,
 					    io->offset_bytes);
 		break;
 	case VDISK_OP_WRITE:
 		if (io->iovcnt == 1)
-			io_uring_prep_write(sqe, q->fd, io->iov[0].iov_base,
+			io_uring_prep_write(sqe, fd, io->iov[0].iov_base,
 					    (unsigned int)io->iov[0].iov_len,
 					    io->offset_bytes);
 		else
-			io_uring_prep_writev(sqe, q->fd, io->iov, io->iovcnt,
+			io_uring_prep_writev(sqe, fd, io->iov, io->iovcnt,
 					     io->offset_bytes);
 		if (io->flags & VDISK_IO_FUA)
 			sqe->rw_flags = RWF_DSYNC;
 		break;
 	case VDISK_OP_FLUSH:
-		io_uring_prep_fsync(sqe, q->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	case VDISK_OP_DISCARD:
-		io_uring_prep_fallocate(sqe, q->fd, FALLOC_FL_KEEP_SIZE |
+		io_uring_prep_fallocate(sqe, fd, FALLOC_FL_KEEP_SIZE |
 					FALLOC_FL_PUNCH_HOLE,
 					io->offset_bytes, io->len_bytes);
 		break;
 	case VDISK_OP_WRITE_ZEROES:
-		io_uring_prep_fallocate(sqe, q->fd, FALLOC_FL_KEEP_SIZE |
+		io_uring_prep_fallocate(sqe, fd, FALLOC_FL_KEEP_SIZE |
 					((io->flags & VDISK_IO_NO_UNMAP) ?
 					 FALLOC_FL_ZERO_RANGE :
 					 FALLOC_FL_PUNCH_HOLE),
@@ -804,6 +811,19 @@ vdisk_store_local_open(const char *dir, struct vdisk_store **out)
 	}
 	snprintf(ls->dir, sizeof(ls->dir), "%s", dir);
 	ls->base.ops = &local_ops;
+	if (local_wrapper) {
+		int rc = local_wrapper(&ls->base, out);
+
+		if (rc < 0)
+			local_close(&ls->base);
+		return rc;
+	}
 	*out = &ls->base;
 	return 0;
+}
+
+void
+vdisk_store_set_local_wrapper(vdisk_store_wrap_fn wrap)
+{
+	local_wrapper = wrap;
 }

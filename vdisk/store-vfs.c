@@ -447,6 +447,13 @@ struct store_queue {
 	struct vdisk_io *done_head, **done_tail;
 };
 
+/* Requests name their file (a layer's go to several of one mount). */
+static struct store_file *
+io_file(struct store_queue *q, const struct vdisk_io *io)
+{
+	return io->file ? io->file : q->f;
+}
+
 static void
 signal_efd(struct store_queue *q)
 {
@@ -574,13 +581,13 @@ lio_done(struct lun_io *lio)
 	if (--r->pending)
 		return;
 	if (!r->err && r->commit) {
-		int rc = vfs_file_commit(q->f->f);
+		int rc = vfs_file_commit(io_file(q, io)->f);
 
 		if (rc < 0)
 			r->err = rc;
 	}
 	req_put(q, r);
-	atomic_fetch_sub(&q->f->lun_busy, 1);
+	atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
 	if (q->defer) {
 		io->result = r->err ? r->err : (int64_t)io->len_bytes;
 		io->next = NULL;
@@ -668,7 +675,7 @@ map_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
 	/* Map the whole request first: nothing is sent unless all of it
 	 * can be, so a failure leaves no half-written request behind. */
 	while (done < io->len_bytes) {
-		int n = vfs_file_map(q->f->f, io->offset_bytes + done,
+		int n = vfs_file_map(io_file(q, io)->f, io->offset_bytes + done,
 				     io->len_bytes - done,
 				     write ? VFS_MAP_WRITE : 0, ext,
 				     MAP_EXTENTS);
@@ -681,7 +688,7 @@ map_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
 			uint64_t lun_off = ext[i].lun_offset;
 
 			if (ext[i].flags & VFS_EXTENT_NEW) {
-				q->f->new_blocks = true;
+				io_file(q, io)->new_blocks = true;
 				if (io->flags & VDISK_IO_FUA)
 					r->commit = true;
 			}
@@ -742,7 +749,7 @@ send_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
 	if (nl == 0) {
 		req_put(q, r);
 		q->inflight--;
-		atomic_fetch_sub(&q->f->lun_busy, 1);
+		atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
 		done_later(q, io, (int64_t)io->len_bytes);
 		return 0;
 	}
@@ -784,14 +791,14 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 		return -EAGAIN;
 	/* Counted before the check: a discard that sees no request busy
 	 * is sure none starts until it is done. */
-	atomic_fetch_add(&q->f->lun_busy, 1);
-	if (atomic_load(&q->f->punching)) {
-		atomic_fetch_sub(&q->f->lun_busy, 1);
+	atomic_fetch_add(&io_file(q, io)->lun_busy, 1);
+	if (atomic_load(&io_file(q, io)->punching)) {
+		atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
 		return -EAGAIN;
 	}
 	rc = map_all(q, io, r, write, &nl);
 	if (rc < 0) {
-		atomic_fetch_sub(&q->f->lun_busy, 1);
+		atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
 		return rc;
 	}
 	return send_all(q, io, r, nl);
@@ -805,7 +812,7 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 static int
 zero_op(struct store_queue *q, struct vdisk_io *io, bool unmap)
 {
-	struct store_file *f = q->f;
+	struct store_file *f = io_file(q, io);
 	int rc;
 
 	atomic_fetch_add(&f->punching, 1);
@@ -837,8 +844,8 @@ ds_submit(struct store_queue *q, struct vdisk_io *io)
 		return submit_rw(q, io);
 	case VDISK_OP_FLUSH:
 		/* LUN flush plus the block map of new allocations. */
-		q->f->new_blocks = false;
-		done_later(q, io, vfs_file_commit(q->f->f));
+		io_file(q, io)->new_blocks = false;
+		done_later(q, io, vfs_file_commit(io_file(q, io)->f));
 		return 0;
 	case VDISK_OP_DISCARD:
 		return zero_op(q, io, true);

@@ -119,6 +119,8 @@ int vdisk_cbt_load(struct vdisk_store *st, const char *name,
 /* Creates an empty known map at epoch 1. */
 int vdisk_cbt_create(struct vdisk_store *st, const char *name,
 		     uint64_t capacity);
+/* Declares the map unknown (the content jumped: a snapshot revert). */
+void vdisk_cbt_forget(struct vdisk_cbt *cbt, const char *why);
 /* Records a write of [off, off+len); lock-free, any thread. */
 void vdisk_cbt_mark(struct vdisk_cbt *cbt, uint64_t off, uint64_t len);
 /* Writes the map and the clean mark (read-write), frees. NULL: no-op. */
@@ -161,8 +163,33 @@ struct vdisk {
 	 * cannot open a file twice, and 'data' is bounced instead. */
 	struct store_file *data_cached;
 	struct vdisk_cbt *cbt;             /* NULL when tracking is off */
-	pthread_mutex_t mu;                /* desc updates, cbt reset */
+	pthread_mutex_t mu;                /* desc updates, cbt reset, queues */
+	/*
+	 * A layered disk (vdisk-provider.h): requests go to the layer
+	 * instead of the store, and 'data' is the layer's current top file
+	 * (what new queues are created on). NULL for a plain disk.
+	 */
+	const struct vdisk_layer_ops *layer_ops;
+	void *layer;
+	/* The gate (engine.c): closed, new requests wait; 'active' counts
+	 * requests between submit and done(). */
+	int gate;
+	unsigned long active;
+	pthread_mutex_t gate_mu;
+	pthread_cond_t gate_cv;
+	struct vdisk_queue *queues;        /* under 'mu' */
+	/* Synchronous helpers of layered disks run on this queue. */
+	struct vdisk_queue *sync_q;
+	pthread_t sync_owner;              /* the thread that made it */
+	pthread_mutex_t sync_mu;
 };
+
+/* Engine-private request flag: a layer's sub-request (vdisk-provider.h). */
+#define VDISK_IO_SUB (1u << 7)
+
+/* Gate and queue registry set-up and tear-down (engine.c). */
+void vdisk_engine_init(struct vdisk *disk);
+void vdisk_engine_fini(struct vdisk *disk);
 
 /* Reads and parses the descriptor 'leaf' in 'st'. */
 int vdisk_desc_load(struct vdisk_store *st, const char *leaf,

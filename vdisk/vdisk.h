@@ -45,6 +45,7 @@
 struct vdisk;
 struct vdisk_queue;
 struct progress;
+struct store_file;
 
 #define VDISK_SECTOR 512u
 /* Largest capacity: 64 TiB (VMFS-6 limit; keeps maps and CBT small). */
@@ -209,6 +210,7 @@ struct vdisk_io {
 	struct iovec iov_one;
 	struct vdisk_queue *queue;
 	struct vdisk_io *next;
+	struct store_file *file;      /* the file it goes to (layers) */
 };
 
 /*
