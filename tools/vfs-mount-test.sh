@@ -88,14 +88,26 @@ kill -0 "$PID" 2>/dev/null && fail "still serving after umount"
 "$V" fsck "$L" >/dev/null || fail "fsck after umount"
 "$V" hosts "$L" --json | grep -q '"hosts":\[\]' || true
 
-# Read-only: reads work, every change is refused.
+# Read-only: reads work, every change is refused, and the session writes
+# nothing but its own heartbeat slot (one sector of the region at 1 MiB).
+cp --sparse=always "$L" "$T/before.img"
 PID=$("$V" mount --read-only "$L" "$M") || fail "read-only mount"
 cmp -s -n 1048576 "$M/vm1/d2.img" "$T/src" || fail "read-only read"
+cat "$M/vm1/d2.img" >/dev/null
+ls -lR "$M" >/dev/null
+sleep 1.5 # at least one renewal
 touch "$M/vm1/new" 2>/dev/null && fail "read-only create"
 mkdir "$M/x" 2>/dev/null && fail "read-only mkdir"
 rm "$M/vm1/d2.img" 2>/dev/null && fail "read-only rm"
 echo x >>"$M/vm1/d2.img" 2>/dev/null && fail "read-only write"
 umount "$M"
 for i in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$PID" 2>/dev/null && fail "read-only: still serving after umount"
+changed=$(cmp -l "$T/before.img" "$L" | awk '
+	{ s = int(($1 - 1) / 512); n++ }
+	s < 2048 || s >= 2048 + 1024 { print "outside the heartbeat region at byte " $1 - 1; exit }
+	!first { first = s } s != first { print "two sectors"; exit }
+	END { if (!n) print "no heartbeat written" }')
+[ -z "$changed" ] || fail "read-only session wrote: $changed"
 "$V" fsck "$L" >/dev/null || fail "fsck after the read-only mount"
-echo "ok: mkdir cp mv cat truncate du fallocate df rm ls through FUSE; lock held while open; read-only refuses changes; fsck clean"
+echo "ok: mkdir cp mv cat truncate du fallocate df rm ls through FUSE; lock held while open; read-only refuses changes and writes only its heartbeat sector; fsck clean"

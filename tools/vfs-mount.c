@@ -512,8 +512,21 @@ vt_cmd_mount(int argc, char **argv)
 	pid_t pid;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help"))
-			return vt_help("mount");
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			vt_help("mount");
+			fputs("\nOne datastore session serves the mount in the "
+			      "background; its pid is printed.\n"
+			      "A file open through the mount holds its "
+			      "datastore lock (other hosts get EBUSY).\n"
+			      "--read-only   a read-only session: writes only "
+			      "its heartbeat, takes no locks\n"
+			      "--foreground  stay in the terminal (messages "
+			      "on stderr)\n"
+			      "Not stored: modes, owners, access times (chmod, "
+			      "chown, touch -a succeed and change nothing).\n",
+			      stdout);
+			return CLI_EXIT_OK;
+		}
 		if (!strcmp(argv[i], "--read-only"))
 			read_only = true;
 		else if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f"))

@@ -44,8 +44,7 @@ static const struct cli_cmd cmds[] = {
 	  "run COMMAND while holding a file's lock (like flock(1))",
 	  vt_cmd_lock },
 	{ "mount", "LUN MOUNTPOINT [--read-only] [--foreground]",
-	  "mount the datastore as a filesystem (FUSE) for ordinary tools; "
-	  "prints the serving process's pid; umount MOUNTPOINT ends it",
+	  "mount as a filesystem (FUSE); umount MOUNTPOINT ends it",
 	  vt_cmd_mount },
 	{ "fsck", "LUN [--repair] [--json]",
 	  "check the datastore (exit 0 clean, 1 repaired or repairable, "
