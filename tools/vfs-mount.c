@@ -522,8 +522,8 @@ vt_cmd_mount(int argc, char **argv)
 			      "its heartbeat, takes no locks\n"
 			      "--foreground  stay in the terminal (messages "
 			      "on stderr)\n"
-			      "Not stored: modes, owners, access times (chmod, "
-			      "chown, touch -a succeed and change nothing).\n",
+			      "Not stored: modes, owners, times set by touch "
+			      "(chmod, chown, touch succeed, change nothing).\n",
 			      stdout);
 			return CLI_EXIT_OK;
 		}

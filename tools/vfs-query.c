@@ -107,6 +107,10 @@ vt_cmd_info(int argc, char **argv)
 		json_u64(&w, "incompat", in.incompat);
 		json_u64(&w, "compat", in.compat);
 		json_u64(&w, "autoclear", in.autoclear);
+		json_arr_begin(&w, "features");
+		if (in.incompat & VFS_FEATURE_SMALL_FILES)
+			json_str(&w, NULL, "small-files");
+		json_arr_end(&w);
 		json_str(&w, "created", vt_time(in.created_wall_ns, t,
 						sizeof(t)));
 		json_str(&w, "ats_method", in.ats_method);
@@ -118,6 +122,10 @@ vt_cmd_info(int argc, char **argv)
 		printf("format       version %u (incompat %#" PRIx64
 		       ", compat %#" PRIx64 ", autoclear %#" PRIx64 ")\n",
 		       in.version, in.incompat, in.compat, in.autoclear);
+		printf("features     %s\n",
+		       in.incompat & VFS_FEATURE_SMALL_FILES ?
+			       "small-files (thin files up to 3456 bytes in "
+			       "their inode)" : "none");
 		printf("created      %s\n", vt_time(in.created_wall_ns, t,
 						   sizeof(t)));
 		printf("capacity     %s in %" PRIu64 " blocks of %s\n",

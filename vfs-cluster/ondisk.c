@@ -576,6 +576,7 @@ od_cluster_seal(struct od_cluster *c)
 /* ---- inode ---- */
 
 static_assert(OD_INLINE_MAX == VFS_SMALL_FILE_BYTES, "small file size");
+static_assert(VFS_INCOMPAT_INLINE == VFS_FEATURE_SMALL_FILES, "feature");
 
 int
 od_inode_check(const struct od_inode *ino, uint64_t expect_ino)

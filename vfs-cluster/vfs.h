@@ -80,6 +80,8 @@ struct vfs_dir;
  * provisioned thick, or is mapped (vfs_file_map()).
  */
 #define VFS_SMALL_FILE_BYTES 3456u
+/* Incompatible feature flags (vfs_info.incompat). */
+#define VFS_FEATURE_SMALL_FILES (1ull << 0)   /* the above; mkfs sets it */
 #define VFS_LABEL_MAX 63         /* bytes in a volume label */
 #define VFS_HOST_NAME_MAX 63     /* bytes of a host name kept on disk */
 #define VFS_MAX_SHARED_HOLDERS 28 /* hosts sharing one lock */
