@@ -75,8 +75,9 @@ struct vfs_dir;
 #define VFS_NAME_MAX 255         /* bytes in one path component */
 /*
  * Thin files up to this size keep their data in their inode (no file
- * block): their writes are metadata changes, durable at the next commit
- * (vfs_file_sync()). A file moves to blocks when it outgrows this, is
+ * block): their writes are metadata changes, durable at the next group
+ * commit (within vfs_mount_opts.commit_ms, or at vfs_file_sync()). A
+ * file moves to blocks when it outgrows this, is
  * provisioned thick, or is mapped (vfs_file_map()).
  */
 #define VFS_SMALL_FILE_BYTES 3456u
