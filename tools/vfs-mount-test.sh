@@ -65,6 +65,8 @@ cmp -s -n 1048576 "$M/vm1/d2.img" "$T/src" || fail "first MiB changed"
 fallocate -o 4194304 -l 2097152 "$M/vm1/d2.img"
 [ "$(du -k "$M/vm1/d2.img" | cut -f1)" = 4096 ] || fail "fallocate"
 df -k "$M" | grep -q "$M" || fail "df"
+# Inodes: one per file or directory (root, vm1, d2.img, notes.txt).
+[ "$(df -i "$M" | awk 'NR == 2 { print $3 }')" = 4 ] || fail "df -i: $(df -i "$M")"
 ls "$M/vm1" | sort | tr '\n' ' ' | grep -qx "d2.img notes.txt " || fail "ls: $(ls "$M/vm1")"
 rm "$M/vm1/notes.txt"
 

@@ -357,10 +357,9 @@ fs_statfs(const char *path, struct statvfs *s)
 	s->f_blocks = in.data_blocks;
 	s->f_bfree = in.free_blocks;
 	s->f_bavail = in.free_blocks;
-	/* An inode takes a 4 KiB metadata block. */
-	s->f_files = in.meta_blocks;
-	s->f_ffree = in.free_meta_blocks;
-	s->f_favail = in.free_meta_blocks;
+	s->f_files = in.inodes;
+	s->f_ffree = in.free_inodes;
+	s->f_favail = in.free_inodes;
 	s->f_namemax = VFS_NAME_MAX;
 	return 0;
 }

@@ -100,6 +100,8 @@ vt_cmd_info(int argc, char **argv)
 		json_u64(&w, "free_bytes", in.free_blocks * in.block_bytes);
 		json_u64(&w, "meta_blocks", in.meta_blocks);
 		json_u64(&w, "free_meta_blocks", in.free_meta_blocks);
+		json_u64(&w, "inodes", in.inodes);
+		json_u64(&w, "free_inodes", in.free_inodes);
 		json_u64(&w, "slots", in.slots);
 		json_u64(&w, "journals", in.journals);
 		json_u64(&w, "journal_bytes", in.journal_bytes);
@@ -139,6 +141,8 @@ vt_cmd_info(int argc, char **argv)
 		printf("metadata     %" PRIu64 " of %" PRIu64
 		       " 4 KiB blocks free\n", in.free_meta_blocks,
 		       in.meta_blocks);
+		printf("inodes       %" PRIu64 " of %" PRIu64 " free (one per "
+		       "file or directory)\n", in.free_inodes, in.inodes);
 		printf("hosts        %u heartbeat slots, %u journals of %s\n",
 		       in.slots, in.journals,
 		       cli_format_size(in.journal_bytes, s1, sizeof(s1)));

@@ -268,7 +268,7 @@ void alloc_unreserve(struct vfs *vfs, uint64_t first, uint64_t count,
 int free_blocks(struct vfs *vfs, uint64_t first, uint64_t count) must_check;
 /* Sums free counts of all clusters (unlocked reads; vfs info). */
 int alloc_count_free(struct vfs *vfs, uint64_t *free_blocks,
-		     uint64_t *free_meta) must_check;
+		     uint64_t *free_meta, uint64_t *free_inodes) must_check;
 
 /* ---- inodes and block maps (inode.c, bmap.c) ---- */
 

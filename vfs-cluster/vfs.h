@@ -416,6 +416,8 @@ struct vfs_info {
 	uint32_t block_bytes;
 	uint64_t data_blocks, free_blocks;      /* file blocks */
 	uint64_t meta_blocks, free_meta_blocks; /* 4 KiB metadata blocks */
+	uint64_t inodes, free_inodes; /* those of them that can be inodes
+					 (one per file or directory) */
 	uint32_t slots, journals, journal_bytes;
 	uint32_t lease_ms;
 	uint64_t created_wall_ns;
