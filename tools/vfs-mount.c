@@ -508,6 +508,7 @@ vt_cmd_mount(int argc, char **argv)
 	bool read_only = false, foreground = false;
 	const char *lun = NULL, *dir = NULL;
 	int p[2], err = -EIO;
+	struct stat sb;
 	pid_t pid;
 
 	for (int i = 1; i < argc; i++) {
@@ -541,6 +542,12 @@ vt_cmd_mount(int argc, char **argv)
 	}
 	if (!lun || !dir)
 		return cli_usage_error("need LUN and MOUNTPOINT");
+	/* Checked first: no session for a mount that cannot happen, and
+	 * one error line instead of libfuse's and ours. */
+	if (stat(dir, &sb) < 0)
+		return vt_fail(dir, -errno);
+	if (!S_ISDIR(sb.st_mode))
+		return vt_fail(dir, -ENOTDIR);
 	if (foreground)
 		return serve(lun, dir, read_only, -1);
 	/* The session's threads must start in the process that stays. */
