@@ -40,7 +40,9 @@ grep -q " $M fuse" /proc/mounts || fail "not in /proc/mounts"
 "$V" mount "$L" 2>/dev/null && fail "mount without a mountpoint"
 [ $? -eq 2 ] || true
 "$V" mount /nonexistent.img "$T" 2>"$T/err2" && fail "mount of a missing LUN"
-[ "$(wc -l <"$T/err2")" -ge 1 ] || fail "no error line"
+[ "$(wc -l <"$T/err2")" = 1 ] || fail "not one error line: $(cat "$T/err2")"
+"$V" mount "$L" "$T/nowhere" 2>"$T/err2" && fail "mount on a missing directory"
+[ "$(wc -l <"$T/err2")" = 1 ] || fail "not one error line: $(cat "$T/err2")"
 
 mkdir "$M/vm1"
 dd if=/dev/urandom of="$T/src" bs=1M count=3 status=none
