@@ -1108,6 +1108,11 @@ vfs_file_pwrite(struct vfs_file *file, const void *buf, uint64_t len,
 		/* Multi-writers only write provisioned blocks. */
 		if (vn->mode != OD_LOCK_EX)
 			return -EBUSY;
+		/* A lapsed lease refuses at once, as the data path does,
+		 * rather than at the commit that would carry the write. */
+		rc = hb_write_allowed(vfs, vfs_now(vfs));
+		if (rc < 0)
+			return rc;
 		rc = file_enter(file, true);
 		if (rc < 0)
 			return rc;
