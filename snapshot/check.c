@@ -115,7 +115,10 @@ snap_check_path(const char *path, bool repair, struct vdisk_check_report *rep)
 		rc = 1;      /* vdisk reports what is wrong with it */
 		goto out;
 	}
+	/* A first look, unlocked: is this disk ours at all? */
 	rc = snap_tree_load(st, leaf, &t);
+	snap_tree_free(t);
+	t = NULL;
 	if (rc == -ENOENT && !snap_desc_layered(cur)) {
 		rc = 1;
 		goto out;
