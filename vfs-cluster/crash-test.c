@@ -251,7 +251,9 @@ main(int argc, char **argv)
 		printf("ATS %s, %s fencing\n", info.ats_method,
 		       info.fencing == VFS_FENCING_PR ? "PR" : "self");
 	}
-	for (; iters < 3000; iters++) {
+	/* About 2.5 points per operation: the cap only stops a workload
+	 * that stopped producing any. */
+	for (; iters < 3000 + 2 * min_points(); iters++) {
 		step();
 		if (iters % 100 == 99) {
 			CHECK_OK(lun_writelog_open(logpath, &log));
