@@ -396,8 +396,9 @@ snap_delete_run(struct snap_ctx *x, struct progress *p,
 	if (!sd)
 		return -ENOMEM;
 	rc = vdisk_desc_load(x->st, s.file, sd);
-	if (rc == -ENOENT && in->how != MERGE_DOWN) {
-		/* Removed already: only the tree is left to fix. */
+	if (rc == -ENOENT) {
+		/* Removed already (after every child switched): only the
+		 * tree is left to fix. */
 		rc = finish(x);
 		goto out;
 	}
