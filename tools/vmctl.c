@@ -125,9 +125,10 @@ print_stats(const struct json_node *r)
 	arr = json_get(r, "disks");
 	i = 0;
 	for (v = arr && arr->type == JSON_ARRAY ? arr->child : NULL; v; v = v->next, i++)
-		printf("disk%d:   %s\n         read %.0f op/s %s/s, write %.0f op/s "
+		printf("disk%d:   %s (%s)\n         read %.0f op/s %s/s, write %.0f op/s "
 		       "%s/s; total %.0f reads, %.0f writes, %.0f flushes, %.0f errors\n",
-		       i, json_get_str(v, "path", "?"), num(v, "read_ops_per_s"),
+		       i, json_get_str(v, "path", "?"),
+		       json_get_str(v, "backend", "?"), num(v, "read_ops_per_s"),
 		       size_str(num(v, "read_bytes_per_s"), b1),
 		       num(v, "write_ops_per_s"),
 		       size_str(num(v, "write_bytes_per_s"), b2),
@@ -143,6 +144,10 @@ print_stats(const struct json_node *r)
 							    : "switch not connected",
 		       num(v, "rx_frames_per_s"), num(v, "tx_frames_per_s"),
 		       num(v, "rx_frames"), num(v, "tx_frames"));
+	v = json_get(r, "console");
+	if (v && v->type == JSON_OBJECT)
+		printf("console: virtio-console, %.0f bytes to the guest, %.0f "
+		       "from it\n", num(v, "rx_bytes"), num(v, "tx_bytes"));
 }
 
 static int

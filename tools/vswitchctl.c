@@ -20,6 +20,7 @@
 #include "common/cli.h"
 #include "common/clock.h"
 #include "common/json.h"
+#include "vswitch/vswitch.h"
 
 #define DEFAULT_SOCKET "/run/vswitch/vswitchd.sock"
 
@@ -175,14 +176,25 @@ finish(struct json_writer *w)
 
 struct port_opts {
 	const char *type, *path, *iface, *trunk, *mode;
+	const char *address, *gateway, *gateway_mac, *shape_in, *shape_out;
 	uint64_t vlan, mac_limit, mtu;
 	bool has_vlan, has_mac_limit, has_mtu;
+};
+
+struct net_opts {
+	const char *subnet, *gateway, *dhcp_range, *dns, *domain, *nat;
+	const char *nat_ports;
+	uint64_t vlan, lease;
+	bool dhcp, isolated, has_vlan, has_lease;
 };
 
 enum {
 	OPT_TYPE = 256, OPT_PATH, OPT_IFACE, OPT_VLAN, OPT_TRUNK, OPT_MODE,
 	OPT_MACLIMIT, OPT_MTU, OPT_JSON, OPT_AGING, OPT_COUNT, OPT_SNAPLEN,
-	OPT_DURATION, OPT_SWITCH, OPT_HELP,
+	OPT_DURATION, OPT_SWITCH, OPT_HELP, OPT_ADDRESS, OPT_GATEWAY,
+	OPT_GATEWAY_MAC, OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_SUBNET, OPT_DHCP,
+	OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
+	OPT_MAX,
 };
 
 static const struct option all_opts[] = {
@@ -201,17 +213,66 @@ static const struct option all_opts[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "switch", required_argument, NULL, OPT_SWITCH },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "address", required_argument, NULL, OPT_ADDRESS },
+	{ "gateway", required_argument, NULL, OPT_GATEWAY },
+	{ "gateway-mac", required_argument, NULL, OPT_GATEWAY_MAC },
+	{ "shape-in", required_argument, NULL, OPT_SHAPE_IN },
+	{ "shape-out", required_argument, NULL, OPT_SHAPE_OUT },
+	{ "subnet", required_argument, NULL, OPT_SUBNET },
+	{ "dhcp", optional_argument, NULL, OPT_DHCP },
+	{ "lease", required_argument, NULL, OPT_LEASE },
+	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "nat", required_argument, NULL, OPT_NAT },
+	{ "nat-ports", required_argument, NULL, OPT_NAT_PORTS },
+	{ "isolated", no_argument, NULL, OPT_ISOLATED },
+	{ "max", required_argument, NULL, OPT_MAX },
 	{ 0 },
 };
 
 struct opts {
 	struct port_opts p;
-	uint64_t aging, count, snaplen, duration;
+	struct net_opts n;
+	uint64_t aging, count, snaplen, duration, max;
 	bool has_aging;
 	const char *sw;
 	int nargs;
 	char *args[4];
 };
+
+/* "--dhcp RANGE" takes its optional value as the next word, as people type it. */
+static void
+join_optional_dhcp(int argc, char **argv)
+{
+	static char joined[128];
+
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--dhcp") || argv[i + 1][0] == '-' ||
+		    !strchr(argv[i + 1], '.') || !strchr(argv[i + 1], '-'))
+			continue;
+		snprintf(joined, sizeof(joined), "--dhcp=%s", argv[i + 1]);
+		argv[i] = joined;
+		/* The range word becomes an empty placeholder getopt skips. */
+		for (int k = i + 1; k + 1 < argc; k++)
+			argv[k] = argv[k + 1];
+		argv[argc - 1] = NULL;
+		return;
+	}
+}
+
+/* Refuses absurd shaping values before asking the daemon. */
+static int
+check_shape(const struct cli_cmd *cmd, const char *opt, const char *spec)
+{
+	struct vsw_shape_config c;
+	char err[160];
+
+	if (vsw_shape_parse(spec, &c, err, sizeof(err)) < 0) {
+		cli_usage_error("%s: %s: %s", cmd->name, opt, err);
+		return -1;
+	}
+	return 0;
+}
 
 /*
  * Parses argv of a subcommand, accepting only options in 'allowed'
@@ -224,6 +285,14 @@ parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++)
+		if (argv[i] && !strcmp(argv[i], "--dhcp") && i + 1 < argc &&
+		    argv[i + 1][0] != '-' && strchr(argv[i + 1], '.') &&
+		    strchr(argv[i + 1], '-')) {
+			join_optional_dhcp(argc, argv);
+			argc--;
+			break;
+		}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", all_opts, NULL)) != -1) {
@@ -254,7 +323,27 @@ parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 		case OPT_COUNT: num = &o->count; max = UINT64_MAX >> 1; break;
 		case OPT_SNAPLEN: num = &o->snaplen; max = 65535; break;
 		case OPT_DURATION: num = &o->duration; max = 86400; break;
+		case OPT_ADDRESS: o->p.address = optarg; break;
+		case OPT_GATEWAY: o->p.gateway = o->n.gateway = optarg; break;
+		case OPT_GATEWAY_MAC: o->p.gateway_mac = optarg; break;
+		case OPT_SHAPE_IN: o->p.shape_in = optarg; break;
+		case OPT_SHAPE_OUT: o->p.shape_out = optarg; break;
+		case OPT_SUBNET: o->n.subnet = optarg; break;
+		case OPT_DHCP: o->n.dhcp = true; o->n.dhcp_range = optarg; break;
+		case OPT_LEASE: num = &o->n.lease; o->n.has_lease = true;
+			max = 31536000; break;
+		case OPT_DNS: o->n.dns = optarg; break;
+		case OPT_DOMAIN: o->n.domain = optarg; break;
+		case OPT_NAT: o->n.nat = optarg; break;
+		case OPT_NAT_PORTS: o->n.nat_ports = optarg; break;
+		case OPT_ISOLATED: o->n.isolated = true; break;
+		case OPT_MAX: num = &o->max; break;
 		}
+		if (c == OPT_VLAN)
+			o->n.has_vlan = true;
+		if ((c == OPT_SHAPE_IN || c == OPT_SHAPE_OUT) &&
+		    check_shape(cmd, argv[optind - 1], optarg) < 0)
+			return CLI_EXIT_USAGE;
 		if (num && cli_parse_u64(optarg, 0, max, num) < 0)
 			return cli_usage_error("%s: bad number '%s' for --%s",
 					       cmd->name, optarg,
@@ -279,6 +368,7 @@ parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 static const struct cli_cmd cmds[];
 static const struct cli_cmd *cmd_named(const char *name);
 
+
 static void
 port_fields(struct json_writer *w, const struct port_opts *p)
 {
@@ -298,6 +388,16 @@ port_fields(struct json_writer *w, const struct port_opts *p)
 		json_u64(w, "mac_limit", p->mac_limit);
 	if (p->has_mtu)
 		json_u64(w, "mtu", p->mtu);
+	if (p->address)
+		json_str(w, "address", strcmp(p->address, "none") ? p->address : "");
+	if (p->gateway)
+		json_str(w, "gateway", p->gateway);
+	if (p->gateway_mac)
+		json_str(w, "gateway_mac", p->gateway_mac);
+	if (p->shape_in)
+		json_str(w, "shape_in", p->shape_in);
+	if (p->shape_out)
+		json_str(w, "shape_out", p->shape_out);
 }
 
 /* ---- subcommands ---- */
@@ -359,7 +459,8 @@ do_add_port(int argc, char **argv)
 	struct opts o;
 
 	PARSE(2, 2, OPT_TYPE, OPT_PATH, OPT_IFACE, OPT_VLAN, OPT_TRUNK, OPT_MODE,
-	      OPT_MACLIMIT, OPT_MTU, OPT_JSON);
+	      OPT_MACLIMIT, OPT_MTU, OPT_ADDRESS, OPT_GATEWAY, OPT_GATEWAY_MAC,
+	      OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_JSON);
 	if (!o.p.type)
 		return cli_usage_error("add-port: --type is required "
 				       "(vhostuser, tap, afpacket, null, ring)");
@@ -378,7 +479,10 @@ do_set_port(int argc, char **argv)
 	struct opts o;
 
 	PARSE(1, 1, OPT_VLAN, OPT_TRUNK, OPT_MODE, OPT_MACLIMIT, OPT_MTU,
-	      OPT_JSON);
+	      OPT_ADDRESS, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_SHAPE_IN,
+	      OPT_SHAPE_OUT, OPT_JSON);
+	if (o.p.gateway && !o.p.address)
+		return cli_usage_error("set-port: --gateway comes with --address");
 	req_begin(&w, "port/set");
 	json_str(&w, "port", o.args[0]);
 	port_fields(&w, &o.p);
@@ -414,6 +518,21 @@ print_vlan(const struct json_node *p)
 	else
 		printf("%s vlan %" PRId64 " trunk %s", mode, vlan,
 		       json_get_str(p, "trunks", "all"));
+}
+
+static void
+print_shape(const struct json_node *p, const char *key, const char *dir)
+{
+	const struct json_node *s = json_get(p, key);
+	int64_t avg = 0, peak = 0, burst = 0;
+
+	if (!s)
+		return;
+	json_get_int(s, "avg", 0, INT64_MAX, &avg);
+	json_get_int(s, "peak", 0, INT64_MAX, &peak);
+	json_get_int(s, "burst", 0, INT64_MAX, &burst);
+	printf(", shaped %s avg %" PRId64 " peak %" PRId64 " bit/s burst %"
+	       PRId64 " B", dir, avg, peak, burst);
 }
 
 static int
@@ -457,6 +576,13 @@ do_show(int argc, char **argv)
 			if (json_get(p, "path"))
 				printf("path %s, ", json_get_str(p, "path", ""));
 			print_vlan(p);
+			if (json_get(p, "address"))
+				printf(", address %s%s%s",
+				       json_get_str(p, "address", ""),
+				       json_get(p, "gateway") ? " via " : "",
+				       json_get_str(p, "gateway", ""));
+			print_shape(p, "shape_in", "in");
+			print_shape(p, "shape_out", "out");
 			printf(", link %s, %" PRId64 " MACs%s\n",
 			       json_get_str(p, "link", "?"), pm,
 			       json_get_bool(p, "capturing", false) ? ", capturing"
@@ -501,6 +627,22 @@ do_macs(int argc, char **argv)
 	}
 	reply_free(&r);
 	return 0;
+}
+
+static int
+do_add_mac(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("add-mac");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(2, 2, OPT_VLAN, OPT_JSON);
+	req_begin(&w, "mac/add");
+	json_str(&w, "port", o.args[0]);
+	json_str(&w, "mac", o.args[1]);
+	if (o.p.has_vlan)
+		json_u64(&w, "vlan", o.p.vlan);
+	return finish(&w);
 }
 
 static int
@@ -664,6 +806,253 @@ do_capture(int argc, char **argv)
 	return 0;
 }
 
+/* ---- lab networks ---- */
+
+static int
+do_add_network(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("add-network");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(2, 2, OPT_SUBNET, OPT_VLAN, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_DHCP,
+	      OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
+	      OPT_JSON);
+	if (!o.n.subnet)
+		return cli_usage_error("add-network: --subnet CIDR is required "
+				       "(e.g. 192.168.50.0/24)");
+	if (o.n.isolated && o.n.nat)
+		return cli_usage_error("add-network: --isolated and --nat "
+				       "exclude each other");
+	if (o.p.has_vlan && o.p.vlan > 4094)
+		return cli_usage_error("add-network: --vlan must be 0..4094");
+	req_begin(&w, "net/add");
+	json_str(&w, "switch", o.args[0]);
+	json_str(&w, "network", o.args[1]);
+	json_str(&w, "subnet", o.n.subnet);
+	if (o.p.has_vlan)
+		json_u64(&w, "vlan", o.p.vlan);
+	if (o.n.gateway)
+		json_str(&w, "gateway", o.n.gateway);
+	if (o.p.gateway_mac)
+		json_str(&w, "gateway_mac", o.p.gateway_mac);
+	if (o.n.dhcp)
+		json_bool(&w, "dhcp", true);
+	if (o.n.dhcp_range)
+		json_str(&w, "dhcp_range", o.n.dhcp_range);
+	if (o.n.has_lease)
+		json_u64(&w, "lease", o.n.lease);
+	if (o.n.dns)
+		json_str(&w, "dns", o.n.dns);
+	if (o.n.domain)
+		json_str(&w, "domain", o.n.domain);
+	if (o.n.nat)
+		json_str(&w, "nat", o.n.nat);
+	if (o.n.nat_ports)
+		json_str(&w, "nat_ports", o.n.nat_ports);
+	if (o.n.isolated)
+		json_bool(&w, "isolated", true);
+	return finish(&w);
+}
+
+static int
+do_del_network(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("del-network");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "net/del");
+	json_str(&w, "network", o.args[0]);
+	return finish(&w);
+}
+
+static void
+print_net(const struct json_node *n)
+{
+	const struct json_node *f, *st = json_get(n, "stats"), *d;
+
+	printf("network %s: switch %s VLAN %" PRId64 ", %s, gateway %s (%s)",
+	       json_get_str(n, "name", "?"), json_get_str(n, "switch", "?"),
+	       num(n, "vlan"), json_get_str(n, "subnet", "?"),
+	       json_get_str(n, "gateway", "?"),
+	       json_get_str(n, "gateway_mac", "?"));
+	if (json_get_bool(n, "dhcp", false))
+		printf(", DHCP %s", json_get_str(n, "dhcp_range", "?"));
+	if (json_get(n, "nat"))
+		printf(", NAT via %s (%s)", json_get_str(n, "nat", "?"),
+		       json_get_str(n, "nat_status", "?"));
+	if (json_get_bool(n, "isolated", false))
+		printf(", isolated");
+	printf("\n");
+	f = json_get(n, "forwards");
+	for (f = f ? f->child : NULL; f; f = f->next)
+		printf("  forward %s %" PRId64 " -> %s\n",
+		       json_get_str(f, "proto", "?"), num(f, "outside_port"),
+		       json_get_str(f, "to", "?"));
+	if (!st)
+		return;
+	printf("  arp %" PRId64 ", ping %" PRId64 ", dhcp %" PRId64 "/%" PRId64
+	       ", nat out %" PRId64 ", nat in %" PRId64 ", dropped %" PRId64 "\n",
+	       num(st, "arp_replies"), num(st, "echo_replies"),
+	       num(st, "dhcp_requests"), num(st, "dhcp_replies"),
+	       num(st, "nat_out"), num(st, "nat_in"), num(st, "dropped"));
+	d = json_get(st, "drops");
+	for (d = d ? d->child : NULL; d; d = d->next)
+		if (d->type == JSON_NUMBER && d->num > 0)
+			printf("  drop %-22s %12.0f\n", d->key, d->num);
+}
+
+static int
+do_networks(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("networks");
+	const struct json_node *nets, *n;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(0, 1, OPT_JSON);
+	req_begin(&w, "net/list");
+	if (o.nargs)
+		json_str(&w, "network", o.args[0]);
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	nets = json_get(r.root, "networks");
+	for (n = nets ? nets->child : NULL; n; n = n->next)
+		print_net(n);
+	reply_free(&r);
+	return 0;
+}
+
+static int
+do_leases(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("leases");
+	const struct json_node *ls, *l;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "net/leases");
+	json_str(&w, "network", o.args[0]);
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	printf("%-15s %-17s %-8s %10s %s\n", "IP", "MAC", "STATE", "EXPIRES-IN",
+	       "HOSTNAME");
+	ls = json_get(r.root, "leases");
+	for (l = ls ? ls->child : NULL; l; l = l->next)
+		printf("%-15s %-17s %-8s %9" PRId64 "s %s%s\n",
+		       json_get_str(l, "ip", "?"), json_get_str(l, "mac", "?"),
+		       json_get_str(l, "state", "?"), num(l, "expires_in"),
+		       json_get_str(l, "hostname", ""),
+		       json_get_bool(l, "reserved", false) ? " (reserved)" : "");
+	reply_free(&r);
+	return 0;
+}
+
+static int
+do_conntrack(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("conntrack");
+	const struct json_node *cs, *c;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(1, 1, OPT_MAX, OPT_JSON);
+	req_begin(&w, "net/conntrack");
+	json_str(&w, "network", o.args[0]);
+	if (o.max)
+		json_u64(&w, "max", o.max);
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	printf("%-5s %-16s %-21s %-21s %-21s %7s %s\n", "PROTO", "STATE",
+	       "INSIDE", "OUTSIDE", "REMOTE", "TTL", "PKTS OUT/IN");
+	cs = json_get(r.root, "connections");
+	for (c = cs ? cs->child : NULL; c; c = c->next)
+		printf("%-5s %-16s %-21s %-21s %-21s %6" PRId64 "s %" PRId64
+		       "/%" PRId64 "%s\n",
+		       json_get_str(c, "proto", "?"), json_get_str(c, "state", "?"),
+		       json_get_str(c, "inside", "?"),
+		       json_get_str(c, "outside", "?"),
+		       json_get_str(c, "remote", "?"), num(c, "expires_in"),
+		       num(c, "packets_out"), num(c, "packets_in"),
+		       json_get_bool(c, "forward", false) ? " forward" : "");
+	printf("%" PRId64 " connections in this network\n", num(r.root, "count"));
+	reply_free(&r);
+	return 0;
+}
+
+static int
+forward_req(const char *cmd, const char *net, const char *proto,
+	    const char *port, const char *to)
+{
+	struct json_writer w;
+	uint64_t p;
+
+	if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+		return cli_usage_error("%s: protocol must be tcp or udp, not '%s'",
+				       cmd, proto);
+	if (cli_parse_u64(port, 1, 65535, &p) < 0)
+		return cli_usage_error("%s: bad uplink port '%s' (1..65535)", cmd,
+				       port);
+	if (to && !strchr(to, ':'))
+		return cli_usage_error("%s: want INSIDE-IP:PORT, not '%s'", cmd,
+				       to);
+	req_begin(&w, to ? "fwd/add" : "fwd/del");
+	json_str(&w, "network", net);
+	json_str(&w, "proto", proto);
+	json_u64(&w, "outside_port", p);
+	if (to)
+		json_str(&w, "to", to);
+	return finish(&w);
+}
+
+static int
+do_add_forward(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("add-forward");
+	struct opts o;
+
+	PARSE(4, 4, OPT_JSON);
+	return forward_req("add-forward", o.args[0], o.args[1], o.args[2],
+			   o.args[3]);
+}
+
+static int
+do_del_forward(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("del-forward");
+	struct opts o;
+
+	PARSE(3, 3, OPT_JSON);
+	return forward_req("del-forward", o.args[0], o.args[1], o.args[2], NULL);
+}
+
 static const struct cli_cmd cmds[] = {
 	{ "add-switch", "NAME [--aging SECONDS]", "Add a switch", do_add_switch },
 	{ "set-switch", "NAME --aging SECONDS", "Change a switch's MAC aging time",
@@ -673,26 +1062,56 @@ static const struct cli_cmd cmds[] = {
 	{ "add-port",
 	  "SWITCH PORT --type vhostuser|tap|afpacket|null|ring [--path SOCKET] "
 	  "[--iface IFACE] [--vlan N] [--trunk LIST] [--vlan-mode MODE] "
-	  "[--mac-limit N] [--mtu N]",
+	  "[--mac-limit N] [--mtu N] [--address CIDR [--gateway IP]] "
+	  "[--shape-in SPEC] [--shape-out SPEC]",
 	  "Add a port. --vlan N: access port (4095: all VLANs, tags kept); "
 	  "--trunk 10,20-30: trunk; both with --vlan-mode native-tagged or "
 	  "native-untagged: native VLAN N",
 	  do_add_port },
 	{ "set-port",
 	  "PORT [--vlan N] [--trunk LIST] [--vlan-mode MODE] [--mac-limit N] "
-	  "[--mtu N]",
-	  "Change a port's VLANs, MAC limit or MTU (its MACs are forgotten)",
+	  "[--mtu N] [--address CIDR|none [--gateway IP [--gateway-mac MAC]]] "
+	  "[--shape-in SPEC] [--shape-out SPEC]",
+	  "Change a port's VLANs, MAC limit, MTU, uplink address or shaping. "
+	  "--address makes it a routed uplink for NAT. SPEC: "
+	  "avg=RATE[,peak=RATE][,burst=BYTES] (RATE bit/s, 100M; BYTES 64K) or "
+	  "off; -in shapes what the port sends into the switch, -out what the "
+	  "switch sends out of it",
 	  do_set_port },
 	{ "del-port", "PORT", "Remove a port", do_del_port },
 	{ "show", "[--json]", "Switches and their ports", do_show },
 	{ "macs", "SWITCH [--json]", "The MAC table of a switch", do_macs },
 	{ "flush-macs", "SWITCH", "Forget the MACs a switch learned",
 	  do_flush_macs },
+	{ "add-mac", "PORT MAC [--vlan N]",
+	  "Add a static MAC entry: frames to MAC go out of PORT (never ages)",
+	  do_add_mac },
 	{ "stats", "[PORT] [--switch SWITCH] [--json]",
 	  "Counters of ports and switches, drops by reason", do_stats },
 	{ "capture", "PORT FILE [--count N] [--snaplen BYTES] [--duration S]",
 	  "Capture a port's frames, both directions, to a pcapng file",
 	  do_capture },
+	{ "add-network",
+	  "SWITCH NET --subnet CIDR [--vlan N] [--gateway IP] [--gateway-mac MAC] "
+	  "[--dhcp [FIRST-LAST]] "
+	  "[--lease S] [--dns IP[,IP]] [--domain NAME] [--nat UPLINK-PORT] "
+	  "[--nat-ports LOW-HIGH] [--isolated]",
+	  "Add a lab network on a VLAN of a switch: a gateway (default .2) that "
+	  "answers ARP and ping, optionally DHCP (default pool .128-.254) and "
+	  "NAT through an uplink port that has an --address",
+	  do_add_network },
+	{ "del-network", "NET", "Remove a lab network (and its leases)",
+	  do_del_network },
+	{ "networks", "[NET] [--json]", "Lab networks, their forwards and counters",
+	  do_networks },
+	{ "leases", "NET [--json]", "DHCP leases of a lab network", do_leases },
+	{ "conntrack", "NET [--max N] [--json]", "NAT connections of a lab network",
+	  do_conntrack },
+	{ "add-forward", "NET tcp|udp UPLINK-PORT-NUMBER INSIDE-IP:PORT",
+	  "Forward a port of the NAT uplink's address to a host inside",
+	  do_add_forward },
+	{ "del-forward", "NET tcp|udp UPLINK-PORT-NUMBER", "Remove a port forward",
+	  do_del_forward },
 };
 
 static const struct cli_cmd *

@@ -47,6 +47,11 @@ usage(void)
 	       "  --mac-table N        MAC table entries, all switches (default 1048576)\n"
 	       "  --mac-limit N        default MACs per port (default 65536)\n"
 	       "  --mbufs N            packet buffers (default 32767)\n"
+	       "  --conntrack N        NAT connections, all networks (default 131072)\n"
+	       "  --ct-timeouts LIST   e.g. udp=30,tcp_established=7440 (seconds;\n"
+	       "                       tcp_syn_sent, tcp_syn_recv, tcp_established,\n"
+	       "                       tcp_fin_wait, tcp_time_wait, tcp_close, udp,\n"
+	       "                       udp_replied, icmp)\n"
 	       "  --idle-sleep-us N    let an idle data plane sleep up to N us\n"
 	       "                       (default 100; 0 = always busy-poll)\n"
 	       "  --log-level LEVEL    error, warn, info, debug (default info)\n"
@@ -124,6 +129,8 @@ main(int argc, char **argv)
 		{ "mac-table", required_argument, NULL, 'm' },
 		{ "mac-limit", required_argument, NULL, 'L' },
 		{ "mbufs", required_argument, NULL, 'b' },
+		{ "conntrack", required_argument, NULL, 'C' },
+		{ "ct-timeouts", required_argument, NULL, 'T' },
 		{ "idle-sleep-us", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -166,6 +173,21 @@ main(int argc, char **argv)
 			if (parse_u32("--idle-sleep-us", optarg, 0, &idle_us))
 				return CLI_EXIT_USAGE;
 			break;
+		case 'C':
+			if (parse_u32("--conntrack", optarg, 16,
+				      &opts.conntrack_entries) ||
+			    opts.conntrack_entries > (1u << 24))
+				return cli_usage_error("--conntrack must be "
+						       "16..16777216");
+			break;
+		case 'T': {
+			char e[256];
+
+			if (vsw_ct_timeouts_check(optarg, e, sizeof(e)) < 0)
+				return cli_usage_error("--ct-timeouts: %s", e);
+			opts.ct_timeouts = optarg;
+			break;
+		}
 		case 'l':
 			if (log_parse_level(optarg, &lvl) < 0)
 				return cli_usage_error("bad log level '%s'", optarg);

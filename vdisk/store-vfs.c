@@ -11,17 +11,24 @@
  *
  * One mount per LUN per process, shared by every disk opened on it.
  *
- * Gaps in the datastore API today, worked around here: no hole punch or
- * zero-range call (discard keeps the blocks, write-zeroes writes zeros),
- * and LUN handles have no completion fd (the queue's eventfd is kept
- * readable while requests are in flight, so a poll loop re-polls).
+ * The queue's event fd is an epoll fd over its own eventfd (requests
+ * completed without LUN I/O) and the LUN handle's lun_event_fd(), so an
+ * event loop sleeps until a completion is there.
+ *
+ * Discard and write-zeroes are the datastore's vfs_file_punch() (thin:
+ * blocks given back) and vfs_file_zero_range() (blocks kept, flagged
+ * to-be-zeroed). A block given back may go to another file at once, so
+ * they first wait until no queue of the file has a LUN request in flight
+ * (new ones get -EAGAIN meanwhile).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -31,7 +38,6 @@
 
 #define MAP_EXTENTS 64
 #define LOCK_WAIT_MS 3000
-#define ZERO_CHUNK (1u << 20)
 
 /* ---- shared mounts ---- */
 
@@ -121,6 +127,8 @@ struct store_file {
 	struct ds_store *st;
 	struct vfs_file *f;
 	bool new_blocks;           /* allocated by writes, not committed */
+	atomic_uint lun_busy;      /* requests with LUN I/O in flight */
+	atomic_uint punching;      /* discards waiting for those */
 };
 
 struct store_lock {
@@ -289,39 +297,12 @@ ds_allocate(struct store_file *f, uint64_t off, uint64_t len,
 				 VFS_ALLOC_LAZY_ZEROED);
 }
 
-/* One shared buffer of zeros, made on first use by whichever thread. */
-static const unsigned char *
-zero_buf(void)
-{
-	static unsigned char *z;
-	void *p;
-
-	if (__atomic_load_n(&z, __ATOMIC_ACQUIRE))
-		return z;
-	p = calloc(1, ZERO_CHUNK);
-	if (p && !__sync_bool_compare_and_swap(&z, NULL, p))
-		free(p);
-	return __atomic_load_n(&z, __ATOMIC_ACQUIRE);
-}
-
-/* No zero-range call in the datastore yet: write the zeros. */
 static int
 ds_zero_range(struct store_file *f, uint64_t off, uint64_t len, bool unmap)
 {
-	const unsigned char *z = zero_buf();
-
-	if (!z)
-		return -ENOMEM;
-	while (len) {
-		size_t n = (size_t)MIN(len, (uint64_t)ZERO_CHUNK);
-		int rc = ds_pwrite(f, z, n, off);
-
-		if (rc < 0)
-			return rc;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	/* A thick file keeps its blocks even when punched. */
+	return unmap ? vfs_file_punch(f->f, off, len) :
+		       vfs_file_zero_range(f->f, off, len);
 }
 
 static unsigned int
@@ -458,7 +439,10 @@ struct store_queue {
 	unsigned int depth;
 	uint32_t max_io;
 	int efd;
+	int epfd;                    /* efd + the LUN's event fd; -1: none */
 	unsigned int inflight;
+	bool defer;                  /* inside a submit: report completions
+					at the next poll */
 	struct ds_req *reqs, *free;
 	struct vdisk_io *done_head, **done_tail;
 };
@@ -476,6 +460,28 @@ signal_efd(struct store_queue *q)
 	uint64_t one = 1;
 
 	(void)!write(q->efd, &one, sizeof(one));
+}
+
+/* One fd for the engine's caller: our eventfd and the LUN's. */
+static int
+watch_both(struct store_queue *q)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int lfd = lun_event_fd(q->lun), epfd;
+
+	if (lfd < 0)
+		return -1;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -1;
+	ev.data.fd = q->efd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, q->efd, &ev) == 0) {
+		ev.data.fd = lfd;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) == 0)
+			return epfd;
+	}
+	close(epfd);
+	return -1;
 }
 
 static int
@@ -510,6 +516,7 @@ ds_queue_create(struct store_file *f, unsigned int depth,
 		rc = -errno;
 		goto err_lun;
 	}
+	q->epfd = watch_both(q);
 	*out = q;
 	return 0;
 
@@ -526,6 +533,8 @@ static void
 ds_queue_destroy(struct store_queue *q)
 {
 	lun_close(q->lun);
+	if (q->epfd >= 0)
+		close(q->epfd);
 	close(q->efd);
 	for (unsigned int i = 0; i < q->depth; i++) {
 		free(q->reqs[i].lio);
@@ -538,7 +547,7 @@ ds_queue_destroy(struct store_queue *q)
 static int
 ds_queue_event_fd(struct store_queue *q)
 {
-	return q->efd;
+	return q->epfd >= 0 ? q->epfd : q->efd;
 }
 
 /* Completed without LUN I/O: reported at the next poll. */
@@ -578,6 +587,15 @@ lio_done(struct lun_io *lio)
 			r->err = rc;
 	}
 	req_put(q, r);
+	atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
+	if (q->defer) {
+		io->result = r->err ? r->err : (int64_t)io->len_bytes;
+		io->next = NULL;
+		*q->done_tail = io;
+		q->done_tail = &io->next;
+		signal_efd(q);
+		return;
+	}
 	q->inflight--;
 	vdisk_engine_complete(io, r->err ? r->err : (int64_t)io->len_bytes);
 }
@@ -640,18 +658,16 @@ zero_slice(const struct vdisk_io *io, uint64_t from, uint64_t len,
 		memset(scratch[i].iov_base, 0, scratch[i].iov_len);
 }
 
+/* Maps the whole request into r->lio[0..nl). */
 static int
-submit_rw(struct store_queue *q, struct vdisk_io *io)
+map_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
+	bool write, unsigned int *nl_out)
 {
-	bool write = io->store_op == VDISK_OP_WRITE;
 	struct vfs_extent ext[MAP_EXTENTS];
-	struct ds_req *r = q->free;
 	uint64_t done = 0;
 	unsigned int nl = 0, ni = 0;
 	int rc;
 
-	if (!r)
-		return -EAGAIN;
 	r->io = io;
 	r->err = 0;
 	r->commit = false;
@@ -718,11 +734,22 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 	/* 'grow' may have moved the iovec array: re-point the requests. */
 	for (unsigned int i = 0, k = 0; i < nl; k += r->lio[i].iovcnt, i++)
 		r->lio[i].iov = r->iov + k;
+	*nl_out = nl;
+	return 0;
+}
+
+static int
+send_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
+	 unsigned int nl)
+{
+	int rc;
+
 	q->free = r->next;
 	q->inflight++;
 	if (nl == 0) {
 		req_put(q, r);
 		q->inflight--;
+		atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
 		done_later(q, io, (int64_t)io->len_bytes);
 		return 0;
 	}
@@ -746,7 +773,65 @@ submit_rw(struct store_queue *q, struct vdisk_io *io)
 			break;
 		}
 	}
-	signal_efd(q);
+	/* Without a LUN event fd the loop has to poll to see them. */
+	if (q->epfd < 0)
+		signal_efd(q);
+	return 0;
+}
+
+static int
+submit_rw(struct store_queue *q, struct vdisk_io *io)
+{
+	bool write = io->store_op == VDISK_OP_WRITE;
+	struct ds_req *r = q->free;
+	unsigned int nl = 0;
+	int rc;
+
+	if (!r)
+		return -EAGAIN;
+	/* Counted before the check: a discard that sees no request busy
+	 * is sure none starts until it is done. */
+	atomic_fetch_add(&io_file(q, io)->lun_busy, 1);
+	if (atomic_load(&io_file(q, io)->punching)) {
+		atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
+		return -EAGAIN;
+	}
+	rc = map_all(q, io, r, write, &nl);
+	if (rc < 0) {
+		atomic_fetch_sub(&io_file(q, io)->lun_busy, 1);
+		return rc;
+	}
+	return send_all(q, io, r, nl);
+}
+
+/*
+ * Discard (or write-zeroes that may unmap) and write-zeroes that keeps
+ * the space: waits until no request of this file is on its way to the
+ * LUN (ours are reported at the next poll), then punches.
+ */
+static int
+zero_op(struct store_queue *q, struct vdisk_io *io, bool unmap)
+{
+	struct store_file *f = io_file(q, io);
+	int rc;
+
+	atomic_fetch_add(&f->punching, 1);
+	q->defer = true;
+	while (atomic_load(&f->lun_busy) > 0) {
+		if (lun_inflight(q->lun)) {
+			/* Every request completes by its deadline: a failed
+			 * poll is retried, never taken for "done". */
+			if (lun_poll(q->lun, 1, 10) < 0)
+				usleep(1000);
+		} else {
+			/* Other queues' threads finish theirs. */
+			usleep(100);
+		}
+	}
+	q->defer = false;
+	rc = ds_zero_range(f, io->offset_bytes, io->len_bytes, unmap);
+	atomic_fetch_sub(&f->punching, 1);
+	done_later(q, io, rc < 0 ? rc : (int64_t)io->len_bytes);
 	return 0;
 }
 
@@ -763,16 +848,9 @@ ds_submit(struct store_queue *q, struct vdisk_io *io)
 		done_later(q, io, vfs_file_commit(io_file(q, io)->f));
 		return 0;
 	case VDISK_OP_DISCARD:
-		/* No way to give blocks back yet: contents simply stay. */
-		done_later(q, io, (int64_t)io->len_bytes);
-		return 0;
-	case VDISK_OP_WRITE_ZEROES: {
-		int rc = ds_zero_range(io_file(q, io), io->offset_bytes,
-				       io->len_bytes, false);
-
-		done_later(q, io, rc < 0 ? rc : (int64_t)io->len_bytes);
-		return 0;
-	}
+		return zero_op(q, io, true);
+	case VDISK_OP_WRITE_ZEROES:
+		return zero_op(q, io, !(io->flags & VDISK_IO_NO_UNMAP));
 	default:
 		return -EINVAL;
 	}
@@ -806,14 +884,18 @@ ds_poll(struct store_queue *q, unsigned int min_done, int timeout_ms)
 		unsigned int need = min_done > n ? min_done - n : 0;
 		unsigned int before = q->inflight;
 
-		/* Without a completion fd, a caller that needs nothing still
+		/* Without a LUN event fd, a caller that needs nothing still
 		 * waits a moment, so its poll loop does not spin hot. */
-		rc = lun_poll(q->lun, need ? need : 1, need ? timeout_ms : 1);
+		if (q->epfd >= 0)
+			rc = lun_poll(q->lun, need, need ? timeout_ms : 0);
+		else
+			rc = lun_poll(q->lun, need ? need : 1,
+				      need ? timeout_ms : 1);
 		if (rc < 0)
 			return rc;
 		n += before - q->inflight;
 	}
-	if (q->inflight)
+	if (q->inflight && q->epfd < 0)
 		signal_efd(q);
 	return (int)n;
 }

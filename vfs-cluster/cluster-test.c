@@ -15,7 +15,13 @@
  *                   dead host's journal held.
  *   stop            a holder writing steadily is SIGSTOPped past its
  *                   lease; another host takes over and writes; after
- *                   SIGCONT the stopped host must not write again.
+ *                   SIGCONT the stopped host must not write again. It
+ *                   also writes straight to its file's LUN offset (as
+ *                   vdisk's data path does between two map checks):
+ *                   with PR fencing the LUN itself refuses that (-EBADE).
+ *
+ * On tgtd the datastore picks the disk-paxos ATS with PR fencing; the
+ * "prmutex" argument forces the LUN's PR-mutex ATS (self-fencing).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +50,7 @@ struct shared {
 	atomic_int failed;
 	atomic_int ready;
 	atomic_long stop_attempt, stop_fenced, stop_last_ok;
+	atomic_long raw_attempt, raw_last_ok, raw_result;
 	char why[256];
 };
 
@@ -52,6 +59,7 @@ static char uri[700];
 /* Failover tests' lease: short, but on iSCSI the I/O timeout (L/5) must
  * survive a loaded machine (a sanitizer build, other tests). */
 static int lease_s = 3;
+static enum vfs_ats ats = VFS_ATS_AUTO;
 
 static void
 fail(const char *fmt, ...)
@@ -86,7 +94,8 @@ now_s(void)
 static struct vfs *
 mount_as(const char *name)
 {
-	struct vfs_mount_opts o = { .host_name = name, .lock_cache_ms = 200 };
+	struct vfs_mount_opts o = { .host_name = name, .lock_cache_ms = 200,
+				    .ats = ats };
 	struct vfs *vfs;
 	int rc = vfs_mount(uri, &o, &vfs);
 
@@ -398,6 +407,7 @@ holder_kill(int unused)
 static void
 run_kill(void)
 {
+	struct vfs_info info;
 	struct vfs_file *f;
 	struct vfs_stat st;
 	struct vfs *vfs;
@@ -423,9 +433,14 @@ run_kill(void)
 	waitpid(pid, NULL, 0);
 	CHECK_OK(vfs_file_open(vfs, "/disk", 0, &f));
 	t1 = now_s();
+	CHECK_OK(vfs_get_info(vfs, &info));
 	printf("failover after kill -9: lock usable %.2f s later (lease %d s,"
-	       " self-fencing)\n", t1 - t0, lease_s);
+	       " ATS %s, %s fencing)\n", t1 - t0, lease_s, info.ats_method,
+	       info.fencing == VFS_FENCING_PR ? "PR" : "self");
 	CHECK(t1 - t0 < lease_s + 3);
+	/* PR fencing: dead after max(3R, L/3), not the lease. */
+	if (info.fencing == VFS_FENCING_PR)
+		CHECK(t1 - t0 < 5);
 	CHECK_EQ(vfs_file_pread(f, buf, 6, 0), 6);
 	CHECK(memcmp(buf, "victim", 6) == 0);
 	vfs_file_close(f);
@@ -438,29 +453,46 @@ static int
 holder_stop(int unused)
 {
 	struct vfs *vfs = mount_as("zombie");
+	struct vfs_extent ext;
 	struct vfs_file *f;
+	struct lun *raw;
+	char *rec;
 	int64_t n = 0;
 
 	if (!vfs)
 		return 1;
 	WANT(vfs_file_open(vfs, "/disk", 0, &f));
+	/* Sector 1 of the file, mapped once, written straight to the LUN. */
+	WANT(vfs_lun_open(vfs, &raw));
+	WANT(vfs_file_map(f, 512, 512, VFS_MAP_WRITE, &ext, 1));
+	WANT(posix_memalign((void **)&rec, 4096, 512) ? -ENOMEM : 0);
 	atomic_store(&sh->ready, 1);
-	/* Stamp sector 0 with our counter, 100 times a second, until the
-	 * datastore refuses. Each attempt is announced before it starts. */
+	/* Stamp sector 0 with our counter through the datastore and sector
+	 * 1 straight on the LUN, 100 times a second, until the datastore
+	 * refuses. Each attempt is announced before it starts. */
 	for (;;) {
-		char rec[512];
 		int64_t rc;
 
-		snprintf(rec, sizeof(rec), "zombie %lld", (long long)++n);
+		memset(rec, 0, 512);
+		snprintf(rec, 512, "zombie %lld", (long long)++n);
 		atomic_store(&sh->stop_attempt, n);
-		rc = vfs_file_pwrite(f, rec, sizeof(rec), 0);
+		rc = vfs_file_pwrite(f, rec, 512, 0);
 		if (rc < 0) {
 			atomic_store(&sh->stop_fenced, rc);
 			break;
 		}
 		atomic_store(&sh->stop_last_ok, n);
+		atomic_store(&sh->raw_attempt, n);
+		if (lun_write(raw, ext.lun_offset, rec, 512, LUN_IO_FUA) == 0)
+			atomic_store(&sh->raw_last_ok, n);
 		usleep(10000);
 	}
+	/* A request mapped before the stop and sent after it. */
+	snprintf(rec, 512, "zombie raw after the stop");
+	atomic_store(&sh->raw_result,
+		     lun_write(raw, ext.lun_offset, rec, 512, LUN_IO_FUA));
+	lun_close(raw);
+	free(rec);
 	/* It must keep refusing. */
 	for (int i = 0; i < 20; i++) {
 		if (vfs_file_pwrite(f, "again", 5, 0) >= 0) {
@@ -477,6 +509,7 @@ holder_stop(int unused)
 static void
 run_stop(void)
 {
+	struct vfs_info info;
 	char buf[512];
 	struct vfs_file *f;
 	struct vfs *vfs;
@@ -510,16 +543,31 @@ run_stop(void)
 	memset(buf, 0, sizeof(buf));
 	snprintf(buf, sizeof(buf), "taker was here");
 	CHECK_EQ(vfs_file_pwrite(f, buf, sizeof(buf), 0), sizeof(buf));
+	CHECK_EQ(vfs_file_pwrite(f, buf, sizeof(buf), 512), sizeof(buf));
 	CHECK_OK(vfs_file_sync(f));
+	CHECK_OK(vfs_get_info(vfs, &info));
 	CHECK_EQ(kill(pid, SIGCONT), 0);
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	printf("zombie: stopped during attempt %ld; after SIGCONT its next "
 	       "write failed with %s\n", stopped_at,
 	       vfs_strerror((int)atomic_load(&sh->stop_fenced)));
+	printf("zombie: its write straight to the LUN after SIGCONT: %s "
+	       "(ATS %s, %s fencing)\n",
+	       atomic_load(&sh->raw_result) ?
+	       vfs_strerror((int)atomic_load(&sh->raw_result)) : "landed",
+	       info.ats_method, info.fencing == VFS_FENCING_PR ? "PR" : "self");
 	CHECK(atomic_load(&sh->stop_fenced) < 0);
 	/* No attempt begun after the stop succeeded... */
 	CHECK(atomic_load(&sh->stop_last_ok) <= stopped_at);
+	/* ...and with PR the LUN refused even what bypassed the checks. */
+	if (info.fencing == VFS_FENCING_PR) {
+		CHECK_EQ(atomic_load(&sh->raw_result), -EBADE);
+		CHECK(atomic_load(&sh->raw_last_ok) <= stopped_at);
+		memset(buf, 0, sizeof(buf));
+		CHECK_EQ(vfs_file_pread(f, buf, sizeof(buf), 512), sizeof(buf));
+		CHECK(strcmp(buf, "taker was here") == 0);
+	}
 	/* ...and the new holder's data is what the disk holds. */
 	memset(buf, 0, sizeof(buf));
 	CHECK_EQ(vfs_file_pread(f, buf, sizeof(buf), 0), sizeof(buf));
@@ -550,12 +598,14 @@ main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "hosts8";
 	struct tgt_fixture t = { 0 };
-	bool iscsi = argc > 2 && !strcmp(argv[2], "iscsi");
+	bool iscsi = argc > 2 && !strncmp(argv[2], "iscsi", 5);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (iscsi) {
 		use_iscsi(&t);
 		lease_s = 6;
+		if (!strcmp(argv[2], "iscsi-prmutex"))
+			ats = VFS_ATS_LUN;
 	}
 	else
 		snprintf(uri, sizeof(uri), "%s/lun.img", test_tmpdir());

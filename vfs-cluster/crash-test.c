@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Crash consistency: a metadata-heavy workload (create, write, rename,
- * unlink, truncate, extend, mkdir, rmdir, with lock releases forcing
- * journal checkpoints) runs on a fault wrapper that logs every write.
+ * unlink, truncate, extend, punch, zero-range, mkdir, rmdir, with lock
+ * releases forcing journal checkpoints) runs on a fault wrapper that logs
+ * every write.
  * Then, for every durability point of the log (each flush, FUA write and
  * ATS), the LUN as it was at that point is rebuilt and checked:
  *   - fsck (which applies the crashed host's journal in memory) is clean;
@@ -12,6 +13,9 @@
  *     second time from the same starting header), both replays leave
  *     identical metadata, and fsck is clean afterwards.
  * CI needs >= 1000 points (VFS_CRASH_POINTS raises the floor for soak).
+ * With the argument "paxos" the session uses the disk-paxos ATS (so
+ * every lock and slot change is a run of plain writes, logged too) and
+ * PR fencing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +98,14 @@ step(void)
 		CHECK(rc > 0 || rc == -ENOSPC);
 		if (rnd(3) == 0) {
 			rc = vfs_file_truncate(f, (uint64_t)rnd(5) * 50 * KIB);
+			CHECK_OK(rc);
+		}
+		if (rnd(3) == 0) {
+			uint64_t at = (uint64_t)rnd(64) * 4 * KIB;
+			uint64_t len = (uint64_t)rnd(48) * 8 * KIB + 512;
+
+			rc = rnd(2) ? vfs_file_punch(f, at, len) :
+				      vfs_file_zero_range(f, at, len);
 			CHECK_OK(rc);
 		}
 		rc = vfs_file_sync(f);
@@ -195,7 +207,7 @@ replay_twice(struct lun *s, uint64_t meta_bytes, unsigned int point)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct vfs_mkfs_opts mo = {
 		.block_bytes = 64 * KIB, .journal_bytes = 256 * KIB,
@@ -222,8 +234,17 @@ main(void)
 	/* The workload, logged. */
 	snprintf(uri, sizeof(uri), "faulty,log=%s:mem:crash-base", logpath);
 	CHECK_OK(lun_open(uri, NULL, &faulty));
+	if (argc > 1 && !strcmp(argv[1], "paxos"))
+		o.ats = VFS_ATS_DISK_PAXOS;
 	o.start_ns = now_ns = NS_PER_SEC;
 	CHECK_OK(vfs_mount_lun(faulty, &o, &vfs));
+	{
+		struct vfs_info info;
+
+		CHECK_OK(vfs_get_info(vfs, &info));
+		printf("ATS %s, %s fencing\n", info.ats_method,
+		       info.fencing == VFS_FENCING_PR ? "PR" : "self");
+	}
 	for (; iters < 3000; iters++) {
 		step();
 		if (iters % 100 == 99) {

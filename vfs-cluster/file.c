@@ -657,6 +657,205 @@ provision_locked(struct vfs *vfs, struct vnode *vn, uint64_t off,
 	return rc;
 }
 
+/* ---- punching holes (vfs->mu and vn->mu held) ---- */
+
+static int data_io(struct vfs *vfs, bool write, uint64_t lun_off,
+		   uint8_t *buf, uint64_t len, uint8_t *bounce);
+static int file_enter(struct vfs_file *file, bool exclusive);
+static void file_leave(struct vfs_file *file);
+
+/* Writes zeros over the DATA parts of [off, end) (holes and to-be-zeroed
+ * blocks read as zeros already). */
+static int
+zero_part(struct vfs *vfs, struct vnode *vn, uint64_t off, uint64_t end)
+{
+	struct vfs_extent ext[8];
+	uint8_t *zeros = NULL, *bounce = NULL;
+	int rc = 0, n;
+
+	while (off < end && rc == 0) {
+		n = map_range(vfs, vn, off, end - off, false, true, ext,
+			      ARRAY_SIZE(ext));
+		if (n <= 0) {
+			rc = n;
+			break;
+		}
+		for (int i = 0; i < n && rc == 0; i++) {
+			uint64_t len = ext[i].len_bytes;
+
+			off = ext[i].file_offset + len;
+			if (ext[i].type != VFS_EXTENT_DATA)
+				continue;
+			if (!zeros) {
+				zeros = calloc(1, vfs->g.block_bytes);
+				bounce = vfs_alloc_buf(vfs->g.block_bytes +
+						       2 * VFS_SECTOR);
+				if (!zeros || !bounce) {
+					rc = -ENOMEM;
+					break;
+				}
+			}
+			rc = data_io(vfs, true, ext[i].lun_offset, zeros, len,
+				     bounce);
+		}
+	}
+	free(zeros);
+	free(bounce);
+	return rc;
+}
+
+struct punch {
+	uint64_t run_first, run_len;   /* blocks to free, batched */
+	uint64_t freed;
+};
+
+static int
+punch_flush(struct vfs *vfs, struct punch *p)
+{
+	int rc = p->run_len ? free_blocks(vfs, p->run_first, p->run_len) : 0;
+
+	p->run_len = 0;
+	return rc;
+}
+
+/*
+ * One bounded transaction: frees (or flags to-be-zeroed, 'keep') the
+ * present leaves of [lblk, hi). Returns the leaf it stopped before.
+ */
+static int
+punch_step(struct vfs *vfs, struct vnode *vn, uint64_t lblk, uint64_t hi,
+	   bool keep, uint64_t *next)
+{
+	uint64_t end = MIN(hi, lblk + tx_step_blocks(vfs)), l;
+	struct punch p = { 0 };
+	struct inode_ref r;
+	int rc;
+
+	tx_begin(vfs);
+	rc = inode_get(vfs, vn->ino, vn->lock, &r);
+	for (l = lblk; l < end && rc == 0; l++) {
+		uint64_t e, b;
+
+		/* Scattered blocks touch many cluster headers: stop at a
+		 * share of the ring, commit, and carry on from here. */
+		if (vfs->jn.op_bytes > vfs->jn.ring_bytes / 8)
+			break;
+		rc = bmap_get(vfs, &r, l, &e);
+		if (rc < 0 || !(e & OD_MAP_PRESENT))
+			continue;
+		if (keep) {
+			if (!(e & OD_MAP_TBZ))
+				rc = bmap_set(vfs, &r, l, e | OD_MAP_TBZ);
+			continue;
+		}
+		b = e & OD_MAP_BLOCK_MASK;
+		if (b >= vfs->g.data_blocks) {
+			rc = -EUCLEAN;
+			break;
+		}
+		rc = bmap_set(vfs, &r, l, 0);
+		if (rc < 0)
+			break;
+		p.freed++;
+		if (p.run_len && p.run_first + p.run_len == b) {
+			p.run_len++;
+			continue;
+		}
+		rc = punch_flush(vfs, &p);
+		p.run_first = b;
+		p.run_len = 1;
+	}
+	if (rc == 0)
+		rc = punch_flush(vfs, &p);
+	if (rc == 0 && p.freed) {
+		struct od_inode *body = inode_body(&r);
+
+		rc = inode_dirty(vfs, &r);
+		if (rc == 0 && le64(body->blocks) < p.freed)
+			rc = -EUCLEAN;
+		if (rc == 0)
+			body->blocks = to_le64(le64(body->blocks) - p.freed);
+	}
+	if (rc == 0 && l > lblk) {
+		rc = inode_dirty(vfs, &r);
+		if (rc == 0)
+			inode_body(&r)->mtime_ns = to_le64(clock_wall_ns());
+	}
+	rc = tx_end(vfs, rc, true);
+	*next = l;
+	return rc;
+}
+
+static int
+punch_locked(struct vfs *vfs, struct vnode *vn, uint64_t off, uint64_t len,
+	     bool keep)
+{
+	uint64_t bs = vfs->g.block_bytes, end, lo, hi, l;
+	struct inode_ref r;
+	int rc;
+
+	if (off >= vn->size || len == 0)
+		return 0;
+	end = len > vn->size - off ? vn->size : off + len;
+	rc = commit_locked(vfs, vn);
+	if (rc < 0)
+		return rc;
+	rc = inode_get(vfs, vn->ino, vn->lock, &r);
+	if (rc < 0)
+		return rc;
+	/* Thick files keep what their type promises. */
+	if (le32(inode_body(&r)->alloc) != VFS_ALLOC_THIN)
+		keep = true;
+	/* Whole blocks; the last one counts whole when the range runs to
+	 * the end of the file (past the size it reads zeros already). */
+	lo = DIV_ROUND_UP(off, bs);
+	hi = end == vn->size ? DIV_ROUND_UP(end, bs) : end / bs;
+	if (lo >= hi) {
+		rc = zero_part(vfs, vn, off, end);
+		lo = hi = 0;
+	} else {
+		rc = zero_part(vfs, vn, off, lo * bs);
+		if (rc == 0 && hi * bs < end)
+			rc = zero_part(vfs, vn, hi * bs, end);
+	}
+	/* Durable zeros at the edges, before any block changes. */
+	if (rc == 0 && (lo * bs != off || hi * bs < end)) {
+		pthread_mutex_lock(&vfs->data_mu);
+		rc = vfs_io_flush(vfs, vfs->data_lun);
+		pthread_mutex_unlock(&vfs->data_mu);
+	}
+	for (l = lo; l < hi && rc == 0;)
+		rc = punch_step(vfs, vn, l, hi, keep, &l);
+	if (rc == 0)
+		rc = journal_commit(vfs);
+	chunks_drop(vn);
+	return rc;
+}
+
+int
+vfs_file_punch(struct vfs_file *file, uint64_t offset, uint64_t len)
+{
+	int rc = file_enter(file, true);
+
+	if (rc < 0)
+		return rc;
+	rc = punch_locked(file->vfs, file->vn, offset, len, false);
+	file_leave(file);
+	return rc;
+}
+
+int
+vfs_file_zero_range(struct vfs_file *file, uint64_t offset, uint64_t len)
+{
+	int rc = file_enter(file, true);
+
+	if (rc < 0)
+		return rc;
+	rc = punch_locked(file->vfs, file->vn, offset, len, true);
+	file_leave(file);
+	return rc;
+}
+
 static int
 file_enter(struct vfs_file *file, bool exclusive)
 {

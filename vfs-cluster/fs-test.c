@@ -17,6 +17,15 @@
 #define MIB (1ull << 20)
 #define crc32c_for_test(buf, len) crc32c(0, buf, len)
 
+static bool
+od_is_zero_for_test(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 static char uri[64];
 static struct lun *keep;   /* keeps the current mem: LUN alive */
 
@@ -325,12 +334,158 @@ test_big_unlink(void)
 	free(order);
 }
 
+static uint64_t
+allocated(struct vfs_file *f)
+{
+	struct vfs_stat st;
+
+	CHECK_OK(vfs_file_stat(f, &st));
+	return st.allocated_bytes;
+}
+
+/* [off, off+len) holds zeros where 'zlo'..'zhi' says, the pattern else. */
+static void
+check_pattern_except(struct vfs_file *f, uint64_t len, uint64_t zlo,
+		     uint64_t zhi, uint64_t seed)
+{
+	uint8_t *buf = malloc(len), *want = malloc(len);
+
+	CHECK(buf && want);
+	test_pattern_fill(want, len, seed, 0);
+	memset(want + zlo, 0, zhi - zlo);
+	CHECK_EQ(vfs_file_pread(f, buf, len, 0), len);
+	CHECK(memcmp(buf, want, len) == 0);
+	free(buf);
+	free(want);
+}
+
+static void
+write_pattern(struct vfs_file *f, uint64_t len, uint64_t seed)
+{
+	uint8_t *buf = malloc(len);
+
+	CHECK(buf);
+	test_pattern_fill(buf, len, seed, 0);
+	CHECK_EQ(vfs_file_pwrite(f, buf, len, 0), len);
+	CHECK_OK(vfs_file_sync(f));
+	free(buf);
+}
+
+static void
+test_punch(void)
+{
+	const struct vfs_mkfs_opts o = { .block_bytes = 64 << 10 };
+	const uint64_t bs = 64 << 10, len = 4 * MIB;
+	const uint64_t off = 100000, end = off + MIB;
+	struct vfs_extent ext[8];
+	struct vfs_file *f, *g;
+	struct vfs *vfs;
+	uint8_t buf[4096];
+
+	fresh(256 * MIB, &o);
+	vfs = mnt();
+	/* Thin: whole blocks go back, the edges are zeroed. */
+	CHECK_OK(vfs_file_create(vfs, "/thin", NULL, 0, &f));
+	write_pattern(f, len, 1);
+	CHECK_EQ(allocated(f), len);
+	CHECK_OK(vfs_file_punch(f, off, MIB));
+	CHECK_EQ(allocated(f), len - (end / bs - DIV_ROUND_UP(off, bs)) * bs);
+	check_pattern_except(f, len, off, end, 1);
+	CHECK_EQ(vfs_file_map(f, 2 * bs, 3 * bs, 0, ext, 8), 1);
+	CHECK_EQ(ext[0].type, VFS_EXTENT_HOLE);
+	/* Inside one block: zeros written, nothing freed. */
+	CHECK_OK(vfs_file_punch(f, 3 * MIB + 10, 1000));
+	check_pattern_except(f, 3 * MIB, off, end, 1);
+	CHECK_EQ(vfs_file_pread(f, buf, 1000, 3 * MIB + 10), 1000);
+	CHECK(od_is_zero_for_test(buf, 1000));
+	/* Past the end is clamped; to the end frees the last block too. */
+	CHECK_OK(vfs_file_punch(f, len - 100, 10 * MIB));
+	CHECK_EQ(vfs_file_stat(f, &(struct vfs_stat){ 0 }), 0);
+	CHECK_OK(vfs_file_punch(f, 0, UINT64_MAX));
+	CHECK_EQ(allocated(f), 0);
+	vfs_file_close(f);
+
+	/* Zero-range keeps a thin file's blocks, flagged to-be-zeroed. */
+	CHECK_OK(vfs_file_create(vfs, "/keep", NULL, 0, &f));
+	write_pattern(f, len, 2);
+	CHECK_OK(vfs_file_zero_range(f, 0, MIB));
+	CHECK_EQ(allocated(f), len);
+	check_pattern_except(f, len, 0, MIB, 2);
+	CHECK_EQ(vfs_file_map(f, 0, MIB, 0, ext, 8), 1);
+	CHECK_EQ(ext[0].type, VFS_EXTENT_ZERO);
+	/* A partial write into such a block zeroes the rest of it. */
+	memset(buf, 0x77, sizeof(buf));
+	CHECK_EQ(vfs_file_pwrite(f, buf, sizeof(buf), bs + 512), sizeof(buf));
+	CHECK_EQ(vfs_file_pread(f, buf, 512, bs), 512);
+	CHECK(od_is_zero_for_test(buf, 512));
+	vfs_file_close(f);
+
+	/* Thick files keep their blocks whatever the call. */
+	for (int k = 0; k < 2; k++) {
+		struct vfs_create_opts co = { len, k ? VFS_ALLOC_EAGER_ZEROED :
+						       VFS_ALLOC_LAZY_ZEROED };
+
+		CHECK_OK(vfs_file_create(vfs, k ? "/eager" : "/lazy", &co, 0,
+					 &f));
+		write_pattern(f, len, 3);
+		CHECK_OK(vfs_file_punch(f, off, MIB));
+		CHECK_EQ(allocated(f), len);
+		check_pattern_except(f, len, off, end, 3);
+		vfs_file_close(f);
+	}
+	/* Needs the exclusive lock. */
+	CHECK_OK(vfs_file_open(vfs, "/lazy", VFS_O_SHARED, &g));
+	CHECK_EQ(vfs_file_punch(g, 0, bs), -EROFS);
+	vfs_file_close(g);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+	/* Durable: what a new session reads. */
+	vfs = mnt();
+	CHECK_OK(vfs_file_open(vfs, "/eager", VFS_O_SHARED, &f));
+	check_pattern_except(f, len, off, end, 3);
+	vfs_file_close(f);
+	CHECK_OK(vfs_unmount(vfs));
+}
+
+/* A punch over thousands of scattered blocks runs in bounded steps. */
+static void
+test_big_punch(void)
+{
+	const struct vfs_mkfs_opts o = { .block_bytes = 64 << 10,
+					  .journal_bytes = 128 << 10,
+					  .journals = 4 };
+	struct vfs_info info;
+	struct vfs_file *f;
+	struct vfs *vfs;
+	uint64_t n = 3000;
+
+	fresh(512 * MIB, &o);
+	vfs = mnt();
+	CHECK_OK(vfs_file_create(vfs, "/big", NULL, 0, &f));
+	/* Every other block, so the free runs are all short. */
+	for (uint64_t i = 0; i < n; i++)
+		CHECK_EQ(vfs_file_pwrite(f, "x", 1, 2 * i * (64 << 10)), 1);
+	CHECK_OK(vfs_file_sync(f));
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_EQ(info.free_blocks, info.data_blocks - n);
+	CHECK_OK(vfs_file_punch(f, 0, UINT64_MAX));
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_EQ(info.free_blocks, info.data_blocks);
+	CHECK_EQ(allocated(f), 0);
+	vfs_file_close(f);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+}
+
 /* Overwrites 'len' bytes at 'off' of the current LUN. */
 static void
 poke(uint64_t off, const void *data, size_t len)
 {
 	uint8_t *buf = aligned_alloc(4096, 4096);
 
+	/* Under the datastore's fencing reservation only registrants
+	 * write. */
+	CHECK_OK(lun_pr_register(keep, 0x7e57));
 	CHECK_OK(lun_read(keep, ALIGN_DOWN(off, 512), buf, 512));
 	memcpy(buf + (off % 512), data, len);
 	CHECK_OK(lun_write(keep, ALIGN_DOWN(off, 512), buf, 512, 0));
@@ -369,6 +524,13 @@ test_fsck_finds_damage(void)
 		memcpy(&meta_off, hdr + 208, 8);
 		free(hdr);
 	}
+	/* A scribbled disk-paxos ballot block: repairable (zeroed). */
+	memset(junk, 0x5c, sizeof(junk));
+	poke((256 << 10) + 3 * 512 + 100, junk, 16);
+	CHECK_EQ(vfs_fsck(uri, 0, &rep, NULL, NULL), VFS_FSCK_REPAIRABLE);
+	CHECK_EQ(vfs_fsck(uri, VFS_FSCK_REPAIR, &rep, NULL, NULL),
+		 VFS_FSCK_REPAIRABLE);
+	fsck_clean();
 	/* A damaged primary volume header: repairable from the backup. */
 	memset(junk, 0x5a, sizeof(junk));
 	poke(40, junk, 16);
@@ -427,6 +589,8 @@ main(void)
 	RUN_TEST(test_namespace);
 	RUN_TEST(test_enospc);
 	RUN_TEST(test_big_unlink);
+	RUN_TEST(test_punch);
+	RUN_TEST(test_big_punch);
 	RUN_TEST(test_fsck_finds_damage);
 	lun_close(keep);
 	return 0;

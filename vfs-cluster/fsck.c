@@ -359,6 +359,47 @@ free_dead_slots(struct fsck *f)
 	return rc;
 }
 
+/* ---- the disk-paxos area ---- */
+
+static void queue_fix(struct fsck *f, uint64_t off, uint32_t len,
+		      const void *data);
+
+/*
+ * Damaged ballot blocks stop every disk-paxos host's ATS. With no host
+ * alive (what --repair makes sure of) the whole area may start over
+ * from zero: instance 0, nothing accepted.
+ */
+static void
+check_paxos(struct fsck *f)
+{
+	uint32_t n = 1 + MIN(f->g.journals, VFS_PAXOS_MAX), bad = 0;
+	uint64_t len = (uint64_t)n * VFS_SECTOR;
+	uint8_t *buf = vfs_alloc_buf(len);
+	struct od_pxleader l;
+	struct od_pxblock b;
+
+	if (!buf)
+		return;
+	if (fk_read(f, VFS_PAXOS_OFF, buf, (uint32_t)len) < 0) {
+		problem(f, VFS_FSCK_CORRUPT, "disk-paxos area: unreadable");
+		free(buf);
+		return;
+	}
+	if (od_pxleader_in(buf, &l) < 0)
+		bad++;
+	for (uint32_t i = 0; i + 1 < n; i++)
+		if (od_pxblock_in(buf + (uint64_t)(i + 1) * VFS_SECTOR, i,
+				  &b) < 0)
+			bad++;
+	if (bad) {
+		problem(f, VFS_FSCK_REPAIRABLE, "disk-paxos area: %u of %u "
+			"sectors are corrupt", bad, n);
+		memset(buf, 0, len);
+		queue_fix(f, VFS_PAXOS_OFF, (uint32_t)len, buf);
+	}
+	free(buf);
+}
+
 /* ---- locks ---- */
 
 static void
@@ -913,6 +954,7 @@ vfs_fsck_lun(struct lun *lun, unsigned int flags, struct vfs_fsck_report *rep,
 		if (fk_read(&f, off, root, VFS_SECTOR) == 0)
 			check_lock(&f, off, root, false, "global lock");
 	}
+	check_paxos(&f);
 	check_inode(&f, f.g.root_ino, 1, OD_INODE_DIR, f.g.root_ino, 0);
 	check_bitmaps(&f);
 	if (repairing(&f) && f.nfix) {
@@ -953,11 +995,17 @@ vfs_fsck(const char *uri, unsigned int flags, struct vfs_fsck_report *rep,
 {
 	struct lun_config cfg = { .read_only = !(flags & VFS_FSCK_REPAIR) };
 	struct lun *lun;
+	uint64_t key = 0;
 	int rc = lun_open(uri, &cfg, &lun);
 
 	if (rc < 0)
 		return rc;
-	rc = vfs_fsck_lun(lun, flags, rep, msg, arg);
+	/* Repairs write: under a fencing reservation only registrants can. */
+	if (flags & VFS_FSCK_REPAIR)
+		rc = fence_join(lun, &key);
+	if (rc == 0)
+		rc = vfs_fsck_lun(lun, flags, rep, msg, arg);
+	fence_leave(lun, key);
 	lun_close(lun);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -32,6 +33,9 @@ vfs_timing_init(struct vfs_timing *t, uint32_t lease_ms, uint32_t io_timeout_ms)
 	t->fence_ns = lease - 2 * io;
 	t->dead_ns = lease;
 	t->dead_pr_ns = MAX(3 * t->renew_ns, lease / 3);
+	t->claim_write_ns = MIN(io / 2, 500 * NS_PER_MS);
+	t->claim_wait_ns = t->claim_write_ns + t->claim_write_ns / 8 +
+			   2 * NS_PER_MS;
 }
 
 static void
@@ -52,6 +56,23 @@ fill_identity(struct vfs *vfs, struct od_slot *r, uint32_t slot)
 		r->flags |= OD_SLOT_PR;
 		r->pr_key = vfs->pr_key;
 	}
+	if (vfs->paxos)
+		r->flags |= OD_SLOT_PAXOS;
+}
+
+static void
+claimed(struct vfs *vfs, uint32_t slot, const struct od_slot *rec,
+	uint8_t *image, uint64_t now)
+{
+	pthread_mutex_lock(&vfs->hb_mu);
+	vfs->slot = (int)slot;
+	vfs->slot_gen = rec->generation;
+	vfs->hb_rec = *rec;
+	free(vfs->hb_image);
+	vfs->hb_image = image;
+	vfs->hb_next_ns = now + vfs->t.renew_ns;
+	atomic_store(&vfs->hb_ok_issue_ns, now);
+	pthread_mutex_unlock(&vfs->hb_mu);
 }
 
 /* Candidate order: rw sessions need a journal; read-only ones leave the
@@ -97,16 +118,115 @@ try_claim(struct vfs *vfs, uint32_t slot, const uint8_t *raw, uint64_t now)
 		free(desired);
 		return rc;
 	}
-	pthread_mutex_lock(&vfs->hb_mu);
-	vfs->slot = (int)slot;
-	vfs->slot_gen = rec.generation;
-	vfs->hb_rec = rec;
-	free(vfs->hb_image);
-	vfs->hb_image = desired;
-	vfs->hb_next_ns = now + vfs->t.renew_ns;
-	atomic_store(&vfs->hb_ok_issue_ns, now);
-	pthread_mutex_unlock(&vfs->hb_mu);
+	claimed(vfs, slot, &rec, desired, now);
 	return 0;
+}
+
+static void
+sleep_real(uint64_t ns)
+{
+	nanosleep(&(struct timespec){ (time_t)(ns / NS_PER_SEC),
+				      (long)(ns % NS_PER_SEC) }, NULL);
+}
+
+/*
+ * A claim write that may have landed late (or may land later still):
+ * never use it. Its handle's key is preempted so nothing more of it
+ * lands, and the session takes a new key, since the record it may have
+ * left names the old one (its recoverer will preempt that).
+ */
+static int
+claim_abort(struct vfs *vfs, int why)
+{
+	struct lun *h[] = { vfs->lun, vfs->hb_lun, vfs->jn_lun, vfs->data_lun };
+	uint64_t key;
+	int rc;
+
+	log_warn(VFS_LOG, "slot claim write too slow (%s); fencing it and "
+		 "trying another slot", why < 0 ? strerror(-why) : "late");
+	rc = paxos_fence_key(vfs->lun, vfs->claim_key);
+	if (rc < 0)
+		return rc;
+	key = vfs_random_key();
+	for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
+		if (!h[i])
+			continue;
+		rc = lun_pr_register(h[i], key);
+		if (rc < 0)
+			return rc;
+	}
+	vfs->pr_key = key;
+	vfs->claim_key = vfs_random_key();
+	return lun_pr_register(vfs->claim_lun, vfs->claim_key);
+}
+
+/*
+ * Disk-paxos sessions have no ballot block before they have a slot, so
+ * they claim one by timing (Fischer's mutual exclusion, sanlock's delta
+ * lease): read the free slot, write our record, and count that write
+ * only if it completed within claim_write after the read was issued;
+ * wait claim_wait (longer), read again: it is ours if it still holds our
+ * record. Of claimers that read the slot free, the last whose write
+ * landed is the only one that can find its record still there, since
+ * any later write landed before our second read. What remains is a
+ * claimer stopped between its clock check and its write: the usual
+ * window of a check followed by I/O, as in self-fencing.
+ */
+static int
+claim_timed(struct vfs *vfs, uint32_t slot, uint64_t now)
+{
+	uint64_t off = vfs_slot_off(&vfs->g, slot), r0, w1;
+	uint8_t *raw = vfs_alloc_buf(VFS_SECTOR);
+	uint8_t *desired = vfs_alloc_buf(VFS_SECTOR);
+	struct od_slot old, rec;
+	int rc;
+
+	if (!raw || !desired) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	r0 = clock_mono_ns();
+	rc = lun_read(vfs->claim_lun, off, raw, VFS_SECTOR);
+	if (rc < 0)
+		goto out;
+	if (od_slot_in(raw, slot, &old) < 0 || old.state != OD_SLOT_FREE) {
+		rc = LUN_ATS_MISCOMPARE;
+		goto out;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.generation = old.generation + 1;
+	rec.counter = 1;
+	rec.state = OD_SLOT_LIVE;
+	rec.wall_ns = clock_wall_ns();
+	rec.mounted_wall_ns = rec.wall_ns;
+	fill_identity(vfs, &rec, slot);
+	od_slot_out(&rec, desired);
+	if (clock_mono_ns() - r0 > vfs->t.claim_write_ns / 2) {
+		rc = LUN_ATS_MISCOMPARE; /* too slow to even start */
+		goto out;
+	}
+	rc = lun_write(vfs->claim_lun, off, desired, VFS_SECTOR, LUN_IO_FUA);
+	w1 = clock_mono_ns();
+	if (rc < 0 || w1 - r0 > vfs->t.claim_write_ns) {
+		rc = claim_abort(vfs, rc);
+		if (rc == 0)
+			rc = LUN_ATS_MISCOMPARE;
+		goto out;
+	}
+	sleep_real(vfs->t.claim_wait_ns);
+	rc = lun_read(vfs->claim_lun, off, raw, VFS_SECTOR);
+	if (rc < 0)
+		goto out;
+	if (memcmp(raw, desired, VFS_SECTOR) != 0) {
+		rc = LUN_ATS_MISCOMPARE; /* another claimer's landed later */
+		goto out;
+	}
+	claimed(vfs, slot, &rec, desired, now);
+	desired = NULL;
+out:
+	free(raw);
+	free(desired);
+	return rc;
 }
 
 int
@@ -127,7 +247,21 @@ hb_claim(struct vfs *vfs, uint64_t now_ns)
 
 		if (vfs_writable(vfs) && s >= vfs->g.journals)
 			break;
-		rc = try_claim(vfs, s, buf + (uint64_t)s * VFS_SECTOR, now_ns);
+		/* A writer needs a ballot block: its slot is its index. */
+		if (vfs_writable(vfs) && vfs->paxos && s >= VFS_PAXOS_MAX)
+			break;
+		if (vfs->paxos) {
+			struct od_slot seen;
+
+			/* Only slots free in the scan are worth the wait. */
+			if (od_slot_in(buf + (uint64_t)s * VFS_SECTOR, s,
+				       &seen) < 0 || seen.state != OD_SLOT_FREE)
+				continue;
+			rc = claim_timed(vfs, s, now_ns);
+		} else {
+			rc = try_claim(vfs, s, buf + (uint64_t)s * VFS_SECTOR,
+				       now_ns);
+		}
 		if (rc == 0)
 			break;
 		if (rc < 0)
@@ -195,9 +329,17 @@ hb_renew(struct vfs *vfs, struct lun *lun, uint64_t now_ns)
 		rec.wall_ns = clock_wall_ns();
 		od_slot_out(&rec, desired);
 		/* The lease runs from the issue time of the write, the
-		 * conservative end: an observer saw it land later. */
-		rc = lun_ats(lun, vfs_slot_off(&vfs->g, (uint32_t)vfs->slot),
-			     vfs->hb_image, desired, VFS_SECTOR);
+		 * conservative end: an observer saw it land later. With the
+		 * disk-paxos ATS a plain write: nobody touches our slot
+		 * before preempting our key, after which it is refused. */
+		if (vfs->paxos)
+			rc = lun_write(lun, vfs_slot_off(&vfs->g,
+							 (uint32_t)vfs->slot),
+				       desired, VFS_SECTOR, LUN_IO_FUA);
+		else
+			rc = lun_ats(lun, vfs_slot_off(&vfs->g,
+						       (uint32_t)vfs->slot),
+				     vfs->hb_image, desired, VFS_SECTOR);
 		if (rc == 0) {
 			memcpy(vfs->hb_image, desired, VFS_SECTOR);
 			vfs->hb_rec = rec;
@@ -269,8 +411,12 @@ hb_release(struct vfs *vfs, struct lun *lun)
 	rec.slot = (uint32_t)vfs->slot;
 	rec.state = OD_SLOT_FREE;
 	od_slot_out(&rec, desired);
-	rc = lun_ats(lun, vfs_slot_off(&vfs->g, (uint32_t)vfs->slot),
-		     vfs->hb_image, desired, VFS_SECTOR);
+	if (vfs->paxos)
+		rc = lun_write(lun, vfs_slot_off(&vfs->g, (uint32_t)vfs->slot),
+			       desired, VFS_SECTOR, LUN_IO_FUA);
+	else
+		rc = lun_ats(lun, vfs_slot_off(&vfs->g, (uint32_t)vfs->slot),
+			     vfs->hb_image, desired, VFS_SECTOR);
 	if (rc == LUN_ATS_MISCOMPARE)
 		rc = -ESTALE;
 	if (rc == 0)

@@ -58,6 +58,12 @@ struct vfs_timing {
 	uint64_t fence_ns;       /* self-fence after last good renewal issue */
 	uint64_t dead_ns;        /* observer: no change for this long */
 	uint64_t dead_pr_ns;     /* same for hosts fenced by PR */
+	/* disk-paxos sessions claim slots by timing (heartbeat.c) */
+	uint64_t claim_write_ns; /* a claim write counts only if it completed
+				    this soon after the read of the free slot
+				    was issued: min(T/2, 500 ms) */
+	uint64_t claim_wait_ns;  /* then the claimer waits this long and
+				    reads again: claim_write + 1/8 + 2 ms */
 };
 
 /* Derives the timing from the lease and the I/O timeout (0: L/5). */

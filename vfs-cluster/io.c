@@ -87,6 +87,12 @@ vfs_io_ats(struct vfs *vfs, struct lun *lun, uint64_t off,
 
 	if (rc < 0)
 		return rc;
+	if (vfs->paxos) {
+		/* The mutex's state lives in the session: one user, 'mu'. */
+		assert(lun == vfs->lun);
+		return note_result(vfs, paxos_ats(&vfs->px, lun, off, expected,
+						  desired, VFS_SECTOR));
+	}
 	return note_result(vfs, lun_ats(lun, off, expected, desired,
 					VFS_SECTOR));
 }

@@ -3,7 +3,9 @@
  * Locks between hosts in one process (mem: LUN, injected clocks): I/O
  * counts of acquiring and re-taking, the three modes, the lock cache and
  * its idle release, WANTED hand-over, and breaking a crashed holder's lock
- * (recovery replays its journal first).
+ * (recovery replays its journal first); with the disk-paxos ATS the same
+ * break, and a frozen holder that, once thawed, finds its writes refused
+ * by the LUN (PR fencing).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 static char uri[64];
 static struct lun *keep;
+static enum vfs_ats ats;
 
 static void
 fresh(void)
@@ -40,6 +43,7 @@ host(const char *name, uint64_t now)
 		.host_name = name,
 		.start_ns = now,
 		.lock_cache_ms = 500,
+		.ats = ats,
 	};
 	struct vfs *vfs;
 
@@ -238,6 +242,71 @@ test_break_dead_holder(void)
 	CHECK_EQ(vfs_fsck(uri, 0, NULL, NULL, NULL), VFS_FSCK_CLEAN);
 }
 
+static void
+test_break_dead_holder_paxos(void)
+{
+	struct vfs_info info;
+
+	ats = VFS_ATS_DISK_PAXOS;
+	test_break_dead_holder();
+	/* The last datastore's session said what it used. */
+	fresh();
+	{
+		struct vfs *v = host("c", 0);
+
+		CHECK_OK(vfs_get_info(v, &info));
+		CHECK(!strcmp(info.ats_method, "disk-paxos"));
+		CHECK_EQ(info.fencing, VFS_FENCING_PR);
+		CHECK_OK(vfs_unmount(v));
+	}
+	ats = VFS_ATS_AUTO;
+}
+
+/*
+ * A holder frozen (its clock stops: no renewals, no self-fence check)
+ * is taken for dead, preempted and recovered; thawed, the writes it
+ * still tries reach the LUN and are refused there.
+ */
+static void
+test_frozen_holder_paxos(void)
+{
+	struct vfs *h[2];
+	struct vfs_file *fa, *fb;
+	char buf[16];
+	uint64_t t;
+	int rc;
+
+	ats = VFS_ATS_DISK_PAXOS;
+	fresh();
+	h[0] = host("a", 0);
+	h[1] = host("b", 0);
+	CHECK_OK(vfs_file_create(h[0], "/f", NULL, 0, &fa));
+	CHECK_EQ(vfs_file_pwrite(fa, "aaaaa", 5, 0), 5);
+	CHECK_OK(vfs_file_sync(fa));
+	run(h, 2, 0, 2 * SEC, 100 * MS);
+	for (t = 2 * SEC; t < 30 * SEC; t += 500 * MS) {
+		run(h + 1, 1, t, t, 1);
+		rc = vfs_file_open(h[1], "/f", VFS_O_NOWAIT, &fb);
+		if (rc == 0)
+			break;
+		CHECK_EQ(rc, -EBUSY);
+	}
+	CHECK_OK(rc);
+	CHECK_EQ(vfs_file_pwrite(fb, "bbbbb", 5, 0), 5);
+	CHECK_OK(vfs_file_sync(fb));
+	/* Thawed at the instant it froze: it believes its lease good. */
+	CHECK_EQ(vfs_file_pwrite(fa, "zzzzz", 5, 0), -EBADE);
+	CHECK(vfs_is_fenced(h[0]));
+	CHECK_EQ(vfs_file_pread(fb, buf, 5, 0), 5);
+	CHECK(memcmp(buf, "bbbbb", 5) == 0);
+	vfs_file_close(fb);
+	CHECK_OK(vfs_unmount(h[1]));
+	free(fa);
+	vfs_abandon(h[0]);
+	CHECK_EQ(vfs_fsck(uri, 0, NULL, NULL, NULL), VFS_FSCK_CLEAN);
+	ats = VFS_ATS_AUTO;
+}
+
 int
 main(void)
 {
@@ -245,6 +314,8 @@ main(void)
 	RUN_TEST(test_modes);
 	RUN_TEST(test_wanted_handover);
 	RUN_TEST(test_break_dead_holder);
+	RUN_TEST(test_break_dead_holder_paxos);
+	RUN_TEST(test_frozen_holder_paxos);
 	lun_close(keep);
 	return 0;
 }

@@ -300,6 +300,14 @@ lun_inflight(const struct lun *lun)
 	return lun->inflight;
 }
 
+int
+lun_event_fd(struct lun *lun)
+{
+	if (!lun->ops->event_fd)
+		return -EOPNOTSUPP;
+	return lun->ops->event_fd(lun);
+}
+
 void
 lun_io_complete(struct lun *lun, struct lun_io *io, int64_t result)
 {

@@ -269,6 +269,7 @@ vfs_mkfs_lun(struct lun *lun, const struct vfs_mkfs_opts *opts)
 	const struct lun_info *info = lun_get_info(lun);
 	struct vfs_mkfs_opts o = { 0 };
 	struct vfs_geom g, old;
+	uint64_t key;
 	uint8_t *hdr;
 	int rc;
 
@@ -298,7 +299,11 @@ vfs_mkfs_lun(struct lun *lun, const struct vfs_mkfs_opts *opts)
 	hdr = vfs_alloc_buf(VFS_SECTOR);
 	if (!hdr)
 		return -ENOMEM;
-	rc = zero_range(lun, 0, g.journal_off);
+	/* A fencing reservation an earlier datastore left refuses the
+	 * writes of unregistered initiators. */
+	rc = fence_join(lun, &key);
+	if (rc == 0)
+		rc = zero_range(lun, 0, g.journal_off);
 	if (rc == 0)
 		rc = write_journals(lun, &g);
 	if (rc == 0)
@@ -318,6 +323,7 @@ vfs_mkfs_lun(struct lun *lun, const struct vfs_mkfs_opts *opts)
 		rc = lun_write(lun, VFS_VOLUME_OFF, hdr, VFS_SECTOR, LUN_IO_FUA);
 	if (rc == 0)
 		rc = lun_flush(lun);
+	fence_leave(lun, key);
 	free(hdr);
 	return rc;
 }

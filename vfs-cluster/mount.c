@@ -19,8 +19,8 @@
 
 #define HOUSEKEEP_NS (50 * NS_PER_MS)
 
-static void
-random_bytes(void *buf, size_t len)
+void
+vfs_random_bytes(void *buf, size_t len)
 {
 	if (getrandom(buf, len, 0) != (ssize_t)len) {
 		uint64_t x = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
@@ -30,6 +30,17 @@ random_bytes(void *buf, size_t len)
 			((uint8_t *)buf)[i] = (uint8_t)(x >> 56);
 		}
 	}
+}
+
+uint64_t
+vfs_random_key(void)
+{
+	uint64_t key;
+
+	do {
+		vfs_random_bytes(&key, sizeof(key));
+	} while (!key || lun_pr_key_is_anchor(key));
+	return key;
 }
 
 /* The host's identity: /etc/machine-id when there is one. */
@@ -63,7 +74,7 @@ host_identity(struct vfs *vfs, const struct vfs_mount_opts *o)
 			return;
 		}
 	}
-	random_bytes(vfs->host_uuid, 16);
+	vfs_random_bytes(vfs->host_uuid, 16);
 }
 
 int
@@ -113,40 +124,6 @@ open_handle(struct vfs *vfs, struct lun **out)
 		}
 	}
 	return rc;
-}
-
-/*
- * Fencing by PR needs a standing registrants-only reservation, which a
- * LUN whose ATS is itself a short reservation cannot keep: such LUNs
- * (and any where registering fails) fall back to self-fencing.
- */
-static void
-setup_pr(struct vfs *vfs)
-{
-	const struct lun_info *info = vfs->info;
-	int rc;
-
-	/* Read-only sessions register too: under the reservation their
-	 * heartbeat is a write like any other. */
-	if ((vfs->flags & VFS_MOUNT_INSPECT) || !(info->caps & LUN_CAP_PR) ||
-	    info->ats_method == LUN_ATS_PR_MUTEX)
-		return;
-	do {
-		random_bytes(&vfs->pr_key, sizeof(vfs->pr_key));
-	} while (!vfs->pr_key);
-	rc = lun_pr_register(vfs->lun, vfs->pr_key);
-	if (rc == 0) {
-		rc = lun_pr_reserve(vfs->lun, LUN_PR_WRITE_EXCLUSIVE_ALL_REG);
-		if (rc < 0)
-			(void)!lun_pr_register(vfs->lun, 0);
-	}
-	if (rc < 0) {
-		log_warn(VFS_LOG, "%s: PR fencing unavailable (%s); hosts "
-			 "fence themselves", lun_uri(vfs->lun), strerror(-rc));
-		vfs->pr_key = 0;
-		return;
-	}
-	vfs->pr_fencing = true;
 }
 
 /* Sleeps up to 'wait' ns unless the session is stopping. */
@@ -228,6 +205,8 @@ vfs_housekeep(struct vfs *vfs, uint64_t now_ns)
 static void
 session_free(struct vfs *vfs)
 {
+	fence_claim_close(vfs);
+	paxos_fini(&vfs->px);
 	lock_table_fini(vfs);
 	bc_fini(vfs);
 	journal_fini(vfs);
@@ -302,22 +281,29 @@ session_start(struct vfs *vfs, const struct vfs_mount_opts *o)
 	vfs->commit_ns = (uint64_t)(o->commit_ms ? o->commit_ms : 20) *
 			 NS_PER_MS;
 	host_identity(vfs, o);
-	random_bytes(vfs->session_id, 16);
+	vfs_random_bytes(vfs->session_id, 16);
 	vfs->obs = calloc(vfs->g.slots, sizeof(*vfs->obs));
 	if (!vfs->obs)
 		return -ENOMEM;
 	atomic_store(&vfs->manual_now_ns, o->start_ns);
 	if (vfs->flags & VFS_MOUNT_INSPECT)
 		return 0;
-	setup_pr(vfs);
+	rc = fence_setup(vfs, o->ats);
+	if (rc < 0)
+		return rc;
 	rc = open_handle(vfs, &vfs->hb_lun);
 	if (rc == 0 && vfs_writable(vfs))
 		rc = open_handle(vfs, &vfs->jn_lun);
 	if (rc == 0)
 		rc = open_handle(vfs, &vfs->data_lun);
+	if (rc == 0)
+		rc = fence_claim_open(vfs);
 	if (rc < 0)
 		return rc;
 	rc = claim(vfs);
+	fence_claim_close(vfs);
+	if (rc == 0)
+		rc = fence_paxos_start(vfs);
 	if (rc < 0)
 		return rc;
 	now = vfs_now(vfs);

@@ -272,6 +272,104 @@ od_slot_out(const struct od_slot *in, void *sector)
 	s->crc = to_le32(od_crc(s, VFS_SECTOR, offsetof(struct od_slot, crc)));
 }
 
+/* ---- disk-paxos mutex ---- */
+
+static void
+owner_in(const struct od_pxowner *in, struct od_pxowner *out)
+{
+	out->slot = le32(in->slot);
+	out->pad = 0;
+	out->gen = le64(in->gen);
+	out->key = le64(in->key);
+}
+
+static void
+owner_out(const struct od_pxowner *in, struct od_pxowner *out)
+{
+	out->slot = to_le32(in->slot);
+	out->pad = 0;
+	out->gen = to_le64(in->gen);
+	out->key = to_le64(in->key);
+}
+
+int
+od_pxleader_in(const void *sector, struct od_pxleader *out)
+{
+	const struct od_pxleader *l = sector;
+
+	memset(out, 0, sizeof(*out));
+	if (od_is_zero(sector, VFS_SECTOR))
+		return 0;
+	if (le32(l->magic) != VFS_PXLEADER_MAGIC ||
+	    le32(l->crc) != od_crc(l, VFS_SECTOR,
+				   offsetof(struct od_pxleader, crc)))
+		return -EUCLEAN;
+	out->magic = VFS_PXLEADER_MAGIC;
+	out->lver = le64(l->lver);
+	owner_in(&l->owner, &out->owner);
+	out->wall_ns = le64(l->wall_ns);
+	if (out->owner.slot >= VFS_PAXOS_MAX)
+		return -EUCLEAN;
+	return 0;
+}
+
+void
+od_pxleader_out(const struct od_pxleader *in, void *sector)
+{
+	struct od_pxleader *l = sector;
+
+	memset(l, 0, sizeof(*l));
+	l->magic = to_le32(VFS_PXLEADER_MAGIC);
+	l->lver = to_le64(in->lver);
+	owner_out(&in->owner, &l->owner);
+	l->wall_ns = to_le64(in->wall_ns);
+	l->crc = to_le32(od_crc(l, VFS_SECTOR,
+				offsetof(struct od_pxleader, crc)));
+}
+
+int
+od_pxblock_in(const void *sector, uint32_t index, struct od_pxblock *out)
+{
+	const struct od_pxblock *b = sector;
+
+	memset(out, 0, sizeof(*out));
+	out->self = index;
+	if (od_is_zero(sector, VFS_SECTOR))
+		return 0;
+	if (le32(b->magic) != VFS_PXBLOCK_MAGIC ||
+	    le32(b->crc) != od_crc(b, VFS_SECTOR,
+				   offsetof(struct od_pxblock, crc)))
+		return -EUCLEAN;
+	out->magic = VFS_PXBLOCK_MAGIC;
+	out->self = le32(b->self);
+	out->lver = le64(b->lver);
+	out->mbal = le64(b->mbal);
+	out->bal = le64(b->bal);
+	owner_in(&b->inp, &out->inp);
+	/* A value is accepted under a ballot no higher than the block's
+	 * highest; a ballot belongs to one instance. */
+	if (out->self != index || out->bal > out->mbal ||
+	    (out->bal && !out->lver) || out->inp.slot >= VFS_PAXOS_MAX)
+		return -EUCLEAN;
+	return 0;
+}
+
+void
+od_pxblock_out(const struct od_pxblock *in, void *sector)
+{
+	struct od_pxblock *b = sector;
+
+	memset(b, 0, sizeof(*b));
+	b->magic = to_le32(VFS_PXBLOCK_MAGIC);
+	b->self = to_le32(in->self);
+	b->lver = to_le64(in->lver);
+	b->mbal = to_le64(in->mbal);
+	b->bal = to_le64(in->bal);
+	owner_out(&in->inp, &b->inp);
+	b->crc = to_le32(od_crc(b, VFS_SECTOR,
+				offsetof(struct od_pxblock, crc)));
+}
+
 /* ---- lock ---- */
 
 int

@@ -13,6 +13,9 @@
  *
  * Format changelog:
  *   version 1  first format.
+ *   version 1, compatible addition: the disk-paxos area at 256 KiB and
+ *              slot flag OD_SLOT_PAXOS (hosts whose atomic test-and-set
+ *              is the disk-paxos mutex); older builds never touch either.
  */
 #ifndef VFS_ONDISK_H
 #define VFS_ONDISK_H
@@ -49,6 +52,13 @@
 #define VFS_LOCK_RENAME 0u               /* cross-directory renames */
 #define VFS_LOCK_ADMIN 1u                /* fsck --repair, mkfs --force */
 #define VFS_HB_OFF (1ull << 20)
+/*
+ * The disk-paxos mutex (paxos.c): the leader sector, then one ballot
+ * block per participant (a heartbeat slot below VFS_PAXOS_MAX), all of it
+ * zero after mkfs (an all-zero sector is a valid empty one).
+ */
+#define VFS_PAXOS_OFF (256ull << 10)
+#define VFS_PAXOS_MAX 1024u
 
 /* ---- volume header (sector 0, backup at 64 KiB) ---- */
 
@@ -165,6 +175,7 @@ enum od_slot_state {
 
 #define OD_SLOT_READ_ONLY (1u << 0)   /* session writes only its heartbeat */
 #define OD_SLOT_PR (1u << 1)          /* registered pr_key: fence by PR */
+#define OD_SLOT_PAXOS (1u << 2)       /* its ATS is the disk-paxos mutex */
 
 struct od_slot {
 	uint32_t magic;
@@ -194,6 +205,55 @@ static_assert(offsetof(struct od_slot, session) == 168, "slot session");
 /* An all-zero sector is a valid never-used free slot. */
 int od_slot_in(const void *sector, uint32_t index, struct od_slot *out);
 void od_slot_out(const struct od_slot *in, void *sector);
+
+/* ---- disk-paxos mutex (at VFS_PAXOS_OFF) ---- */
+
+#define VFS_PXLEADER_MAGIC 0x4c585056u /* "VPXL" */
+#define VFS_PXBLOCK_MAGIC 0x42585056u  /* "VPXB" */
+
+/* Who holds (or held) the mutex: a participant's identity. */
+struct od_pxowner {
+	uint32_t slot;
+	uint32_t pad;
+	uint64_t gen;            /* the slot's generation */
+	uint64_t key;            /* its PR key (what fences it) */
+} __attribute__((packed));
+
+/*
+ * The leader: written by the owner of instance 'lver' when it lets go
+ * (the mutex is free once the leader names the newest instance). A
+ * release hint, never the authority: that is the ballot blocks.
+ */
+struct od_pxleader {
+	uint32_t magic;
+	uint32_t crc;
+	uint64_t lver;           /* the instance released */
+	struct od_pxowner owner;
+	uint64_t wall_ns;        /* display only */
+	uint8_t reserved[464];
+} __attribute__((packed));
+static_assert(sizeof(struct od_pxleader) == VFS_SECTOR, "paxos leader");
+
+/* A participant's ballot block, written only by that participant. */
+struct od_pxblock {
+	uint32_t magic;
+	uint32_t crc;
+	uint32_t self;           /* its own index */
+	uint32_t pad;
+	uint64_t lver;           /* the instance the ballots belong to */
+	uint64_t mbal;           /* highest ballot it started */
+	uint64_t bal;            /* ballot of the value it accepted, 0 none */
+	struct od_pxowner inp;   /* the value accepted */
+	uint8_t reserved[448];
+} __attribute__((packed));
+static_assert(sizeof(struct od_pxblock) == VFS_SECTOR, "paxos block");
+static_assert(offsetof(struct od_pxblock, inp) == 40, "paxos block inp");
+
+/* All-zero sectors are valid (instance 0, nothing accepted). */
+int od_pxleader_in(const void *sector, struct od_pxleader *out);
+void od_pxleader_out(const struct od_pxleader *in, void *sector);
+int od_pxblock_in(const void *sector, uint32_t index, struct od_pxblock *out);
+void od_pxblock_out(const struct od_pxblock *in, void *sector);
 
 /* ---- lock sector ---- */
 

@@ -36,7 +36,8 @@ vfs_get_info(struct vfs *vfs, struct vfs_info *info)
 	info->journal_bytes = g->journal_bytes;
 	info->lease_ms = g->lease_ms;
 	info->created_wall_ns = g->created_wall_ns;
-	info->ats_method = lun_ats_method_name(vfs->info->ats_method);
+	info->ats_method = vfs->paxos ? "disk-paxos" :
+			   lun_ats_method_name(vfs->info->ats_method);
 	info->fencing = vfs->pr_fencing ? VFS_FENCING_PR : VFS_FENCING_SELF;
 	info->slot = vfs->slot;
 	rc = alloc_count_free(vfs, &info->free_blocks, &info->free_meta_blocks);

@@ -59,8 +59,8 @@ fence_host(struct vfs *vfs, const struct hb_obs *o, uint64_t now)
 		return now >= o->last_change_ns &&
 		       now - o->last_change_ns >= vfs->t.dead_ns ? 0 : -EAGAIN;
 	}
-	rc = lun_pr_preempt(vfs->lun, o->rec.pr_key,
-			    LUN_PR_WRITE_EXCLUSIVE_ALL_REG, true);
+	/* Preempted, or its key gone already (an earlier recoverer). */
+	rc = paxos_fence_key(vfs->lun, o->rec.pr_key);
 	if (rc == 0) {
 		log_info(VFS_LOG, "fenced slot %u (host %s) by PR preempt",
 			 o->rec.slot, o->rec.host_name);
@@ -68,6 +68,8 @@ fence_host(struct vfs *vfs, const struct hb_obs *o, uint64_t now)
 	}
 	log_warn(VFS_LOG, "slot %u: PR preempt failed: %s", o->rec.slot,
 		 strerror(-rc));
+	if (rc == -EBADE)
+		return rc; /* it is us who are fenced */
 	return now >= o->last_change_ns &&
 	       now - o->last_change_ns >= vfs->t.dead_ns ? 0 : -EAGAIN;
 }
@@ -131,6 +133,23 @@ adopt_recovery(struct vfs *vfs, uint32_t slot, uint64_t now, uint8_t *raw,
 	if (!lock_holder_stale(vfs, rec->recoverer_slot, rec->recoverer_gen,
 			       now, &recover) && !recover)
 		return -EBUSY; /* its recoverer is alive and working */
+	/* A recoverer taken for dead after the PR dead time may not have
+	 * fenced itself: its late replay writes must not land over what
+	 * others change after us. */
+	if (recover && vfs->pr_fencing) {
+		struct hb_obs ro;
+		int rc = hb_observe_slot(vfs, vfs->lun, rec->recoverer_slot, now,
+					 &ro);
+
+		if (rc < 0)
+			return rc;
+		if (ro.rec.generation == rec->recoverer_gen &&
+		    (ro.rec.flags & OD_SLOT_PR) && ro.rec.pr_key) {
+			rc = paxos_fence_key(vfs->lun, ro.rec.pr_key);
+			if (rc < 0)
+				return rc == -EBADE ? rc : -EAGAIN;
+		}
+	}
 	next = *rec;
 	next.recoverer_slot = (uint32_t)vfs->slot;
 	next.recoverer_gen = vfs->slot_gen;

@@ -20,6 +20,10 @@
  *                                host holds its lock
  *   failover-tgtd                the same on a fresh datastore on a
  *                                private tgtd iSCSI LUN (default lease)
+ *   tgtd lun|disk-paxos          on a fresh private tgtd LUN with the
+ *                                given ATS: uncontended lock acquire
+ *                                (I/Os, median latency), create+delete
+ *                                rate of 1 and of 2 hosts, failover
  */
 #include <errno.h>
 #include <pthread.h>
@@ -48,10 +52,12 @@ die(const char *what, int rc)
 	exit(1);
 }
 
+static enum vfs_ats bench_ats;
+
 static struct vfs *
 mnt(const char *lun, unsigned int flags)
 {
-	struct vfs_mount_opts o = { .flags = flags };
+	struct vfs_mount_opts o = { .flags = flags, .ats = bench_ats };
 	struct vfs *vfs;
 	int rc = vfs_mount(lun, &o, &vfs);
 
@@ -452,6 +458,7 @@ cmd_failover(const char *uri)
 		die("take over", rc);
 	printf("failover_s=%.2f\nlease_ms=%u\nfencing=%s\nats=%s\n",
 	       secs() - t0, vfs->g.lease_ms, vfs->pr_fencing ? "pr" : "self",
+	       vfs->paxos ? "disk-paxos" :
 	       lun_ats_method_name(vfs->info->ats_method));
 	vfs_file_close(f);
 	(void)!vfs_rmdir(vfs, "/bench-failover-dir");
@@ -479,6 +486,80 @@ cmd_failover_tgtd(void)
 	return rc;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Fresh locks (unused global lock sectors), one acquire each. */
+static void
+lock_cost(const char *uri)
+{
+	const struct lock_req ex = { .mode = OD_LOCK_EX };
+	struct vfs *vfs = mnt(uri, 0);
+	uint64_t lat[64], total = 0;
+	unsigned int n = ARRAY_SIZE(lat);
+
+	pthread_mutex_lock(&vfs->mu);
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t off = vfs->g.locks_off + (8 + i) * VFS_SECTOR;
+		uint64_t b = ios(vfs), t0 = clock_mono_ns();
+		struct vlock *vl;
+		int rc = lock_try(vfs, off, &ex, vfs_now(vfs), &vl, NULL);
+
+		if (rc < 0)
+			die("lock", rc);
+		lat[i] = clock_mono_ns() - t0;
+		total += ios(vfs) - b;
+		lock_put(vfs, vl);
+	}
+	pthread_mutex_unlock(&vfs->mu);
+	qsort(lat, n, sizeof(lat[0]), cmp_u64);
+	printf("acquire_ios=%.1f\nacquire_us=%.0f\nats=%s\n",
+	       (double)total / n, (double)lat[n / 2] / 1e3,
+	       vfs->paxos ? "disk-paxos" :
+	       lun_ats_method_name(vfs->info->ats_method));
+	(void)!vfs_unmount(vfs);
+}
+
+static int
+cmd_tgtd(const char *mode)
+{
+	struct tgt_fixture t;
+	int rc = tgt_start(&t, test_tmpdir(), 1, 1024 * MIB);
+
+	if (rc == TEST_SKIP)
+		return 77;
+	if (rc < 0)
+		die("tgtd", rc);
+	bench_ats = !strcmp(mode, "disk-paxos") ? VFS_ATS_DISK_PAXOS :
+		    VFS_ATS_LUN;
+	rc = vfs_mkfs(t.url[0], &(struct vfs_mkfs_opts){ .force = true });
+	if (rc < 0)
+		die("mkfs", rc);
+	lock_cost(t.url[0]);
+	{
+		struct vfs *vfs = mnt(t.url[0], 0);
+		uint64_t pairs;
+
+		rc = vfs_mkdir(vfs, "/bench-meta");
+		if (rc < 0)
+			die("mkdir", rc);
+		pairs = meta_run(vfs, "/bench-meta", 1, 2.0);
+		printf("meta1_ops_s=%.1f\n", (double)pairs);
+		(void)!vfs_unmount(vfs);
+	}
+	/* Two hosts in separate directories: prints ops_s. */
+	cmd_hosts(t.url[0], 2, 2.0);
+	rc = cmd_failover(t.url[0]);
+	tgt_stop(&t);
+	test_tmpdir_remove();
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -500,6 +581,8 @@ main(int argc, char **argv)
 		return cmd_failover(lun);
 	if (!strcmp(cmd, "failover-tgtd"))
 		return cmd_failover_tgtd();
+	if (!strcmp(cmd, "tgtd") && argc == 3)
+		return cmd_tgtd(argv[2]);
 	fprintf(stderr, "usage: vfs-bench lock-ios|data|flush|meta|hosts|"
 		"failover LUN ...\n");
 	return 2;

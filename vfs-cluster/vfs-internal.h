@@ -30,6 +30,7 @@
 #include "vfs-cluster/heartbeat.h"
 #include "vfs-cluster/lun.h"
 #include "vfs-cluster/ondisk.h"
+#include "vfs-cluster/paxos.h"
 #include "vfs-cluster/vfs.h"
 
 #define VFS_LOG "vfs"
@@ -416,6 +417,16 @@ struct vfs {
 	uint64_t lock_timeout_ns, lock_cache_ns, commit_ns;
 	bool pr_fencing;
 	uint64_t pr_key;
+	/*
+	 * The disk-paxos ATS (paxos.h): vfs_io_ats() goes through 'px' on
+	 * 'lun' (under mu); heartbeat renewals are plain writes (a host is
+	 * preempted before its slot is touched) and slots are claimed by
+	 * timing through 'claim_lun', registered with 'claim_key' alone.
+	 */
+	bool paxos;
+	struct paxos px;
+	struct lun *claim_lun;
+	uint64_t claim_key;
 
 	pthread_mutex_t mu;
 	pthread_mutex_t data_mu;
@@ -450,6 +461,28 @@ struct vfs {
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cond;
 };
+
+/* ---- fencing and the choice of ATS (fence.c) ---- */
+
+/* Chooses the ATS, registers the session's key, makes sure the standing
+ * reservation is there. Errors only when the choice cannot be made. */
+int fence_setup(struct vfs *vfs, enum vfs_ats want) must_check;
+uint64_t fence_anchor_key(const struct vfs_geom *g);
+/* Disk-paxos sessions: the claim handle, then the mutex once claimed. */
+int fence_claim_open(struct vfs *vfs) must_check;
+void fence_claim_close(struct vfs *vfs);
+int fence_paxos_start(struct vfs *vfs) must_check;
+/* Writers without a session: a key of their own while a reservation is
+ * in force ('*key' 0 when none was needed). */
+int fence_join(struct lun *lun, uint64_t *key) must_check;
+void fence_leave(struct lun *lun, uint64_t key);
+
+/* Random bytes (getrandom, else a clock-seeded generator). */
+void vfs_random_bytes(void *buf, size_t len);
+/* A random PR key: never 0, never an anchor's (lun.h). */
+uint64_t vfs_random_key(void);
+/* Whether the host named by a paxos owner record is gone (paxos.h). */
+bool vfs_paxos_holder_gone(void *arg, const struct od_pxowner *o);
 
 /* The session's notion of now (the injected clock in manual mode). */
 uint64_t vfs_now(const struct vfs *vfs);

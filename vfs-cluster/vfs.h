@@ -122,8 +122,32 @@ int vfs_mkfs_lun(struct lun *lun, const struct vfs_mkfs_opts *opts)
 #define VFS_MOUNT_MANUAL_HEARTBEAT (1u << 2)
 #define VFS_MOUNT_ASYNC_COMMIT (1u << 3)
 
+/*
+ * How a session makes its atomic test-and-set (locks, slots) and whether
+ * it can fence other hosts by PR (docs/DATASTORE.md, "Fencing"):
+ *   LUN         the LUN's own method (COMPARE AND WRITE, an OFD lock, the
+ *               mem: mutex, or on a LUN with PR but no COMPARE AND WRITE
+ *               the short PR-mutex reservation, which leaves no room for
+ *               PR fencing there: hosts fence themselves);
+ *   DISK_PAXOS  the disk-paxos mutex over plain reads and writes, under a
+ *               standing registrants-only reservation: PR fencing and the
+ *               shorter dead time on any LUN with PR;
+ *   AUTO        DISK_PAXOS on a LUN with PR but no COMPARE AND WRITE (it
+ *               measured better there: failover within 5 s instead of the
+ *               lease), LUN elsewhere; and whatever the hosts already on
+ *               the datastore use.
+ * Every host of a datastore must use the same: a mount whose choice
+ * differs from the live hosts' fails with -EBUSY.
+ */
+enum vfs_ats {
+	VFS_ATS_AUTO = 0,
+	VFS_ATS_LUN,
+	VFS_ATS_DISK_PAXOS,
+};
+
 struct vfs_mount_opts {
 	unsigned int flags;       /* VFS_MOUNT_* */
+	enum vfs_ats ats;         /* 0: AUTO */
 	const char *host_name;    /* NULL: gethostname() */
 	uint32_t io_timeout_ms;   /* 0: lease / 5; deadline of session I/O */
 	uint32_t lock_timeout_ms; /* 0: 2 x lease + 5 s; longest wait for a
@@ -261,6 +285,27 @@ int vfs_file_extend(struct vfs_file *file, uint64_t size_bytes,
  */
 int vfs_file_allocate(struct vfs_file *file, uint64_t offset, uint64_t len,
 		      enum vfs_alloc alloc) must_check;
+/*
+ * Makes [offset, offset+len) read as zeros (clamped to the size, which
+ * does not change). Whole blocks inside it: a thin file gives them back
+ * to the datastore; a file created lazy- or eager-zeroed thick keeps them
+ * allocated, flagged to-be-zeroed (no I/O now; they read as zeros and the
+ * first partial write zeroes the rest). The parts of blocks at either end
+ * are written with zeros. Blocks with the exclusive lock (-EROFS
+ * otherwise), durable on return, done in bounded transactions (an error
+ * may leave a prefix done). The caller must have no data I/O of its own
+ * in flight to the range: a block given back may go to another file at
+ * once, and a late write must not land there.
+ */
+int vfs_file_punch(struct vfs_file *file, uint64_t offset, uint64_t len)
+	must_check;
+/*
+ * The same, except that whole blocks always stay allocated (flagged
+ * to-be-zeroed), in thin files too, and holes stay holes: SCSI WRITE SAME
+ * or NVMe write-zeroes without deallocation.
+ */
+int vfs_file_zero_range(struct vfs_file *file, uint64_t offset,
+			uint64_t len) must_check;
 int vfs_file_stat(struct vfs_file *file, struct vfs_stat *st) must_check;
 enum vfs_lock_mode vfs_file_lock_mode(const struct vfs_file *file);
 uint32_t vfs_file_block_bytes(const struct vfs_file *file);

@@ -265,6 +265,8 @@ vmm_blk_raw_open(const char *path, bool readonly, unsigned int depth,
 	r->base.sector_bytes = 512;
 	r->base.readonly = readonly;
 	r->base.can_discard = S_ISREG(st.st_mode);
+	snprintf(r->base.desc, sizeof(r->base.desc), "raw %s",
+		 S_ISBLK(st.st_mode) ? "device" : "image");
 	*out = &r->base;
 	return 0;
 

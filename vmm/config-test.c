@@ -97,10 +97,39 @@ test_all_keys(void)
 	vmm_config_free(c);
 }
 
+/* Datastore disks: a relative LUN file follows the config, URIs stay. */
+static void
+test_disk_paths(void)
+{
+	struct vmm_config *c = parse_ok(
+		"testguest = tg.bin\n"
+		"disk0 = lun0.img:/vm1/disk.vmdk\n"
+		"disk1 = /dev/sdb:/vm1/data.vmdk\n"
+		"disk2 = iscsi://127.0.0.1:3260/iqn.2026-01.x:t/1:/vm1/d.vmdk\n"
+		"disk3 = faulty,seed=1:/tmp/l.img:/vm1/d.vmdk\n"
+		"disk4 = vm1/disk.vmdk\n"
+		"disk5 = mem:lab:/d.vmdk\n");
+
+	CHECK(!strcmp(c->disk[0].path, "/base/lun0.img:/vm1/disk.vmdk"));
+	CHECK(!strcmp(c->disk[1].path, "/dev/sdb:/vm1/data.vmdk"));
+	CHECK(!strcmp(c->disk[2].path,
+		      "iscsi://127.0.0.1:3260/iqn.2026-01.x:t/1:/vm1/d.vmdk"));
+	CHECK(!strcmp(c->disk[3].path, "faulty,seed=1:/tmp/l.img:/vm1/d.vmdk"));
+	CHECK(!strcmp(c->disk[4].path, "/base/vm1/disk.vmdk"));
+	CHECK(!strcmp(c->disk[5].path, "mem:lab:/d.vmdk"));
+	vmm_config_free(c);
+}
+
 static void
 test_errors(void)
 {
 	parse_bad("", "nothing to boot");
+	parse_bad("testguest = a\nconsole = stdio\n",
+		  "vm.cfg:2: key 'console': the serial port already uses stdio");
+	parse_bad("testguest = a\nserial = unix:/s\nconsole = unix:/s\n",
+		  "key 'console': the serial port listens on the same socket");
+	parse_bad("testguest = a\nconsole = tty\n",
+		  "key 'console': expected stdio, none, file:PATH or unix:PATH");
 	parse_bad("testguest = a\nfoo = 1\n", "vm.cfg:2: key 'foo': unknown key");
 	parse_bad("testguest = a\nmemory = 12Q\n", "vm.cfg:2: key 'memory': expected a size");
 	parse_bad("testguest = a\nmemory = 1K\n", "key 'memory'");
@@ -201,6 +230,7 @@ main(void)
 {
 	RUN_TEST(test_defaults);
 	RUN_TEST(test_all_keys);
+	RUN_TEST(test_disk_paths);
 	RUN_TEST(test_errors);
 	RUN_TEST(test_nul_and_long_lines);
 	RUN_TEST(test_set_override);

@@ -31,6 +31,7 @@ enum key_type {
 	KT_UINT,
 	KT_BOOL,
 	KT_SERIAL,
+	KT_CONSOLE,   /* virtio-console back end */
 	KT_DISK,      /* diskN */
 	KT_DISK_MODE, /* diskN.mode */
 	KT_DISK_RO,   /* diskN.readonly */
@@ -63,6 +64,9 @@ static const struct key_def keys[] = {
 	  "flat binary of the freestanding test guest (instead of kernel)" },
 	{ "serial", KT_SERIAL, 0, 0, 0,
 	  "console: stdio, none, file:PATH or unix:PATH (listening socket)" },
+	{ "console", KT_CONSOLE, 0, 0, 0,
+	  "virtio-console (hvc0): none (default: no device), stdio, "
+	  "file:PATH or unix:PATH" },
 	{ "control", KT_PATH, F(control), 0, 0,
 	  "control socket path for vmctl" },
 	{ "ksm", KT_BOOL, F(ksm), 0, 0,
@@ -73,7 +77,9 @@ static const struct key_def keys[] = {
 	  "relative CPU weight through cgroups (1024 = normal)" },
 	{ "memory.limit", KT_SIZE, F(memory_limit_bytes), 1u << 20,
 	  1ull << 42, "memory limit of the VMM process through cgroups" },
-	{ "disk#", KT_DISK, 0, 0, 0, "raw disk image (virtio-blk), # = 0..7" },
+	{ "disk#", KT_DISK, 0, 0, 0,
+	  "virtio-blk disk, # = 0..7: LUN:/dir/disk.vmdk (datastore), a "
+	  "vdisk descriptor, or a raw image file or block device" },
 	{ "disk#.mode", KT_DISK_MODE, 0, 0, 0,
 	  "persistent, nonpersistent or undoable" },
 	{ "disk#.readonly", KT_DISK_RO, 0, 0, 0, "true: the guest cannot write" },
@@ -168,6 +174,33 @@ set_path(struct parse_ctx *p, const char *key, char **field, const char *v)
 	return 0;
 }
 
+/*
+ * A disk is a local path or a datastore file "LUN:/dir/disk.vmdk" (the
+ * last ':' followed by '/' that is not part of "://"). A LUN given as a
+ * relative file name is relative to the config file like other paths;
+ * URIs (iscsi://..., mem:..., faulty,...:...) are kept as they are.
+ */
+static int
+set_disk_path(struct parse_ctx *p, const char *key, char **field,
+	      const char *v)
+{
+	const char *sep = NULL;
+	char *s;
+
+	for (const char *q = v; (q = strstr(q, ":/")) != NULL; q += 2)
+		if (q > v && q[2] != '/')
+			sep = q;
+	if (!sep || v[0] == '/' || !p->cfg->basedir)
+		return set_path(p, key, field, v);
+	if (memchr(v, ':', (size_t)(sep - v)))
+		return set_str(p, field, v);
+	if (asprintf(&s, "%s/%s", p->cfg->basedir, v) < 0)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
 static int
 parse_bool(const char *v, bool *out)
 {
@@ -208,21 +241,21 @@ parse_mac(const char *v, uint8_t mac[6])
 	return 0;
 }
 
+/* A console back end: stdio, none, file:PATH or unix:PATH. */
 static int
-set_serial(struct parse_ctx *p, const char *key, const char *v)
+set_chardev(struct parse_ctx *p, const char *key, const char *v,
+	    enum vmm_serial_kind *kind, char **path)
 {
-	struct vmm_config *c = p->cfg;
-
 	if (!strcasecmp(v, "stdio")) {
-		c->serial = VMM_SERIAL_STDIO;
+		*kind = VMM_SERIAL_STDIO;
 	} else if (!strcasecmp(v, "none")) {
-		c->serial = VMM_SERIAL_NONE;
+		*kind = VMM_SERIAL_NONE;
 	} else if (!strncmp(v, "file:", 5)) {
-		c->serial = VMM_SERIAL_FILE;
-		return set_path(p, key, &c->serial_path, v + 5);
+		*kind = VMM_SERIAL_FILE;
+		return set_path(p, key, path, v + 5);
 	} else if (!strncmp(v, "unix:", 5)) {
-		c->serial = VMM_SERIAL_UNIX;
-		return set_path(p, key, &c->serial_path, v + 5);
+		*kind = VMM_SERIAL_UNIX;
+		return set_path(p, key, path, v + 5);
 	} else {
 		return fail(p, p->line, key,
 			    "expected stdio, none, file:PATH or unix:PATH");
@@ -246,7 +279,11 @@ set_scalar(struct parse_ctx *p, const struct key_def *d, const char *key,
 	case KT_PATH:
 		return set_path(p, key, (char **)(base + d->off), v);
 	case KT_SERIAL:
-		return set_serial(p, key, v);
+		return set_chardev(p, key, v, &p->cfg->serial,
+				   &p->cfg->serial_path);
+	case KT_CONSOLE:
+		return set_chardev(p, key, v, &p->cfg->console,
+				   &p->cfg->console_path);
 	case KT_BOOL:
 		if (parse_bool(v, &b) < 0)
 			return fail(p, p->line, key, "expected true or false");
@@ -294,7 +331,7 @@ set_indexed(struct parse_ctx *p, const struct key_def *d, const char *key,
 			return fail(p, p->line, key, "at most %d disks",
 				    VMM_MAX_DISKS);
 		disk->line = p->line;
-		return set_path(p, key, &disk->path, v);
+		return set_disk_path(p, key, &disk->path, v);
 	case KT_DISK_MODE:
 		if (idx >= VMM_MAX_DISKS)
 			return fail(p, p->line, key, "at most %d disks",
@@ -516,6 +553,15 @@ check_config(struct parse_ctx *p)
 				    "private memory",
 				    i, c->nic[i].line);
 	}
+	if (c->serial == VMM_SERIAL_STDIO && c->console == VMM_SERIAL_STDIO)
+		return fail(p, key_line(c, "console"), "console",
+			    "the serial port already uses stdio (the default); "
+			    "set serial = none or file:PATH to give stdio to "
+			    "the console");
+	if (c->console == VMM_SERIAL_UNIX && c->serial == VMM_SERIAL_UNIX &&
+	    !strcmp(c->console_path, c->serial_path))
+		return fail(p, key_line(c, "console"), "console",
+			    "the serial port listens on the same socket");
 	if (nonpersistent_wanted(c, &i)) {
 		snprintf(key, sizeof(key), "disk%d.mode", i);
 		return fail(p, c->disk[i].mode_line, key,
@@ -706,6 +752,7 @@ vmm_config_free(struct vmm_config *c)
 	free(c->cmdline);
 	free(c->testguest);
 	free(c->serial_path);
+	free(c->console_path);
 	free(c->control);
 	for (int i = 0; i < VMM_MAX_DISKS; i++)
 		free(c->disk[i].path);

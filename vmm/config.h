@@ -58,6 +58,8 @@ struct vmm_config {
 	struct vmm_nic_cfg nic[VMM_MAX_NICS];
 	enum vmm_serial_kind serial;
 	char *serial_path;
+	enum vmm_serial_kind console; /* virtio-console; NONE: no device */
+	char *console_path;
 	char *control;            /* control socket path; NULL: none */
 	bool ksm;                 /* madvise(MERGEABLE) the guest memory */
 	bool balloon;             /* add a virtio-balloon device */

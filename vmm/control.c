@@ -147,6 +147,7 @@ put_stats(struct vmm_vm *vm, struct json_writer *w)
 		vmm_blk_stats(vm->blk[i], &s);
 		json_obj_begin(w, NULL);
 		json_str(w, "path", vmm_blk_path(vm->blk[i]));
+		json_str(w, "backend", vmm_blk_kind(vm->blk[i]));
 		put_rates(w, &s, false);
 		json_obj_end(w);
 	}
@@ -161,6 +162,15 @@ put_stats(struct vmm_vm *vm, struct json_writer *w)
 		json_obj_end(w);
 	}
 	json_arr_end(w);
+	if (vm->console) {
+		uint64_t rx, tx;
+
+		vmm_console_stats(vm->console, &rx, &tx);
+		json_obj_begin(w, "console");
+		json_u64(w, "rx_bytes", rx);
+		json_u64(w, "tx_bytes", tx);
+		json_obj_end(w);
+	}
 }
 
 static void

@@ -1,20 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A 16550-compatible UART at COM1 (0x3f8, IRQ 4), enough for a Linux
- * console and the test guest: transmit goes straight to the sink (stdio,
- * a file, or the client of a listening Unix socket), receive comes from
- * stdin or that client through the event loop. Loopback mode answers the
- * kernel's probe. The FIFO is 64 bytes; bytes beyond it are dropped,
- * as hardware would.
+ * console and the test guest: transmit goes straight to the back end
+ * (chardev.c: stdio, a file, or the client of a listening Unix socket),
+ * receive comes from stdin or that client through the event loop, paused
+ * while the 64-byte FIFO is full. Loopback mode answers the kernel's
+ * probe.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "vmm/vmm-internal.h"
 
@@ -31,7 +26,6 @@
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 #define RX_FIFO 64
-#define BACKLOG 4096
 
 struct vmm_serial {
 	struct vmm_vm *vm;
@@ -41,14 +35,7 @@ struct vmm_serial {
 	int irq_level;
 	uint8_t rx[RX_FIFO];
 	unsigned int rx_head, rx_len;
-	int out_fd;             /* -1: no sink right now */
-	int in_fd;              /* -1: no input */
-	int listen_fd;          /* unix: listening socket */
-	bool own_out;
-	struct vmm_event in_ev, listen_ev;
-	/* unix: what was printed while no client was connected */
-	char backlog[BACKLOG];
-	size_t backlog_len;
+	struct vmm_chardev cd;
 };
 
 static void
@@ -80,16 +67,7 @@ tx_byte(struct vmm_serial *s, uint8_t c)
 		rx_push(s, c);
 		return;
 	}
-	if (s->out_fd >= 0) {
-		if (write(s->out_fd, &c, 1) < 0 && s->listen_fd >= 0) {
-			/* The socket client went away. */
-			vmm_loop_del(s->vm, &s->in_ev);
-			close(s->out_fd);
-			s->out_fd = s->in_fd = s->in_ev.fd = -1;
-		}
-	} else if (s->listen_fd >= 0 && s->backlog_len < BACKLOG) {
-		s->backlog[s->backlog_len++] = (char)c;
-	}
+	vmm_chardev_write(&s->cd, &c, 1);
 }
 
 static uint8_t
@@ -105,7 +83,8 @@ reg_read(struct vmm_serial *s, uint64_t off)
 			return 0;
 		v = s->rx[s->rx_head];
 		s->rx_head = (s->rx_head + 1) % RX_FIFO;
-		s->rx_len--;
+		if (s->rx_len-- == RX_FIFO)
+			vmm_chardev_pause_input(&s->cd, false);
 		return v;
 	case 1:
 		return (s->lcr & UART_LCR_DLAB) ? s->dlm : s->ier;
@@ -196,72 +175,21 @@ serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 }
 
 static void
-serial_input(struct vmm_vm *vm, void *opaque, uint32_t events)
+serial_input(void *opaque)
 {
 	struct vmm_serial *s = opaque;
 	uint8_t buf[RX_FIFO];
 	ssize_t n;
 
 	pthread_mutex_lock(&s->lock);
-	n = read(s->in_fd, buf, RX_FIFO - s->rx_len);
-	if (n <= 0 && (events & (EPOLLHUP | EPOLLERR) || n == 0)) {
-		vmm_loop_del(vm, &s->in_ev);
-		if (s->listen_fd >= 0 && s->out_fd >= 0)
-			close(s->out_fd);
-		if (s->listen_fd >= 0)
-			s->out_fd = -1;
-		s->in_fd = s->in_ev.fd = -1;
-	}
+	n = vmm_chardev_read(&s->cd, buf, RX_FIFO - s->rx_len);
 	for (ssize_t i = 0; i < n; i++)
 		rx_push(s, buf[i]);
+	/* A full FIFO: wait until the guest reads before taking more. */
+	if (s->rx_len == RX_FIFO)
+		vmm_chardev_pause_input(&s->cd, true);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
-}
-
-static void
-serial_accept(struct vmm_vm *vm, void *opaque, uint32_t events)
-{
-	struct vmm_serial *s = opaque;
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	pthread_mutex_lock(&s->lock);
-	if (s->out_fd >= 0) {
-		pthread_mutex_unlock(&s->lock);
-		close(fd); /* one client at a time */
-		return;
-	}
-	s->out_fd = s->in_fd = s->in_ev.fd = fd;
-	if (s->backlog_len && write(fd, s->backlog, s->backlog_len) > 0)
-		s->backlog_len = 0;
-	if (vmm_loop_add(vm, &s->in_ev, EPOLLIN) < 0)
-		s->in_ev.fd = s->in_fd = -1;
-	pthread_mutex_unlock(&s->lock);
-}
-
-static int
-serial_listen(struct vmm_serial *s, const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	s->listen_fd = fd;
-	s->listen_ev = (struct vmm_event){ fd, serial_accept, s };
-	return vmm_loop_add(s->vm, &s->listen_ev, EPOLLIN);
 }
 
 int
@@ -275,30 +203,9 @@ vmm_serial_create(struct vmm_vm *vm, struct vmm_serial **out)
 	if (!s)
 		return -ENOMEM;
 	s->vm = vm;
-	s->out_fd = s->in_fd = s->listen_fd = -1;
-	s->in_ev = (struct vmm_event){ -1, serial_input, s };
 	pthread_mutex_init(&s->lock, NULL);
-	switch (cfg->serial) {
-	case VMM_SERIAL_STDIO:
-		s->out_fd = STDOUT_FILENO;
-		if (isatty(STDIN_FILENO)) {
-			s->in_fd = s->in_ev.fd = STDIN_FILENO;
-			err = vmm_loop_add(vm, &s->in_ev, EPOLLIN);
-		}
-		break;
-	case VMM_SERIAL_FILE:
-		s->out_fd = open(cfg->serial_path,
-				 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (s->out_fd < 0)
-			err = -errno;
-		s->own_out = true;
-		break;
-	case VMM_SERIAL_UNIX:
-		err = serial_listen(s, cfg->serial_path);
-		break;
-	case VMM_SERIAL_NONE:
-		break;
-	}
+	err = vmm_chardev_open(&s->cd, vm, cfg->serial, cfg->serial_path,
+			       serial_input, s);
 	if (err == 0)
 		err = vmm_bus_add(&vm->pio, VMM_PORT_COM1, 8, serial_io, s);
 	if (err < 0) {
@@ -317,15 +224,7 @@ vmm_serial_destroy(struct vmm_serial *s)
 {
 	if (!s)
 		return;
-	if (s->listen_fd >= 0) {
-		if (s->out_fd >= 0)
-			close(s->out_fd);
-		close(s->listen_fd);
-		if (s->vm->cfg->serial_path)
-			unlink(s->vm->cfg->serial_path);
-	} else if (s->own_out && s->out_fd >= 0) {
-		close(s->out_fd);
-	}
+	vmm_chardev_close(&s->cd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

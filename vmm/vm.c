@@ -214,6 +214,8 @@ build(struct vmm_vm *vm)
 			err = vmm_net_create(vm, i, &vm->net[vm->nnet++]);
 	if (err == 0 && cfg->balloon)
 		err = vmm_balloon_create(vm, &vm->balloon);
+	if (err == 0 && cfg->console != VMM_SERIAL_NONE)
+		err = vmm_console_create(vm, &vm->console);
 	if (err == 0)
 		err = cfg->testguest ? vmm_boot_testguest(vm)
 				     : vmm_boot_linux(vm);

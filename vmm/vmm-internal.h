@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/log.h"
 #include "vmm/config.h"
@@ -166,6 +167,7 @@ struct vmm_virtio_dev;
 struct vmm_blk_dev;
 struct vmm_net_dev;
 struct vmm_balloon;
+struct vmm_console;
 struct vmm_control;
 
 /* Registers of the boot vCPU, filled in by the loader (boot-*.c). */
@@ -220,6 +222,7 @@ struct vmm_vm {
 	struct vmm_blk_dev *blk[VMM_MAX_DISKS];
 	struct vmm_net_dev *net[VMM_MAX_NICS];
 	struct vmm_balloon *balloon;
+	struct vmm_console *console;
 	struct vmm_control *control;
 	char cgroup_note[2200];    /* what cgroup setup did, for status */
 	char cgroup_root[2][600]; /* the groups we left (to return to) */
@@ -252,6 +255,37 @@ int vmm_vcpu_setup_boot(struct vmm_vcpu *v) must_check;
 /* serial.c */
 int vmm_serial_create(struct vmm_vm *vm, struct vmm_serial **out) must_check;
 void vmm_serial_destroy(struct vmm_serial *s);
+
+/* chardev.c: where a console's bytes go and come from */
+struct vmm_chardev {
+	struct vmm_vm *vm;
+	pthread_mutex_t lock;
+	int out_fd;               /* -1: nowhere right now */
+	int in_fd;                /* -1: no input */
+	int listen_fd;            /* unix: the listening socket */
+	bool own_out, in_watched, paused;
+	const char *path;         /* unix: the socket, removed at close */
+	struct vmm_event in_ev, listen_ev;
+	void (*input)(void *opaque);
+	void *opaque;
+	char backlog[4096];       /* unix: output while no client was there */
+	size_t backlog_len;
+};
+
+/*
+ * Opens the back end 'kind' (PATH for file and unix); 'input' runs on
+ * the main loop when bytes can be read. 0 or -errno.
+ */
+int vmm_chardev_open(struct vmm_chardev *cd, struct vmm_vm *vm,
+		     enum vmm_serial_kind kind, const char *path,
+		     void (*input)(void *opaque), void *opaque) must_check;
+/* Writes all or drops (never blocks the caller). Any thread. */
+void vmm_chardev_write(struct vmm_chardev *cd, const void *buf, size_t len);
+/* Reads what is there (0 when nothing or the input has gone). */
+ssize_t vmm_chardev_read(struct vmm_chardev *cd, void *buf, size_t len);
+/* Stops (or resumes) calling 'input' while the owner has no room. */
+void vmm_chardev_pause_input(struct vmm_chardev *cd, bool pause);
+void vmm_chardev_close(struct vmm_chardev *cd);
 
 /* cgroup.c */
 int vmm_cgroup_apply(struct vmm_vm *vm) must_check;

@@ -11,6 +11,55 @@
 #include "common/json.h"
 #include "vswitch/vsw-internal.h"
 
+/* The "networks" of the switch just parsed (optional). */
+static int
+nets_parse(const struct json_node *s, struct vsw_config_doc *doc,
+	   const char *swname, char *err, size_t errlen)
+{
+	const struct json_node *nets = json_get(s, "networks"), *n, *fw, *f;
+
+	if (!nets)
+		return 0;
+	if (nets->type != JSON_ARRAY) {
+		snprintf(err, errlen, "switch %s: 'networks' must be an array",
+			 swname);
+		return -EINVAL;
+	}
+	for (n = nets->child; n; n = n->next) {
+		const char *name = json_get_str(n, "name", "");
+		struct vsw_config_net *cn;
+
+		if (doc->nnets >= VSW_MAX_NETS || !vsw_name_valid(name)) {
+			snprintf(err, errlen, "bad or too many networks");
+			return -EINVAL;
+		}
+		cn = &doc->net[doc->nnets];
+		memset(cn, 0, sizeof(*cn));
+		cn->sw = doc->nswitches - 1;
+		snprintf(cn->cfg.name, sizeof(cn->cfg.name), "%s", name);
+		if (vsw_req_net_fields(n, &cn->cfg, err, errlen) < 0)
+			return -EINVAL;
+		fw = json_get(n, "forwards");
+		if (fw && fw->type != JSON_ARRAY) {
+			snprintf(err, errlen, "network %s: 'forwards' must be an "
+				 "array", name);
+			return -EINVAL;
+		}
+		for (f = fw ? fw->child : NULL; f; f = f->next) {
+			if (cn->nfwd >= VSW_MAX_FORWARDS) {
+				snprintf(err, errlen, "network %s: too many "
+					 "forwards", name);
+				return -EINVAL;
+			}
+			if (vsw_req_forward_fields(f, &cn->fwd[cn->nfwd++], err,
+						   errlen) < 0)
+				return -EINVAL;
+		}
+		doc->nnets++;
+	}
+	return 0;
+}
+
 int
 vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
 		 char *err, size_t errlen)
@@ -80,6 +129,8 @@ vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
 			doc->port[doc->nports].cfg = req.pcfg;
 			doc->nports++;
 		}
+		if (nets_parse(s, doc, name, err, errlen) < 0)
+			goto out;
 	}
 	r = 0;
 out:

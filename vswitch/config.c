@@ -50,6 +50,18 @@ config_json(struct vsw *vsw, struct json_writer *w)
 			json_obj_end(w);
 		}
 		json_arr_end(w);
+		json_arr_begin(w, "networks");
+		for (int k = 0; k < VSW_MAX_NETS; k++) {
+			struct vsw_net *n = vsw->net[k];
+
+			if (!n || n->sw != s)
+				continue;
+			json_obj_begin(w, NULL);
+			vsw_net_config_json(&n->cfg, w);
+			vsw_forwards_json(n->fwd, n->nfwd, w);
+			json_obj_end(w);
+		}
+		json_arr_end(w);
 		json_obj_end(w);
 	}
 	json_arr_end(w);
@@ -204,8 +216,24 @@ vsw_config_restore(struct vsw *vsw, const char *path)
 			log_err("vswitch.config", "port %s on %s: %s",
 				doc->port[i].cfg.name, sw, strerror(-r));
 	}
-	log_info("vswitch.config", "restored %u switches, %u ports from %s",
-		 doc->nswitches, doc->nports, path);
+	for (unsigned int i = 0; i < doc->nnets; i++) {
+		const struct vsw_config_net *cn = &doc->net[i];
+		const char *sw = doc->sw[cn->sw].name;
+
+		r = vsw_net_add(vsw, sw, &cn->cfg, err, sizeof(err));
+		if (r < 0) {
+			log_err("vswitch.config", "network %s on %s: %s",
+				cn->cfg.name, sw, err[0] ? err : strerror(-r));
+			continue;
+		}
+		for (unsigned int k = 0; k < cn->nfwd; k++)
+			if (vsw_forward_add(vsw, cn->cfg.name, &cn->fwd[k], err,
+					    sizeof(err)) < 0)
+				log_err("vswitch.config", "network %s: forward: %s",
+					cn->cfg.name, err);
+	}
+	log_info("vswitch.config", "restored %u switches, %u ports, %u networks "
+		 "from %s", doc->nswitches, doc->nports, doc->nnets, path);
 	free(doc);
 	return 0;
 }

@@ -8,15 +8,17 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
+#include "vswitch/l3.h"
 #include "vswitch/vsw-internal.h"
 
 struct req_def {
 	const char *name;
 	enum vsw_req_op op;
-	bool need_sw, need_port;
+	bool need_sw, need_port, need_net;
 };
 
 static const struct req_def req_defs[] = {
@@ -35,6 +37,14 @@ static const struct req_def req_defs[] = {
 	{ "capture/stop", VSW_REQ_CAPTURE_STOP, false, false },
 	{ "capture/status", VSW_REQ_CAPTURE_STATUS, false, false },
 	{ "config/save", VSW_REQ_CONFIG_SAVE, false, false },
+	{ "net/add", VSW_REQ_NET_ADD, true, false, true },
+	{ "net/del", VSW_REQ_NET_DEL, false, false, true },
+	{ "net/list", VSW_REQ_NET_LIST, false, false },
+	{ "net/leases", VSW_REQ_NET_LEASES, false, false, true },
+	{ "net/conntrack", VSW_REQ_NET_CONNTRACK, false, false, true },
+	{ "fwd/add", VSW_REQ_FWD_ADD, false, false, true },
+	{ "fwd/del", VSW_REQ_FWD_DEL, false, false, true },
+	{ "mac/add", VSW_REQ_MAC_ADD, false, true },
 };
 
 const char *
@@ -104,6 +114,12 @@ get_name(const struct json_node *obj, const char *key, char *dst,
 	}
 	return 1;
 }
+
+static int uplink_fields(const struct json_node *obj, struct vsw_req *req,
+			 char *err, size_t errlen);
+static int shape_field(const struct json_node *obj, const char *key,
+		       struct vsw_shape_config *c, bool *has, char *err,
+		       size_t errlen);
 
 static int
 vlan_fields(const struct json_node *obj, struct vsw_req *req, char *err,
@@ -191,7 +207,293 @@ vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 		}
 		c->mtu = (uint32_t)v;
 	}
+	r = uplink_fields(obj, req, err, errlen);
+	if (r < 0)
+		return r;
+	r = shape_field(obj, "shape_in", &c->shape_in, &req->has_shape_in, err,
+			errlen);
+	if (r < 0)
+		return r;
+	r = shape_field(obj, "shape_out", &c->shape_out, &req->has_shape_out,
+			err, errlen);
+	if (r < 0)
+		return r;
 	return vlan_fields(obj, req, err, errlen);
+}
+
+static int
+get_ip(const struct json_node *obj, const char *key, uint32_t *out, char *err,
+       size_t errlen)
+{
+	char buf[32];
+	int r = get_str(obj, key, buf, sizeof(buf), err, errlen);
+
+	if (r <= 0)
+		return r;
+	if (vsw_ipv4_parse(buf, out) < 0) {
+		snprintf(err, errlen, "'%s': bad IPv4 address '%s'", key, buf);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* "lo-hi" of IPv4 addresses or of numbers (0: numbers). */
+static int
+get_range(const struct json_node *obj, const char *key, bool ips,
+	  uint32_t *lo, uint32_t *hi, char *err, size_t errlen)
+{
+	char buf[48], *dash, *end;
+	unsigned long a, b;
+	int r = get_str(obj, key, buf, sizeof(buf), err, errlen);
+
+	if (r <= 0)
+		return r;
+	dash = strchr(buf, '-');
+	if (!dash)
+		goto bad;
+	*dash = '\0';
+	if (ips) {
+		if (vsw_ipv4_parse(buf, lo) < 0 || vsw_ipv4_parse(dash + 1, hi) < 0)
+			goto bad;
+		return 1;
+	}
+	if (buf[0] < '0' || buf[0] > '9' || dash[1] < '0' || dash[1] > '9')
+		goto bad;
+	a = strtoul(buf, &end, 10);
+	if (*end)
+		goto bad;
+	b = strtoul(dash + 1, &end, 10);
+	if (*end || a > 65535 || b > 65535)
+		goto bad;
+	*lo = (uint32_t)a;
+	*hi = (uint32_t)b;
+	return 1;
+bad:
+	snprintf(err, errlen, "'%s' must be %s", key,
+		 ips ? "FIRST-LAST addresses" : "LOW-HIGH in 1..65535");
+	return -EINVAL;
+}
+
+/* "address": "CIDR" ("" removes it), "gateway", "gateway_mac". */
+static int
+uplink_fields(const struct json_node *obj, struct vsw_req *req, char *err,
+	      size_t errlen)
+{
+	struct vsw_port_config *c = &req->pcfg;
+	char buf[40];
+	int r;
+
+	r = get_str(obj, "address", buf, sizeof(buf), err, errlen);
+	if (r < 0)
+		return r;
+	if (r) {
+		req->has_addr = true;
+		if (buf[0] && (vsw_cidr_parse(buf, &c->addr, &c->addr_prefix) < 0 ||
+			       !c->addr || c->addr_prefix < 1 ||
+			       (c->addr >> 28) >= 14)) {
+			snprintf(err, errlen, "'address' must be a unicast "
+				 "IPv4/prefix such as 192.0.2.10/24");
+			return -EINVAL;
+		}
+	}
+	r = get_ip(obj, "gateway", &c->gateway, err, errlen);
+	if (r < 0)
+		return r;
+	if (r && !req->has_addr) {
+		snprintf(err, errlen, "'gateway' comes with an 'address'");
+		return -EINVAL;
+	}
+	if (r && c->addr && (c->gateway & vsw_prefix_mask(c->addr_prefix)) !=
+			     (c->addr & vsw_prefix_mask(c->addr_prefix))) {
+		snprintf(err, errlen, "the gateway must be on the address's subnet");
+		return -EINVAL;
+	}
+	r = get_str(obj, "gateway_mac", buf, sizeof(buf), err, errlen);
+	if (r < 0)
+		return r;
+	if (r && (vsw_mac_parse(buf, c->gateway_mac) < 0 || !c->gateway ||
+		  (c->gateway_mac[0] & 1))) {
+		snprintf(err, errlen, "'gateway_mac' must be a unicast MAC and "
+			 "needs a 'gateway'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A shape as "avg=..,peak=..,burst=.." or {"avg":N,"peak":N,"burst":N}. */
+static int
+shape_field(const struct json_node *obj, const char *key,
+	    struct vsw_shape_config *c, bool *has, char *err, size_t errlen)
+{
+	const struct json_node *n = json_get(obj, key);
+	char text[128], e[128] = "";
+	int64_t avg, peak, burst;
+
+	if (!n)
+		return 0;
+	*has = true;
+	if (n->type == JSON_STRING) {
+		if (vsw_shape_parse(n->str, c, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "'%s': %s", key, e);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (n->type != JSON_OBJECT ||
+	    json_get_int(n, "avg", 0, (int64_t)VSW_SHAPE_MAX_BPS, &avg) < 0 ||
+	    json_get_int(n, "peak", 0, (int64_t)VSW_SHAPE_MAX_BPS, &peak) < 0 ||
+	    json_get_int(n, "burst", 0, (int64_t)VSW_SHAPE_MAX_BURST, &burst) < 0) {
+		snprintf(err, errlen, "'%s' must be \"avg=RATE,peak=RATE,"
+			 "burst=BYTES\" or {avg, peak, burst}", key);
+		return -EINVAL;
+	}
+	snprintf(text, sizeof(text), "avg=%lld,peak=%lld,burst=%lld",
+		 (long long)avg, (long long)peak, (long long)burst);
+	if (vsw_shape_parse(text, c, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "'%s': %s", key, e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
+		   char *err, size_t errlen)
+{
+	char buf[64], *comma;
+	uint64_t v = 0;
+	uint32_t lo = 0, hi = 0;
+	int r;
+
+	r = get_str(obj, "subnet", buf, sizeof(buf), err, errlen);
+	if (r < 0)
+		return r;
+	if (!r || vsw_cidr_parse(buf, &c->subnet, &c->prefix_len) < 0) {
+		snprintf(err, errlen, "a network needs 'subnet' as IPv4/prefix "
+			 "(e.g. 192.168.50.0/24)");
+		return -EINVAL;
+	}
+	r = get_uint(obj, "vlan", VSW_VID_MAX, &v, err, errlen);
+	if (r < 0)
+		return r;
+	if (r)
+		c->vlan = (uint16_t)v;
+	r = get_ip(obj, "gateway", &c->gateway, err, errlen);
+	if (r < 0)
+		return r;
+	c->dhcp = json_get_bool(obj, "dhcp", false);
+	r = get_range(obj, "dhcp_range", true, &lo, &hi, err, errlen);
+	if (r < 0)
+		return r;
+	if (r) {
+		c->dhcp = true;
+		c->pool_first = lo;
+		c->pool_last = hi;
+	}
+	r = get_uint(obj, "lease", 31536000, &v, err, errlen);
+	if (r < 0)
+		return r;
+	if (r)
+		c->lease_secs = (uint32_t)v;
+	r = get_str(obj, "dns", buf, sizeof(buf), err, errlen);
+	if (r < 0)
+		return r;
+	if (r) {
+		comma = strchr(buf, ',');
+		if (comma)
+			*comma = '\0';
+		if (vsw_ipv4_parse(buf, &c->dns[0]) < 0 ||
+		    (comma && vsw_ipv4_parse(comma + 1, &c->dns[1]) < 0)) {
+			snprintf(err, errlen, "'dns' must be one or two IPv4 "
+				 "addresses, comma-separated");
+			return -EINVAL;
+		}
+	}
+	r = get_str(obj, "domain", c->domain, sizeof(c->domain), err, errlen);
+	if (r < 0)
+		return r;
+	for (const char *p = c->domain; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.')) {
+			snprintf(err, errlen, "'domain' must be a DNS name");
+			return -EINVAL;
+		}
+	r = get_str(obj, "gateway_mac", buf, sizeof(buf), err, errlen);
+	if (r < 0)
+		return r;
+	if (r && (vsw_mac_parse(buf, c->gateway_mac) < 0 ||
+		  (c->gateway_mac[0] & 1) ||
+		  !(c->gateway_mac[0] | c->gateway_mac[1] | c->gateway_mac[2] |
+		    c->gateway_mac[3] | c->gateway_mac[4] | c->gateway_mac[5]))) {
+		snprintf(err, errlen, "'gateway_mac' must be a unicast MAC");
+		return -EINVAL;
+	}
+	r = get_name(obj, "nat", c->nat_uplink, false, err, errlen);
+	if (r < 0)
+		return r;
+	c->isolated = json_get_bool(obj, "isolated", false);
+	r = get_range(obj, "nat_ports", false, &lo, &hi, err, errlen);
+	if (r < 0)
+		return r;
+	if (r) {
+		if (!lo || lo > hi) {
+			snprintf(err, errlen, "'nat_ports' must be LOW-HIGH in "
+				 "1..65535");
+			return -EINVAL;
+		}
+		c->nat_port_min = (uint16_t)lo;
+		c->nat_port_max = (uint16_t)hi;
+	}
+	return 0;
+}
+
+int
+vsw_req_forward_fields(const struct json_node *obj,
+		       struct vsw_forward_config *f, char *err, size_t errlen)
+{
+	char proto[8] = "", to[40] = "", *colon, *end;
+	uint64_t port = 0;
+	unsigned long ip_port;
+	int r;
+
+	r = get_str(obj, "proto", proto, sizeof(proto), err, errlen);
+	if (r < 0)
+		return r;
+	if (!strcmp(proto, "tcp")) {
+		f->proto = 6;
+	} else if (!strcmp(proto, "udp")) {
+		f->proto = 17;
+	} else {
+		snprintf(err, errlen, "'proto' must be tcp or udp");
+		return -EINVAL;
+	}
+	r = get_uint(obj, "outside_port", 65535, &port, err, errlen);
+	if (r < 0)
+		return r;
+	if (!r || !port) {
+		snprintf(err, errlen, "'outside_port' (on the uplink) must be "
+			 "1..65535");
+		return -EINVAL;
+	}
+	f->outside_port = (uint16_t)port;
+	r = get_str(obj, "to", to, sizeof(to), err, errlen);
+	if (r < 0)
+		return r;
+	colon = strrchr(to, ':');
+	if (!r || !colon)
+		goto bad_to;
+	*colon = '\0';
+	if (vsw_ipv4_parse(to, &f->inside_ip) < 0 || colon[1] < '0' ||
+	    colon[1] > '9')
+		goto bad_to;
+	ip_port = strtoul(colon + 1, &end, 10);
+	if (*end || !ip_port || ip_port > 65535)
+		goto bad_to;
+	f->inside_port = (uint16_t)ip_port;
+	return 0;
+bad_to:
+	snprintf(err, errlen, "'to' must be INSIDE-IP:PORT");
+	return -EINVAL;
 }
 
 static int
@@ -226,10 +528,57 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 	r = get_name(root, "port", req->port, def->need_port, err, errlen);
 	if (r < 0)
 		return r;
+	r = get_name(root, "network", req->net, def->need_net, err, errlen);
+	if (r < 0)
+		return r;
 	if (def->op == VSW_REQ_PORT_ADD || def->op == VSW_REQ_PORT_SET) {
 		r = vsw_req_port_fields(root, req, err, errlen);
 		if (r < 0)
 			return r;
+	}
+	if (def->op == VSW_REQ_NET_ADD) {
+		snprintf(req->ncfg.name, sizeof(req->ncfg.name), "%s", req->net);
+		r = vsw_req_net_fields(root, &req->ncfg, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (def->op == VSW_REQ_FWD_ADD) {
+		r = vsw_req_forward_fields(root, &req->fwd, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (def->op == VSW_REQ_MAC_ADD) {
+		char mac[20] = "";
+
+		r = get_str(root, "mac", mac, sizeof(mac), err, errlen);
+		if (r < 0)
+			return r;
+		if (!r || vsw_mac_parse(mac, req->mac) < 0 || (req->mac[0] & 1)) {
+			snprintf(err, errlen, "mac/add needs a unicast 'mac'");
+			return -EINVAL;
+		}
+		r = get_uint(root, "vlan", VSW_VID_MAX, &v, err, errlen);
+		if (r < 0)
+			return r;
+		req->mac_vid = r ? (uint16_t)v : 0;
+	}
+	if (def->op == VSW_REQ_FWD_DEL) {
+		char proto[8] = "";
+
+		r = get_str(root, "proto", proto, sizeof(proto), err, errlen);
+		if (r < 0)
+			return r;
+		req->fwd.proto = !strcmp(proto, "tcp") ? 6
+				 : !strcmp(proto, "udp") ? 17 : 0;
+		r = get_uint(root, "outside_port", 65535, &v, err, errlen);
+		if (r < 0)
+			return r;
+		if (!req->fwd.proto || !v) {
+			snprintf(err, errlen, "fwd/del needs 'proto' (tcp, udp) "
+				 "and 'outside_port'");
+			return -EINVAL;
+		}
+		req->fwd.outside_port = (uint16_t)v;
 	}
 	r = get_uint(root, "aging", 1000000, &v, err, errlen);
 	if (r < 0)

@@ -154,6 +154,7 @@ vsw_ctl_serve(struct vsw *vsw, const char *path, volatile bool *stop)
 		r = poll(pfd, (nfds_t)n + 1, 200);
 		if (r < 0 && errno != EINTR)
 			break;
+		vsw_housekeeping(vsw);
 		if (r <= 0)
 			continue;
 		for (int i = n - 1; i >= 0; i--) {

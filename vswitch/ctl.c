@@ -38,6 +38,7 @@ vsw_port_config_json(const struct vsw_port_config *c, struct json_writer *w)
 			 vsw_vlan_list_format(c->vlan.trunks, list, sizeof(list)));
 	json_u64(w, "mac_limit", c->mac_limit);
 	json_u64(w, "mtu", c->mtu);
+	vsw_port_l3_json(c, w);
 }
 
 static uint32_t
@@ -182,6 +183,8 @@ vsw_macs_json(struct vsw *vsw, const char *sw, uint32_t max,
 		json_str(w, "port", p->cfg.name);
 		json_u64(w, "age_s", now > e.seen_tsc ?
 				     (now - e.seen_tsc) / vsw->tsc_hz : 0);
+		if (e.is_static)
+			json_bool(w, "static", true);
 		json_obj_end(w);
 		n++;
 	}
@@ -248,6 +251,16 @@ port_set(struct vsw *vsw, struct vsw_req *req)
 		c.mac_limit = req->pcfg.mac_limit;
 	if (req->has_mtu)
 		c.mtu = req->pcfg.mtu;
+	if (req->has_addr) {
+		c.addr = req->pcfg.addr;
+		c.addr_prefix = req->pcfg.addr_prefix;
+		c.gateway = req->pcfg.gateway;
+		memcpy(c.gateway_mac, req->pcfg.gateway_mac, 6);
+	}
+	if (req->has_shape_in)
+		c.shape_in = req->pcfg.shape_in;
+	if (req->has_shape_out)
+		c.shape_out = req->pcfg.shape_out;
 	return vsw_port_set(vsw, &c);
 }
 
@@ -258,8 +271,13 @@ err_text(const struct vsw_req *req, int err, char *buf, size_t len)
 
 	switch (err) {
 	case -ENOENT:
-		if (req->op == VSW_REQ_PORT_ADD)
+		if (req->op == VSW_REQ_PORT_ADD || req->op == VSW_REQ_NET_ADD)
 			snprintf(buf, len, "no switch '%s'", req->sw);
+		else if (req->op == VSW_REQ_FWD_DEL)
+			snprintf(buf, len, "no network '%s' or no such forward",
+				 req->net);
+		else if (req->net[0])
+			snprintf(buf, len, "no network '%s'", req->net);
 		else if (req->port[0])
 			snprintf(buf, len, "no port '%s'", req->port);
 		else
@@ -270,7 +288,11 @@ err_text(const struct vsw_req *req, int err, char *buf, size_t len)
 			 what);
 		break;
 	case -ENOTEMPTY:
-		snprintf(buf, len, "switch '%s' still has ports", req->sw);
+		snprintf(buf, len, "switch '%s' still has ports or networks",
+			 req->sw);
+		break;
+	case -ENODATA:
+		snprintf(buf, len, "network '%s' has no DHCP server", req->net);
 		break;
 	case -ENOSPC:
 		snprintf(buf, len, "limit reached (%d switches, %d ports)",
@@ -360,6 +382,41 @@ execute(struct vsw *vsw, struct vsw_req *req, struct json_writer *w,
 		return r;
 	case VSW_REQ_CONFIG_SAVE:
 		return vsw_config_save(vsw);
+	case VSW_REQ_NET_ADD:
+		r = vsw_net_add(vsw, req->sw, &req->ncfg, err, errlen);
+		break;
+	case VSW_REQ_NET_DEL:
+		r = vsw_net_del(vsw, req->net);
+		break;
+	case VSW_REQ_NET_LIST:
+		pthread_mutex_lock(&vsw->lock);
+		if (req->net[0] && !vsw_net_find(vsw, req->net))
+			r = -ENOENT;
+		else
+			vsw_nets_json(vsw, req->net[0] ? req->net : NULL, w);
+		pthread_mutex_unlock(&vsw->lock);
+		return r;
+	case VSW_REQ_NET_LEASES:
+		pthread_mutex_lock(&vsw->lock);
+		r = vsw_leases_json(vsw, req->net, w);
+		pthread_mutex_unlock(&vsw->lock);
+		return r;
+	case VSW_REQ_NET_CONNTRACK:
+		pthread_mutex_lock(&vsw->lock);
+		r = vsw_conntrack_json(vsw, req->net,
+				       req->max_entries == UINT32_MAX
+				       ? 10000 : req->max_entries, w);
+		pthread_mutex_unlock(&vsw->lock);
+		return r;
+	case VSW_REQ_FWD_ADD:
+		r = vsw_forward_add(vsw, req->net, &req->fwd, err, errlen);
+		break;
+	case VSW_REQ_MAC_ADD:
+		return vsw_mac_add_static(vsw, req->port, req->mac, req->mac_vid);
+	case VSW_REQ_FWD_DEL:
+		r = vsw_forward_del(vsw, req->net, req->fwd.proto,
+				    req->fwd.outside_port);
+		break;
 	default:
 		return -EINVAL;
 	}

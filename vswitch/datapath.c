@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vswitch/dhcp-server.h"
 #include "vswitch/vsw-internal.h"
 
 #include <rte_cycles.h>
@@ -38,6 +39,11 @@ static const char *const drop_names[VSW_DROP_COUNT] = {
 	[VSW_DROP_NO_EGRESS] = "no_egress",
 	[VSW_DROP_TX_FULL] = "tx_full",
 	[VSW_DROP_NO_MBUF] = "no_mbuf",
+	[VSW_DROP_DHCP_SPOOF] = "dhcp_spoof",
+	[VSW_DROP_SHAPER_FULL] = "shaper_full",
+	[VSW_DROP_NOT_IPV4] = "not_ipv4",
+	[VSW_DROP_NO_CONN] = "no_conn",
+	[VSW_DROP_UNRESOLVED] = "arp_unresolved",
 };
 
 const char *
@@ -56,13 +62,27 @@ vsw_dp_create(struct vsw *vsw, struct vsw_dp **out)
 	if (!dp)
 		return -ENOMEM;
 	err = vsw_mac_init(&dp->macs, "vsw_macs", vsw->opts.mac_table_entries);
-	if (err < 0) {
-		rte_free(dp);
-		return err;
-	}
+	if (err < 0)
+		goto err_free;
+	err = vsw_ct_create("vsw_ct", vsw->opts.conntrack_entries, vsw->tsc_hz,
+			    &dp->ct);
+	if (err < 0)
+		goto err_macs;
+	vsw_ct_set_timeouts(dp->ct, &vsw->ct_timeouts);
+	err = vsw_neigh_create(vsw->tsc_hz, &dp->neigh);
+	if (err < 0)
+		goto err_ct;
 	dp->age_period_tsc = vsw->tsc_hz / AGE_SLICES_PER_SEC;
 	*out = dp;
 	return 0;
+
+err_ct:
+	vsw_ct_destroy(dp->ct);
+err_macs:
+	vsw_mac_fini(&dp->macs);
+err_free:
+	rte_free(dp);
+	return err;
 }
 
 void
@@ -70,6 +90,8 @@ vsw_dp_destroy(struct vsw_dp *dp)
 {
 	if (!dp)
 		return;
+	vsw_neigh_destroy(dp->neigh);
+	vsw_ct_destroy(dp->ct);
 	vsw_mac_fini(&dp->macs);
 	rte_free(dp);
 }
@@ -82,8 +104,8 @@ drop(struct vsw_port_rt *rt, enum vsw_drop reason, struct rte_mbuf *m)
 }
 
 static inline void
-tx_enqueue(struct vsw_dp *dp, uint16_t slot, struct rte_mbuf *m,
-	   struct vsw_port_rt *out_rt)
+txbuf_add(struct vsw_dp *dp, uint16_t slot, struct rte_mbuf *m,
+	  struct vsw_port_rt *out_rt)
 {
 	struct vsw_txbuf *b = &dp->tx[slot];
 
@@ -94,6 +116,42 @@ tx_enqueue(struct vsw_dp *dp, uint16_t slot, struct rte_mbuf *m,
 		return;
 	}
 	b->pkts[b->n++] = m;
+}
+
+/* Lets a shaper take up the parameters the snapshot carries. */
+static inline struct vsw_shaper *
+shaper_of(struct vsw *vsw, const struct vsw_dp_port *p, int dir, uint64_t now)
+{
+	struct vsw_port_rt *rt = p->rt;
+
+	if (unlikely(rt->shaper_gen[dir] != p->shape_gen[dir])) {
+		vsw_shaper_config(&rt->shaper[dir], &p->shape[dir], vsw->tsc_hz,
+				  now, rt->shaper[dir].q ? NULL
+							 : rt->shaper_q[dir]);
+		rt->shaper_gen[dir] = p->shape_gen[dir];
+	}
+	return &rt->shaper[dir];
+}
+
+static inline void
+tx_enqueue(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
+	   struct rte_mbuf *m)
+{
+	const struct vsw_dp_port *p = &cfg->port[slot];
+
+	if (unlikely(p->shaped[1])) {
+		if (!vsw_shaper_enqueue(&p->rt->shaper[1], m, m->pkt_len))
+			drop(p->rt, VSW_DROP_SHAPER_FULL, m);
+		return;
+	}
+	txbuf_add(dp, slot, m, p->rt);
+}
+
+void
+vsw_dp_output(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
+	      struct rte_mbuf *m)
+{
+	tx_enqueue(dp, cfg, slot, m);
 }
 
 /* Makes 'm' carry a tag for 'vid' or none; 'm' must not be shared. */
@@ -125,18 +183,19 @@ del_entry(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 
 static inline void
 learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
-      const struct vsw_dp_port *in, uint16_t slot,
-      const struct vsw_mac_key *key, uint64_t now)
+      const struct vsw_dp_port *in, uint16_t slot, uint64_t w0, uint64_t w1,
+      uint64_t now)
 {
 	struct vsw_switch_rt *srt = cfg->sw[in->sw].rt;
 	struct vsw_mac_entry *e;
+	struct vsw_mac_key key;
 	int32_t pos;
 
-	pos = vsw_mac_lookup(&dp->macs, key);
+	pos = vsw_mac_lookup_words(&dp->macs, w0, w1);
 	if (likely(pos >= 0)) {
 		e = &dp->macs.e[pos];
 		e->seen_tsc = now;
-		if (unlikely(e->slot != slot)) {
+		if (unlikely(e->slot != slot) && !e->is_static) {
 			/* The station moved: follow it (even past the limit). */
 			if (dp->mac_count[e->slot])
 				dp->mac_count[e->slot]--;
@@ -150,7 +209,8 @@ learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		in->rt->st.learn_limit++;
 		return;
 	}
-	if (vsw_mac_add(&dp->macs, key, slot, now) < 0) {
+	memcpy(&key, (uint64_t[2]){ w0, w1 }, sizeof(key));
+	if (vsw_mac_add(&dp->macs, &key, slot, now) < 0) {
 		srt->st.table_full++;
 		return;
 	}
@@ -159,12 +219,19 @@ learn(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	srt->st.learned++;
 }
 
+/*
+ * Sends 'm' to every port of switch 'swi' in the frame's VLAN but
+ * 'in_slot' (VSW_MAX_PORTS: none, for frames the switch made itself),
+ * tagged or not as each port wants. Routed uplinks take no part.
+ */
 static void
 flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
-      uint16_t in_slot, struct rte_mbuf *m, const struct vsw_frame *fr)
+      uint8_t swi, uint16_t in_slot, struct rte_mbuf *m,
+      const struct vsw_frame *fr)
 {
-	const struct vsw_dp_port *in = &cfg->port[in_slot];
-	const struct vsw_dp_switch *sw = &cfg->sw[in->sw];
+	struct vsw_port_rt *in_rt = in_slot < VSW_MAX_PORTS
+				    ? cfg->port[in_slot].rt : NULL;
+	const struct vsw_dp_switch *sw = &cfg->sw[swi];
 	uint16_t same[VSW_MAX_PORTS], alt[VSW_MAX_PORTS];
 	unsigned int nsame = 0, nalt = 0;
 	struct rte_mbuf *copy = NULL;
@@ -173,17 +240,20 @@ flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		uint16_t s = sw->ports[i];
 		const struct vsw_dp_port *o = &cfg->port[s];
 
-		if (s == in_slot || !vsw_vid_test(o->vlan.member, fr->vid))
+		if (s == in_slot || o->l3 || !vsw_vid_test(o->vlan.member, fr->vid))
 			continue;
 		if ((fr->vid != o->vlan.untag_out) == fr->tagged)
 			same[nsame++] = s;
 		else
 			alt[nalt++] = s;
 	}
-	in->rt->st.flooded++;
+	if (in_rt)
+		in_rt->st.flooded++;
 	sw->rt->st.flooded++;
 	if (nsame + nalt == 0) {
-		drop(in->rt, VSW_DROP_NO_EGRESS, m);
+		if (in_rt && !fr->heard)
+			in_rt->st.drops[VSW_DROP_NO_EGRESS]++;
+		rte_pktmbuf_free(m);
 		return;
 	}
 	if (nalt) {
@@ -193,11 +263,12 @@ flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			copy = NULL;
 		}
 		if (!copy) {
-			in->rt->st.drops[VSW_DROP_NO_MBUF] += nalt;
+			if (in_rt)
+				in_rt->st.drops[VSW_DROP_NO_MBUF] += nalt;
 		} else {
 			rte_mbuf_refcnt_update(copy, (int16_t)(nalt - 1));
 			for (unsigned int i = 0; i < nalt; i++)
-				tx_enqueue(dp, alt[i], copy, cfg->port[alt[i]].rt);
+				tx_enqueue(dp, cfg, alt[i], copy);
 		}
 	}
 	if (!nsame) {
@@ -206,24 +277,86 @@ flood(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	}
 	rte_mbuf_refcnt_update(m, (int16_t)(nsame - 1));
 	for (unsigned int i = 0; i < nsame; i++)
-		tx_enqueue(dp, same[i], m, cfg->port[same[i]].rt);
+		tx_enqueue(dp, cfg, same[i], m);
 }
 
-static inline void
-make_key(struct vsw_mac_key *k, const uint8_t *mac, uint16_t vid, uint8_t sw)
+void
+vsw_dp_l2_inject(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+		 uint8_t sw, uint16_t vid, struct rte_mbuf *m)
 {
-	memcpy(k->mac, mac, 6);
-	k->vid = vid;
-	k->sw = sw;
-	k->zero = 0;
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct vsw_frame fr = { .dst = d, .src = d + 6, .vid = vid };
+	const struct vsw_dp_port *out;
+	int32_t pos = -1;
+	uint16_t oslot;
+
+	if (!(d[0] & 1))
+		pos = vsw_mac_lookup_words(&dp->macs, vsw_mac_word(d, vid), sw);
+	if (pos < 0) {
+		flood(vsw, dp, cfg, sw, VSW_MAX_PORTS, m, &fr);
+		return;
+	}
+	oslot = dp->macs.e[pos].slot;
+	out = &cfg->port[oslot];
+	if (!out->active || out->l3 || !vsw_vid_test(out->vlan.member, vid)) {
+		flood(vsw, dp, cfg, sw, VSW_MAX_PORTS, m, &fr);
+		return;
+	}
+	if (set_tag(&m, false, vid != out->vlan.untag_out, vid) < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	cfg->sw[sw].rt->st.unicast++;
+	tx_enqueue(dp, cfg, oslot, m);
 }
 
-static inline bool
-key_same(const struct vsw_mac_key *a, const struct vsw_mac_key *b)
+/*
+ * Frames of a switch with lab networks: DHCP server replies from ports
+ * are dropped, frames for the gateway go to it, broadcast ARP and DHCP
+ * are copied to it. Returns true when 'm' was consumed.
+ */
+static bool
+net_stage(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+	  const struct vsw_dp_port *in, struct rte_mbuf **mp,
+	  struct vsw_frame *fr)
 {
-	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+	const struct vsw_dp_net *net = vsw_cfg_net(cfg, &cfg->sw[in->sw], fr->vid);
+	struct rte_mbuf *m = *mp, *copy;
+	const uint8_t *d;
+	uint32_t len;
 
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+	if (!net)
+		return false;
+	if (fr->tagged) {
+		/* The gateway sees frames as its network's hosts send them. */
+		if (rte_vlan_strip(m) < 0) {
+			drop(in->rt, VSW_DROP_BAD_VLAN, m);
+			return true;
+		}
+		fr->tagged = false;
+	}
+	d = rte_pktmbuf_mtod(m, const uint8_t *);
+	len = rte_pktmbuf_data_len(m);
+	fr->dst = d;
+	fr->src = d + 6;
+	if (net->rt->dhcp && vsw_router_is_dhcp_server_frame(d, len)) {
+		drop(in->rt, VSW_DROP_DHCP_SPOOF, m);
+		return true;
+	}
+	if (!memcmp(d, net->gw_mac, 6)) {
+		vsw_router_net_input(vsw, dp, cfg, net, m, false);
+		return true;
+	}
+	if ((d[0] & 1) && len >= 14 &&
+	    (vsw_get16(d + 12) == VSW_ETHERTYPE_ARP ||
+	     vsw_dhcp_is_request_frame(d, len))) {
+		copy = rte_pktmbuf_copy(m, vsw->pool, 0, UINT32_MAX);
+		if (copy)
+			vsw_router_net_input(vsw, dp, cfg, net, copy, true);
+		/* The gateway heard it: no other port is no loss. */
+		fr->heard = true;
+	}
+	return false;
 }
 
 /* Switches one received burst; frames end up in transmit buffers or freed. */
@@ -234,7 +367,10 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	const struct vsw_dp_port *in = &cfg->port[slot];
 	struct vsw_port_rt *rt = in->rt;
 	struct vsw_switch_rt *srt = cfg->sw[in->sw].rt;
-	struct vsw_mac_key skey, dkey, last_s, last_d;
+	/* Keys as words (vsw_mac_word()); one switch, so word 1 is fixed. */
+	const uint64_t w1 = in->sw;
+	const unsigned int nnets = cfg->sw[in->sw].nnets;
+	uint64_t last_s = 0, last_d = 0;
 	int32_t last_dpos = -1;
 	bool have_s = false, have_d = false;
 	uint64_t bytes = 0;
@@ -243,6 +379,7 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		struct rte_mbuf *m = pkts[i];
 		struct vsw_frame fr;
 		const struct vsw_dp_port *out;
+		uint64_t sw0, dw0;
 		uint16_t oslot;
 		int32_t pos;
 		int r;
@@ -270,37 +407,49 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			fr.dst = rte_pktmbuf_mtod(m, const uint8_t *);
 			fr.src = fr.dst + 6;
 		}
-		make_key(&skey, fr.src, fr.vid, in->sw);
-		if (!have_s || !key_same(&skey, &last_s)) {
+		if (unlikely(nnets) &&
+		    net_stage(vsw, dp, cfg, in, &m, &fr)) {
+			/* Learn the host anyway: replies come back to it. */
+			sw0 = vsw_mac_word(fr.src, fr.vid);
+			if (!have_s || sw0 != last_s) {
+				learn(dp, cfg, in, slot, sw0, w1, now);
+				last_s = sw0;
+				have_s = true;
+				have_d = false;
+			}
+			continue;
+		}
+		sw0 = vsw_mac_word(fr.src, fr.vid);
+		if (!have_s || sw0 != last_s) {
 			uint32_t before = srt->mac_count;
 
-			learn(dp, cfg, in, slot, &skey, now);
-			last_s = skey;
+			learn(dp, cfg, in, slot, sw0, w1, now);
+			last_s = sw0;
 			have_s = true;
 			if (srt->mac_count != before)
 				have_d = false; /* a new MAC may be a cached miss */
 		}
 		if (fr.dst[0] & 1) {
-			flood(vsw, dp, cfg, slot, m, &fr);
+			flood(vsw, dp, cfg, in->sw, slot, m, &fr);
 			continue;
 		}
-		make_key(&dkey, fr.dst, fr.vid, in->sw);
-		if (have_d && key_same(&dkey, &last_d)) {
+		dw0 = vsw_mac_word(fr.dst, fr.vid);
+		if (have_d && dw0 == last_d) {
 			pos = last_dpos;
 		} else {
-			pos = vsw_mac_lookup(&dp->macs, &dkey);
-			last_d = dkey;
+			pos = vsw_mac_lookup_words(&dp->macs, dw0, w1);
+			last_d = dw0;
 			last_dpos = pos;
 			have_d = true;
 		}
 		if (pos < 0) {
-			flood(vsw, dp, cfg, slot, m, &fr);
+			flood(vsw, dp, cfg, in->sw, slot, m, &fr);
 			continue;
 		}
 		oslot = dp->macs.e[pos].slot;
 		out = &cfg->port[oslot];
-		if (unlikely(!out->active)) {
-			flood(vsw, dp, cfg, slot, m, &fr);
+		if (unlikely(!out->active || out->l3)) {
+			flood(vsw, dp, cfg, in->sw, slot, m, &fr);
 			continue;
 		}
 		if (unlikely(oslot == slot)) {
@@ -317,7 +466,35 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			continue;
 		}
 		srt->st.unicast++;
-		tx_enqueue(dp, oslot, m, out->rt);
+		tx_enqueue(dp, cfg, oslot, m);
+	}
+	rt->st.rx_packets += n;
+	rt->st.rx_bytes += bytes;
+}
+
+/* A routed uplink: nothing is switched, everything goes to the router. */
+static void
+uplink_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+	     uint16_t slot, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct vsw_port_rt *rt = cfg->port[slot].rt;
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		bytes += m->pkt_len;
+		if (unlikely(rte_pktmbuf_data_len(m) < 14)) {
+			drop(rt, VSW_DROP_RUNT, m);
+			continue;
+		}
+		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) ||
+		    vsw_get16(rte_pktmbuf_mtod(m, uint8_t *) + 12) == 0x8100) {
+			/* An uplink carries untagged frames only. */
+			drop(rt, VSW_DROP_VLAN_FILTERED, m);
+			continue;
+		}
+		vsw_router_uplink_input(vsw, dp, cfg, slot, m);
 	}
 	rt->st.rx_packets += n;
 	rt->st.rx_bytes += bytes;
@@ -337,15 +514,27 @@ vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg, struct vsw_dp *dp)
 		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
 		if (unlikely(cap != NULL))
 			vsw_capture_frames(cap, p->rt, p->eth, b->pkts, b->n, 2);
-		for (uint16_t k = 0; k < b->n; k++)
-			bytes += b->pkts[k]->pkt_len;
-		sent = rte_eth_tx_burst(p->eth, 0, b->pkts, b->n);
-		if (unlikely(sent < b->n)) {
-			for (uint16_t k = sent; k < b->n; k++) {
-				bytes -= b->pkts[k]->pkt_len;
-				rte_pktmbuf_free(b->pkts[k]);
+		if (p->vhost) {
+			/* The vhost library copies; the frames are freed here. */
+			for (uint16_t k = 0; k < b->n; k++)
+				bytes += b->pkts[k]->pkt_len;
+			sent = vsw_vhost_tx(p->rt, b->pkts, b->n);
+			if (unlikely(sent < b->n)) {
+				for (uint16_t k = sent; k < b->n; k++)
+					bytes -= b->pkts[k]->pkt_len;
+				p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
 			}
-			p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
+		} else {
+			for (uint16_t k = 0; k < b->n; k++)
+				bytes += b->pkts[k]->pkt_len;
+			sent = rte_eth_tx_burst(p->eth, 0, b->pkts, b->n);
+			if (unlikely(sent < b->n)) {
+				for (uint16_t k = sent; k < b->n; k++) {
+					bytes -= b->pkts[k]->pkt_len;
+					rte_pktmbuf_free(b->pkts[k]);
+				}
+				p->rt->st.drops[VSW_DROP_TX_FULL] += b->n - sent;
+			}
 		}
 		p->rt->st.tx_packets += sent;
 		p->rt->st.tx_bytes += bytes;
@@ -376,6 +565,28 @@ flush_macs(struct vsw_dp *dp, const struct vsw_cfg *cfg, struct vsw *vsw,
 	return n;
 }
 
+/* A static entry: replaces a learned one; 0, or 1 if the table is full. */
+static uint64_t
+static_mac_add(struct vsw *vsw, const struct vsw_cfg *cfg, int sw, int slot)
+{
+	struct vsw_dp *dp = vsw->dp;
+	struct vsw_mac_key key = { .vid = dp->op_vid, .sw = (uint32_t)sw };
+	int32_t pos;
+
+	memcpy(key.mac, dp->op_mac, 6);
+	pos = vsw_mac_lookup(&dp->macs, &key);
+	if (pos >= 0)
+		del_entry(vsw, dp, cfg, pos);
+	pos = vsw_mac_add(&dp->macs, &key, (uint16_t)slot, rte_rdtsc());
+	if (pos < 0)
+		return 1;
+	dp->macs.e[pos].is_static = 1;
+	dp->mac_count[slot]++;
+	if (cfg->sw[sw].rt)
+		cfg->sw[sw].rt->mac_count++;
+	return 0;
+}
+
 uint64_t
 vsw_dp_exec(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
 {
@@ -388,6 +599,18 @@ vsw_dp_exec(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
 		if (sw >= 0 && cfg->sw[sw].rt)
 			cfg->sw[sw].rt->st.flushed += n;
 		return n;
+	case VSW_DP_OP_CT_FLUSH:
+		n = vsw_ct_flush(vsw->dp->ct, sw, slot);
+		if (sw >= 0)
+			vsw_neigh_flush(vsw->dp->neigh, (uint16_t)sw);
+		if (slot >= 0)
+			vsw_neigh_flush(vsw->dp->neigh,
+					(uint16_t)(VSW_NEIGH_IF_UPLINK | slot));
+		return n;
+	case VSW_DP_OP_CALL:
+		return vsw->dp->op_fn(vsw, vsw->dp->op_arg);
+	case VSW_DP_OP_MAC_ADD:
+		return static_mac_add(vsw, cfg, sw, slot);
 	default:
 		return 0;
 	}
@@ -417,11 +640,70 @@ age_slice(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			del_entry(vsw, dp, cfg, (int32_t)(e - t->e));
 			continue;
 		}
-		if (now - e->seen_tsc > sw->aging_tsc) {
+		if (now - e->seen_tsc > sw->aging_tsc && !e->is_static) {
 			sw->rt->st.aged++;
 			del_entry(vsw, dp, cfg, (int32_t)(e - t->e));
 		}
 	}
+}
+
+static inline uint16_t
+port_rx(struct vsw *vsw, const struct vsw_dp_port *p, struct rte_mbuf **pkts,
+	uint16_t max)
+{
+	if (p->vhost)
+		return vsw_vhost_rx(vsw, p->rt, pkts, max);
+	return rte_eth_rx_burst(p->eth, 0, pkts, max);
+}
+
+/*
+ * Ingress shaping: receive only what the queue has room for (the rest
+ * waits in the port's own ring, pushing back on the sender), queue it,
+ * and pass on what the buckets allow. Returns frames received.
+ */
+static uint16_t
+shaped_rx(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_dp_port *p,
+	  struct rte_mbuf **pkts, uint16_t *n_out, uint64_t now)
+{
+	struct vsw_shaper *sh = shaper_of(vsw, p, 0, now);
+	uint16_t room = (uint16_t)MIN(vsw_shaper_room(sh), (uint32_t)VSW_BURST);
+	uint16_t n = room ? port_rx(vsw, p, pkts, room) : 0;
+	struct vsw_capture *cap;
+
+	if (n) {
+		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
+		if (unlikely(cap != NULL))
+			vsw_capture_frames(cap, p->rt, p->eth, pkts, n, 1);
+	}
+	for (uint16_t i = 0; i < n; i++)
+		vsw_shaper_enqueue(sh, pkts[i], pkts[i]->pkt_len);
+	*n_out = (uint16_t)vsw_shaper_dequeue(sh, now, (void **)pkts, VSW_BURST);
+	return n;
+}
+
+/* Egress shaping: moves what the buckets allow into transmit buffers. */
+static unsigned int
+shaped_tx(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
+	  uint64_t now)
+{
+	unsigned int backlog = 0;
+
+	for (uint16_t i = 0; i < cfg->nshaped_out; i++) {
+		uint16_t slot = cfg->shaped_out[i];
+		const struct vsw_dp_port *p = &cfg->port[slot];
+		struct vsw_shaper *sh = shaper_of(vsw, p, 1, now);
+		struct vsw_txbuf *b = &dp->tx[slot];
+		struct rte_mbuf *out[2 * VSW_BURST];
+		unsigned int room = ARRAY_SIZE(b->pkts) - b->n, k;
+
+		if (!vsw_shaper_backlog(sh))
+			continue;
+		k = vsw_shaper_dequeue(sh, now, (void **)out, room);
+		for (unsigned int j = 0; j < k; j++)
+			txbuf_add(dp, slot, out[j], p->rt);
+		backlog += vsw_shaper_backlog(sh);
+	}
+	return backlog;
 }
 
 unsigned int
@@ -432,20 +714,38 @@ vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now)
 	struct rte_mbuf *pkts[VSW_BURST];
 	unsigned int total = 0;
 
+	dp->now = now;
 	for (uint16_t i = 0; i < cfg->nrx; i++) {
 		uint16_t slot = cfg->rx[i];
 		const struct vsw_dp_port *p = &cfg->port[slot];
 		struct vsw_capture *cap;
 		uint16_t n;
 
-		n = rte_eth_rx_burst(p->eth, 0, pkts, VSW_BURST);
+		if (unlikely(p->shaped[0])) {
+			total += shaped_rx(vsw, dp, p, pkts, &n, now);
+			if (vsw_shaper_backlog(&p->rt->shaper[0]))
+				total++; /* keep polling: frames are waiting */
+		} else {
+			n = port_rx(vsw, p, pkts, VSW_BURST);
+			total += n;
+			if (n) {
+				cap = atomic_load_explicit(&p->rt->capture,
+							   memory_order_relaxed);
+				if (unlikely(cap != NULL))
+					vsw_capture_frames(cap, p->rt, p->eth,
+							   pkts, n, 1);
+			}
+		}
 		if (!n)
 			continue;
-		total += n;
-		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
-		if (unlikely(cap != NULL))
-			vsw_capture_frames(cap, p->rt, p->eth, pkts, n, 1);
-		switch_burst(vsw, dp, cfg, slot, pkts, n, now);
+		if (unlikely(p->l3))
+			uplink_burst(vsw, dp, cfg, slot, pkts, n);
+		else
+			switch_burst(vsw, dp, cfg, slot, pkts, n, now);
+		vsw_dp_flush_tx(vsw, cfg, dp);
+	}
+	if (unlikely(cfg->nshaped_out)) {
+		total += shaped_tx(vsw, dp, cfg, now);
 		vsw_dp_flush_tx(vsw, cfg, dp);
 	}
 	if (atomic_load_explicit(&dp->pending, memory_order_acquire)) {
@@ -454,6 +754,9 @@ vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now)
 	}
 	if (now >= dp->next_age_tsc) {
 		age_slice(vsw, dp, cfg, now);
+		vsw_router_tick(vsw, dp, cfg, now);
+		/* ARP retries and timers may have produced frames. */
+		vsw_dp_flush_tx(vsw, cfg, dp);
 		dp->next_age_tsc = now + dp->age_period_tsc;
 	}
 	return total;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * DPDK EAL start-up with the switch's defaults: its own --file-prefix,
- * hugepages when enough 2 MiB pages are free and --no-huge otherwise,
- * memory sized for the MAC table and packet buffers, no PCI scan unless
- * devices are named, warnings-only logging, and two lcores: the control
+ * hugepages when enough 2 MiB pages are free and a hugetlbfs is mounted
+ * to reach them, --no-huge otherwise, memory sized for the MAC table and
+ * packet buffers, no PCI scan unless devices are named, warnings-only
+ * logging, and two lcores: the control
  * (main) lcore free to run on any CPU and the data-plane lcore pinned to
  * the last CPU. Any of these the user sets after "--" wins.
  */
@@ -51,33 +52,46 @@ free_hugepages_2m(void)
 }
 
 /*
- * DPDK needs a mounted hugetlbfs as well as free pages: pages reserved by
- * someone else with nothing mounted would make EAL init fail outright.
+ * DPDK finds hugepages through a mounted hugetlbfs: free pages that no
+ * mount in our namespace offers (another process's private mount, say)
+ * would make EAL start-up fail instead of falling back to --no-huge.
  */
 static bool
-hugetlbfs_mounted(void)
+hugetlbfs_2m_mounted(void)
 {
-	FILE *f = fopen("/proc/mounts", "r");
+	FILE *f = fopen("/proc/self/mounts", "r");
 	char line[512];
 	bool found = false;
 
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " hugetlbfs ") != NULL;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char dev[128], dir[256], type[32], opts[256];
+
+		if (sscanf(line, "%127s %255s %31s %255s", dev, dir, type,
+			   opts) != 4 || strcmp(type, "hugetlbfs"))
+			continue;
+		/* No pagesize option: the default size, 2 MiB on x86. */
+		found = strstr(opts, "pagesize=2M") || !strstr(opts, "pagesize=");
+	}
 	fclose(f);
 	return found;
 }
 
-/* MiB of DPDK memory: packet buffers, the MAC table, rings and slack. */
+/* MiB of DPDK memory: packet buffers, the MAC and connection tables, rings
+ * and slack. */
 static unsigned long
 memory_mb(const struct vsw_options *o)
 {
 	unsigned long entries = o->mac_table_entries ? o->mac_table_entries
 						     : VSW_MAC_ENTRIES_DEFAULT;
 	unsigned long mbufs = o->mbufs ? o->mbufs : VSW_MBUFS_DEFAULT;
+	unsigned long conns = o->conntrack_entries ? o->conntrack_entries
+						   : VSW_CT_ENTRIES_DEFAULT;
 
-	return 192 + entries * 80 / (1 << 20) + mbufs * 2560 / (1 << 20);
+	/* The connection table's hash holds two keys per connection. */
+	return 192 + entries * 80 / (1 << 20) + mbufs * 2560 / (1 << 20) +
+	       conns * 2 * 96 / (1 << 20);
 }
 
 int
@@ -107,7 +121,8 @@ vsw_eal_init(const char *prog, const char *file_prefix, int eal_argc,
 	if (!has_opt(eal_argc, eal_argv, mem_opts)) {
 		snprintf(mem, sizeof(mem), "-m%lu", mb);
 		argv[argc++] = mem;
-		if (free_hugepages_2m() * 2 < (long)mb || !hugetlbfs_mounted())
+		if (free_hugepages_2m() * 2 < (long)mb ||
+		    !hugetlbfs_2m_mounted())
 			argv[argc++] = "--no-huge";
 	}
 	if (!has_opt(eal_argc, eal_argv, lcore_opts)) {

@@ -25,6 +25,7 @@ vsw_frame_parse(const uint8_t *data, uint32_t len,
 		return VSW_DROP_RUNT;
 	fr->dst = data;
 	fr->src = data + 6;
+	fr->heard = false;
 	/* Group bit of the source: no station sends from a group address. */
 	if (unlikely(data[6] & 1))
 		return VSW_DROP_BAD_SRC;

@@ -20,12 +20,10 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 
-static inline bool
-key_eq(const struct vsw_mac_key *a, const struct vsw_mac_key *b)
+static inline uint32_t
+words_hash(uint64_t w0, uint64_t w1)
 {
-	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
-
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+	return rte_hash_crc_8byte(w1, rte_hash_crc_8byte(w0, 0x9e3779b9));
 }
 
 static inline uint32_t
@@ -33,7 +31,7 @@ key_hash(const struct vsw_mac_key *k)
 {
 	const uint64_t *w = (const uint64_t *)k;
 
-	return rte_hash_crc_8byte(w[1], rte_hash_crc_8byte(w[0], 0x9e3779b9));
+	return words_hash(w[0], w[1]);
 }
 
 int
@@ -82,20 +80,31 @@ vsw_mac_fini(struct vsw_mactable *t)
 }
 
 int32_t
-vsw_mac_lookup(struct vsw_mactable *t, const struct vsw_mac_key *key)
+vsw_mac_lookup_words(struct vsw_mactable *t, uint64_t w0, uint64_t w1)
 {
-	uint32_t h = key_hash(key);
+	uint32_t h = words_hash(w0, w1);
 	uint32_t pos = t->cache[h & (VSW_MAC_CACHE - 1)];
 	const struct vsw_mac_entry *e = &t->e[pos];
+	const uint64_t *ew = (const uint64_t *)&e->key;
+	struct vsw_mac_key key;
 	int32_t r;
 
-	if (likely(e->in_use && key_eq(&e->key, key)))
+	if (likely(e->in_use && ((ew[0] ^ w0) | (ew[1] ^ w1)) == 0))
 		return (int32_t)pos;
-	r = rte_hash_lookup_with_hash(t->hash, key, h);
+	memcpy(&key, (uint64_t[2]){ w0, w1 }, sizeof(key));
+	r = rte_hash_lookup_with_hash(t->hash, &key, h);
 	if (r < 0)
 		return -1;
 	t->cache[h & (VSW_MAC_CACHE - 1)] = (uint32_t)r;
 	return r;
+}
+
+int32_t
+vsw_mac_lookup(struct vsw_mactable *t, const struct vsw_mac_key *key)
+{
+	const uint64_t *w = (const uint64_t *)key;
+
+	return vsw_mac_lookup_words(t, w[0], w[1]);
 }
 
 int32_t
@@ -115,6 +124,7 @@ vsw_mac_add(struct vsw_mactable *t, const struct vsw_mac_key *key,
 	e->key = *key;
 	e->slot = slot;
 	e->seen_tsc = now_tsc;
+	e->is_static = 0;
 	__atomic_store_n(&e->in_use, 1, __ATOMIC_RELEASE);
 	t->cache[h & (VSW_MAC_CACHE - 1)] = (uint32_t)pos;
 	t->count++;

@@ -11,7 +11,8 @@
  *   tap        net_tap: a host interface named 'iface'
  *   afpacket   net_af_packet on the existing interface 'iface'
  *   vhostuser  net_vhost as a client of the server socket 'path';
- *              DPDK's vhost library reconnects when the server goes away
+ *              DPDK's vhost library reconnects when the server goes away;
+ *              frames bypass the PMD (vhost-port.c)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -160,6 +161,16 @@ vsw_port_open(struct vsw *vsw, struct vsw_port *p)
 		goto err_dev;
 	/* Best effort: some drivers have no promiscuous switch. */
 	rte_eth_promiscuous_enable(p->eth);
+	/* An uplink speaks from the device's own MAC. */
+	rte_eth_macaddr_get(p->eth, (struct rte_ether_addr *)p->mac);
+	p->vsw = vsw;
+	if (p->cfg.type == VSW_PORT_VHOSTUSER) {
+		err = vsw_vhost_attach(p);
+		if (err < 0) {
+			rte_eth_dev_stop(p->eth);
+			goto err_dev;
+		}
+	}
 	log_info("vswitch.port", "%s: %s port up (%s, ethdev %u)", p->cfg.name,
 		 vsw_port_type_name(p->cfg.type), p->devname, p->eth);
 	return 0;
@@ -174,6 +185,8 @@ err_dev:
 void
 vsw_port_close(struct vsw *vsw, struct vsw_port *p)
 {
+	if (p->cfg.type == VSW_PORT_VHOSTUSER)
+		vsw_vhost_detach(p);
 	rte_eth_dev_stop(p->eth);
 	destroy_dev(p);
 	log_info("vswitch.port", "%s: port removed", p->cfg.name);

@@ -20,7 +20,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vswitch/ct.h"
+#include "vswitch/shaper.h"
 #include "vswitch/vswitch.h"
+
+struct vsw_dhcp_server;
+struct rte_mbuf;
 
 #define VSW_VID_NONE 0xffffu
 #define VSW_MTU_DEFAULT 1500
@@ -30,6 +35,7 @@
 #define VSW_MBUFS_DEFAULT 32767
 #define VSW_AGING_DEFAULT_S 300
 #define VSW_REQ_MAX_BYTES 65536
+#define VSW_CT_ENTRIES_DEFAULT 131072
 
 /* Why a frame was dropped; each has a per-port counter. */
 enum vsw_drop {
@@ -43,8 +49,49 @@ enum vsw_drop {
 	VSW_DROP_NO_EGRESS,     /* no other port is in the frame's VLAN */
 	VSW_DROP_TX_FULL,       /* egress port did not take it (or is down) */
 	VSW_DROP_NO_MBUF,       /* no buffer to copy a flooded frame */
+	VSW_DROP_DHCP_SPOOF,    /* a DHCP server reply sent from a port */
+	VSW_DROP_SHAPER_FULL,   /* the egress shaper's queue was full */
+	VSW_DROP_NOT_IPV4,      /* uplink: neither IPv4 nor ARP */
+	VSW_DROP_NO_CONN,       /* uplink: no connection or forward matches */
+	VSW_DROP_UNRESOLVED,    /* uplink: next hop did not answer ARP */
 	VSW_DROP_COUNT,
 };
+
+/* Why a lab network dropped a frame; each has a per-network counter. */
+enum vsw_net_drop {
+	VSW_NET_DROP_MALFORMED,     /* bad IPv4 or ARP */
+	VSW_NET_DROP_FRAGMENT,      /* fragments are not translated */
+	VSW_NET_DROP_TTL,           /* TTL expired (ICMP time exceeded sent) */
+	VSW_NET_DROP_NO_ROUTE,      /* no NAT uplink, or it has no address */
+	VSW_NET_DROP_ISOLATION,     /* destination in another lab network */
+	VSW_NET_DROP_TO_GATEWAY,    /* for the gateway, not ping/DHCP */
+	VSW_NET_DROP_PORTS,         /* NAT port exhaustion */
+	VSW_NET_DROP_CT_FULL,       /* connection table full */
+	VSW_NET_DROP_TCP,           /* TCP flags, not a SYN, out of window */
+	VSW_NET_DROP_UNRESOLVED,    /* ARP did not answer in time */
+	VSW_NET_DROP_ICMP_ERROR,    /* ICMP error for no known connection */
+	VSW_NET_DROP_NOT_IP,        /* other protocols to the gateway */
+	VSW_NET_DROP_COUNT,
+};
+
+const char *vsw_net_drop_name(enum vsw_net_drop reason);
+
+struct vsw_net_stats {
+	uint64_t arp_replies;       /* answers for the gateway's address */
+	uint64_t echo_replies;      /* pings of the gateway answered */
+	uint64_t dhcp_requests, dhcp_replies;
+	uint64_t nat_out, nat_in;   /* frames translated each way */
+	uint64_t forwarded_in;      /* of nat_in: port forwards opened */
+	uint64_t icmp_errors_in, icmp_errors_out; /* translated errors */
+	uint64_t drops[VSW_NET_DROP_COUNT];
+};
+
+/* A network's state shared by control and data plane. */
+struct vsw_net_rt {
+	struct vsw_net_stats st;
+	struct vsw_dhcp_server *dhcp; /* data plane only; NULL = no DHCP */
+	atomic_bool leases_dirty;     /* set by the data plane on a change */
+} __attribute__((aligned(64)));
 
 const char *vsw_drop_name(enum vsw_drop reason);
 
@@ -66,6 +113,16 @@ struct vsw_port_rt {
 	struct vsw_port_stats st;
 	uint32_t mac_count;                 /* MACs learned here (data plane) */
 	struct vsw_capture *_Atomic capture; /* non-NULL: copy frames to it */
+	/*
+	 * vhost-user ports: the vhost device id while the peer is connected,
+	 * -1 otherwise. Set by the link-state callback (port.c); the data
+	 * plane calls the vhost library on it directly (vhost-port.c).
+	 */
+	atomic_int vid;
+	/* Shapers, [0] ingress, [1] egress: data plane only. */
+	struct vsw_shaper shaper[2];
+	uint32_t shaper_gen[2];       /* config generation applied */
+	struct vsw_shaper_item *shaper_q[2]; /* queue storage, or NULL */
 } __attribute__((aligned(64)));
 
 struct vsw_switch_stats {
@@ -91,31 +148,78 @@ struct vsw_vlan_tables {
 
 struct vsw_dp_port {
 	bool active;
+	bool vhost;              /* rx/tx through the vhost library (rt->vid) */
+	bool l3;                 /* a routed uplink: not switched (addr set) */
+	bool shaped[2];          /* [0] ingress, [1] egress */
 	uint8_t sw;              /* switch index */
 	uint16_t eth;            /* ethdev port id */
 	uint32_t mac_limit;
 	uint32_t max_frame;      /* bytes without FCS, untagged; +4 tagged */
 	struct vsw_port_rt *rt;
+	uint32_t shape_gen[2];
+	struct vsw_shape_config shape[2];
+	/* Uplinks: */
+	uint32_t addr, mask, gateway;
+	uint8_t mac[6];          /* the port's own MAC */
+	uint8_t gateway_mac[6];  /* static next hop, or zero */
 	struct vsw_vlan_tables vlan;
 };
 
 struct vsw_dp_switch {
 	bool active;
 	uint16_t nports;
+	uint8_t nnets;
 	uint64_t aging_tsc;      /* MAC aging time in TSC cycles */
 	struct vsw_switch_rt *rt;
+	uint8_t nets[VSW_MAX_NETS];    /* network indexes on this switch */
 	uint16_t ports[VSW_MAX_PORTS]; /* slots, for flooding */
+};
+
+struct vsw_dp_net {
+	bool active;
+	bool isolated;
+	uint8_t sw;
+	uint16_t vid;
+	uint32_t subnet, mask, gw_ip;
+	uint8_t gw_mac[6];
+	int16_t uplink;          /* NAT uplink slot, -1 = none (or down) */
+	uint16_t port_min, port_max;
+	uint16_t nfwd;
+	struct vsw_net_rt *rt;
+	struct vsw_forward_config fwd[VSW_MAX_FORWARDS];
 };
 
 struct vsw_cfg {
 	uint16_t nrx;
+	uint16_t nshaped_out;
 	uint16_t rx[VSW_MAX_PORTS];    /* slots to poll, in order */
+	uint16_t shaped_out[VSW_MAX_PORTS]; /* slots with an egress shaper */
 	struct vsw_dp_port port[VSW_MAX_PORTS];
 	struct vsw_dp_switch sw[VSW_MAX_SWITCHES];
+	struct vsw_dp_net net[VSW_MAX_NETS];
 };
+
+/* The network of (switch, VLAN), or NULL. */
+static inline const struct vsw_dp_net *
+vsw_cfg_net(const struct vsw_cfg *cfg, const struct vsw_dp_switch *sw,
+	    uint16_t vid)
+{
+	for (unsigned int i = 0; i < sw->nnets; i++) {
+		const struct vsw_dp_net *n = &cfg->net[sw->nets[i]];
+
+		if (n->vid == vid)
+			return n;
+	}
+	return NULL;
+}
 
 /* ---- the MAC table (mactable.c) ---- */
 
+/*
+ * 16 bytes, read as two little-endian words by the hot path: word 0 is
+ * the MAC in its low 48 bits and the VLAN in its top 16, word 1 the
+ * switch index (vsw_mac_words()).
+ */
 struct vsw_mac_key {
 	uint8_t mac[6];
 	uint16_t vid;
@@ -123,12 +227,28 @@ struct vsw_mac_key {
 	uint32_t zero;
 };
 
+/*
+ * The key of {mac, vid} as word 0, read with one 8-byte load of the frame
+ * ('mac' must have 8 readable bytes: true of both addresses of an
+ * Ethernet header), so keys are compared in registers instead of through
+ * stack copies that stall store forwarding.
+ */
+static inline uint64_t
+vsw_mac_word(const uint8_t *mac, uint16_t vid)
+{
+	uint64_t w;
+
+	__builtin_memcpy(&w, mac, sizeof(w));
+	return (w & 0xffffffffffffull) | (uint64_t)vid << 48;
+}
+
 struct vsw_mac_entry {
 	struct vsw_mac_key key;
 	uint64_t seen_tsc;       /* last frame from this MAC */
 	uint16_t slot;           /* port it was learned on */
 	uint8_t in_use;
-	uint8_t pad[5];
+	uint8_t is_static;       /* added by hand: never ages, never moves */
+	uint8_t pad[4];
 };
 
 #define VSW_MAC_CACHE 4096
@@ -146,6 +266,8 @@ int vsw_mac_init(struct vsw_mactable *t, const char *name, uint32_t capacity);
 void vsw_mac_fini(struct vsw_mactable *t);
 /* Position of 'key', or -1. */
 int32_t vsw_mac_lookup(struct vsw_mactable *t, const struct vsw_mac_key *key);
+/* The same for the key of words {w0, w1} (see vsw_mac_word()). */
+int32_t vsw_mac_lookup_words(struct vsw_mactable *t, uint64_t w0, uint64_t w1);
 /* Adds 'key' (must be absent): position, or -ENOSPC. */
 int32_t vsw_mac_add(struct vsw_mactable *t, const struct vsw_mac_key *key,
 		    uint16_t slot, uint64_t now_tsc);
@@ -155,7 +277,10 @@ void vsw_mac_del(struct vsw_mactable *t, int32_t pos);
 
 enum vsw_dp_op {
 	VSW_DP_OP_NONE,
-	VSW_DP_OP_FLUSH,  /* forget MACs of 'sw' and/or 'slot' (-1 = any) */
+	VSW_DP_OP_FLUSH,     /* forget MACs of 'sw' and/or 'slot' (-1 = any) */
+	VSW_DP_OP_CT_FLUSH,  /* forget connections of net 'sw' / uplink 'slot' */
+	VSW_DP_OP_CALL,      /* run op_fn(op_arg) in the data plane */
+	VSW_DP_OP_MAC_ADD,   /* static MAC op_mac/op_vid of 'sw' on 'slot' */
 };
 
 struct vsw_txbuf {
@@ -163,18 +288,27 @@ struct vsw_txbuf {
 	struct rte_mbuf *pkts[2 * VSW_BURST];
 };
 
+struct vsw_neigh;
+
 struct vsw_dp {
 	struct vsw_mactable macs;
 	uint32_t mac_count[VSW_MAX_PORTS]; /* by slot */
 	uint64_t next_age_tsc;
 	uint64_t age_period_tsc;
+	uint64_t now;                      /* TSC of this iteration */
 	uint16_t ntouched;
 	uint16_t touched[VSW_MAX_PORTS];
 	struct vsw_txbuf tx[VSW_MAX_PORTS];
+	struct vsw_ct *ct;                 /* NAT connections */
+	struct vsw_neigh *neigh;           /* ARP cache of networks, uplinks */
 	/* Mailbox from the control thread: set fields, then 'pending'. */
 	atomic_int pending;
 	enum vsw_dp_op op;
 	int op_sw, op_slot;
+	uint64_t (*op_fn)(struct vsw *vsw, void *arg);
+	void *op_arg;
+	uint8_t op_mac[6];
+	uint16_t op_vid;
 	uint64_t op_result;
 };
 
@@ -185,7 +319,18 @@ struct vsw_switch {
 	unsigned int idx;
 	uint32_t aging_s;
 	unsigned int nports;
+	unsigned int nnets;
 	struct vsw_switch_rt *rt;
+};
+
+struct vsw_net {
+	struct vsw_net_config cfg;    /* defaults filled in */
+	unsigned int idx;
+	struct vsw_switch *sw;
+	uint8_t gw_mac[6];
+	unsigned int nfwd;
+	struct vsw_forward_config fwd[VSW_MAX_FORWARDS];
+	struct vsw_net_rt *rt;
 };
 
 struct vsw_port {
@@ -196,6 +341,11 @@ struct vsw_port {
 	char devname[64];             /* vdev name */
 	struct rte_ring *rings[2];    /* ring ports: in, out */
 	struct vsw_port_rt *rt;
+	struct vsw *vsw;
+	pthread_mutex_t vid_lock;     /* vhost: orders link callbacks */
+	bool lsc_registered;
+	uint8_t mac[6];               /* the device's MAC (uplink source) */
+	uint32_t shape_gen[2];
 };
 
 struct vsw {
@@ -204,6 +354,8 @@ struct vsw {
 	pthread_mutex_t lock;         /* serializes control calls */
 	struct vsw_switch *sw[VSW_MAX_SWITCHES];
 	struct vsw_port *port[VSW_MAX_PORTS];
+	struct vsw_net *net[VSW_MAX_NETS];
+	struct vsw_ct_timeouts ct_timeouts;
 	struct vsw_cfg *_Atomic cfg;  /* read by the data plane */
 	struct rte_rcu_qsbr *rcu;
 	struct rte_mempool *pool;
@@ -217,9 +369,27 @@ struct vsw {
 	uint64_t last_capture_written;
 };
 
+/* net.c */
+/* Removes every network, saving (not deleting) their leases. */
+void vsw_nets_close(struct vsw *vsw);
+
+/* net-show.c: listings for requests and telemetry. */
+void vsw_nets_json(struct vsw *vsw, const char *only, struct json_writer *w);
+int vsw_leases_json(struct vsw *vsw, const char *net, struct json_writer *w);
+int vsw_conntrack_json(struct vsw *vsw, const char *net, uint32_t max,
+		       struct json_writer *w);
+void vsw_port_l3_json(const struct vsw_port_config *c, struct json_writer *w);
+void vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w);
+void vsw_forwards_json(const struct vsw_forward_config *f, unsigned int n,
+		       struct json_writer *w);
+
 /* vsw.c */
 struct vsw_switch *vsw_switch_find(struct vsw *vsw, const char *name);
 struct vsw_port *vsw_port_find(struct vsw *vsw, const char *name);
+struct vsw_net *vsw_net_find(struct vsw *vsw, const char *name);
+/* Runs fn(vsw, arg) in the data plane (or here when it is not running). */
+uint64_t vsw_dp_run(struct vsw *vsw, uint64_t (*fn)(struct vsw *, void *),
+		    void *arg);
 /* Builds and publishes a new snapshot; waits until the old one is unused. */
 int vsw_publish(struct vsw *vsw);
 /* Runs a data-plane op (in the data plane if running, else here). */
@@ -241,6 +411,7 @@ struct vsw_frame {
 	uint16_t vid;            /* VLAN the frame belongs to */
 	bool tagged;             /* carries an 802.1Q header now */
 	bool priority_tagged;    /* tagged with VID 0: strip before switching */
+	bool heard;              /* a lab network's gateway took a copy */
 };
 
 /*
@@ -256,12 +427,81 @@ int vsw_frame_parse(const uint8_t *data, uint32_t len,
 int vsw_port_open(struct vsw *vsw, struct vsw_port *p);
 void vsw_port_close(struct vsw *vsw, struct vsw_port *p);
 
+/* vhost-port.c: vhost-user ports' fast path beside their net_vhost ethdev. */
+int vsw_vhost_attach(struct vsw_port *p);
+void vsw_vhost_detach(struct vsw_port *p);
+uint16_t vsw_vhost_rx(struct vsw *vsw, struct vsw_port_rt *rt,
+		      struct rte_mbuf **pkts, uint16_t n);
+uint16_t vsw_vhost_tx(struct vsw_port_rt *rt, struct rte_mbuf **pkts,
+		      uint16_t n);
+
 /* datapath.c */
 int vsw_dp_create(struct vsw *vsw, struct vsw_dp **out);
 void vsw_dp_destroy(struct vsw_dp *dp);
 unsigned int vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now);
 void vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg,
 		     struct vsw_dp *dp);
+/* Queues 'm' for port 'slot' (through its egress shaper, if any). */
+void vsw_dp_output(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
+		   struct rte_mbuf *m);
+/*
+ * Sends an untagged frame into VLAN 'vid' of switch 'sw' as if from a port
+ * that is none of the switch's: to the port its destination was learned
+ * on, or flooded; each egress port's tagging applied.
+ */
+void vsw_dp_l2_inject(struct vsw *vsw, struct vsw_dp *dp,
+		      const struct vsw_cfg *cfg, uint8_t sw, uint16_t vid,
+		      struct rte_mbuf *m);
+
+/* router.c: the gateways of lab networks and the routed uplinks. */
+/* A frame for network 'net' that the gateway must see (untagged). */
+void vsw_router_net_input(struct vsw *vsw, struct vsw_dp *dp,
+			  const struct vsw_cfg *cfg,
+			  const struct vsw_dp_net *net, struct rte_mbuf *m,
+			  bool broadcast);
+/* A frame received on routed uplink 'slot'. */
+void vsw_router_uplink_input(struct vsw *vsw, struct vsw_dp *dp,
+			     const struct vsw_cfg *cfg, uint16_t slot,
+			     struct rte_mbuf *m);
+/* Timers: ARP retries and expiry, connection expiry. */
+void vsw_router_tick(struct vsw *vsw, struct vsw_dp *dp,
+		     const struct vsw_cfg *cfg, uint64_t now);
+/* True if the frame is a DHCP server reply ('len' bytes, untagged). */
+bool vsw_router_is_dhcp_server_frame(const uint8_t *f, uint32_t len);
+
+/* neigh.c: ARP cache with packets held while resolving (data plane). */
+#define VSW_NEIGH_IF_UPLINK 0x8000u   /* | slot; networks use their index */
+int vsw_neigh_create(uint64_t tsc_hz, struct vsw_neigh **out);
+void vsw_neigh_destroy(struct vsw_neigh *t);
+/* The MAC of (ifc, ip) if known and fresh, else NULL. */
+const uint8_t *vsw_neigh_lookup(struct vsw_neigh *t, uint16_t ifc, uint32_t ip,
+				uint64_t now);
+/*
+ * Records (ifc, ip) at 'mac'; returns how many held frames were released
+ * into 'out' (their destination MAC set) for the caller to send.
+ */
+unsigned int vsw_neigh_learn(struct vsw_neigh *t, uint16_t ifc, uint32_t ip,
+			     const uint8_t *mac, uint64_t now,
+			     struct rte_mbuf **out, unsigned int max);
+/*
+ * Holds 'm' until (ifc, ip) resolves. Returns 1 if an ARP request should
+ * go out now, 0 if one is already pending, -ENOSPC if 'm' was not held
+ * (the caller drops it).
+ */
+int vsw_neigh_hold(struct vsw_neigh *t, uint16_t ifc, uint32_t ip,
+		   struct rte_mbuf *m, uint64_t now);
+/*
+ * Retries: calls probe(arg, ifc, ip) for entries due another ARP request
+ * (one a second, three in all), then gives up: frees the held frames,
+ * telling dropped(arg, ifc, n). Also forgets stale entries.
+ */
+void vsw_neigh_tick(struct vsw_neigh *t, uint64_t now,
+		    void (*probe)(void *, uint16_t, uint32_t),
+		    void (*dropped)(void *, uint16_t, unsigned int), void *arg);
+/* Forgets everything about interface 'ifc'. */
+void vsw_neigh_flush(struct vsw_neigh *t, uint16_t ifc);
+/* Bumped on every change: callers caching a MAC compare it. */
+uint64_t vsw_neigh_gen(const struct vsw_neigh *t);
 
 /* capture.c */
 int vsw_capture_start(struct vsw *vsw, const char *port, const char *file,
@@ -291,6 +531,14 @@ enum vsw_req_op {
 	VSW_REQ_CAPTURE_STOP,
 	VSW_REQ_CAPTURE_STATUS,
 	VSW_REQ_CONFIG_SAVE,
+	VSW_REQ_NET_ADD,
+	VSW_REQ_NET_DEL,
+	VSW_REQ_NET_LIST,
+	VSW_REQ_NET_LEASES,
+	VSW_REQ_NET_CONNTRACK,
+	VSW_REQ_FWD_ADD,
+	VSW_REQ_FWD_DEL,
+	VSW_REQ_MAC_ADD,
 	VSW_REQ_COUNT,
 };
 
@@ -298,14 +546,21 @@ struct vsw_req {
 	enum vsw_req_op op;
 	char sw[VSW_NAME_MAX];
 	char port[VSW_NAME_MAX];
+	char net[VSW_NAME_MAX];
 	struct vsw_port_config pcfg;
+	struct vsw_net_config ncfg;
+	struct vsw_forward_config fwd;
 	bool has_vlan;           /* port/set: VLAN fields given */
 	bool has_mac_limit, has_mtu;
+	bool has_addr;           /* address (and gateway, gateway_mac) given */
+	bool has_shape_in, has_shape_out;
 	uint32_t aging_s;
 	char file[VSW_PATH_MAX * 2];
 	uint64_t count;
 	uint32_t snaplen;
 	uint32_t max_entries;    /* mac/list */
+	uint8_t mac[6];          /* mac/add */
+	uint16_t mac_vid;
 };
 
 /*
@@ -318,6 +573,13 @@ const char *vsw_req_name(enum vsw_req_op op);
 /* Fills a port config from JSON members (shared by requests and config). */
 int vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 			char *err, size_t errlen);
+/* Fills a network config from JSON members (requests and config). */
+int vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
+		       char *err, size_t errlen);
+/* Parses a forward {"proto", "outside_port", "to": "IP:PORT"}. */
+int vsw_req_forward_fields(const struct json_node *obj,
+			   struct vsw_forward_config *f, char *err,
+			   size_t errlen);
 
 /* ctl.c: output shared by requests and telemetry */
 void vsw_show_json(struct vsw *vsw, struct json_writer *w);
@@ -340,10 +602,18 @@ struct vsw_config_port {
 	struct vsw_port_config cfg;
 };
 
+struct vsw_config_net {
+	unsigned int sw;
+	struct vsw_net_config cfg;
+	unsigned int nfwd;
+	struct vsw_forward_config fwd[VSW_MAX_FORWARDS];
+};
+
 struct vsw_config_doc {
-	unsigned int nswitches, nports;
+	unsigned int nswitches, nports, nnets;
 	struct vsw_config_switch sw[VSW_MAX_SWITCHES];
 	struct vsw_config_port port[VSW_MAX_PORTS];
+	struct vsw_config_net net[VSW_MAX_NETS];
 };
 
 /* Returns 0, or -EINVAL with a one-line reason in 'err'. */

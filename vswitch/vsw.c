@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "vswitch/l3.h"
 #include "vswitch/vsw-internal.h"
 
 #include <rte_cycles.h>
@@ -43,6 +44,64 @@ vsw_port_find(struct vsw *vsw, const char *name)
 	return NULL;
 }
 
+struct vsw_net *
+vsw_net_find(struct vsw *vsw, const char *name)
+{
+	for (int i = 0; i < VSW_MAX_NETS; i++)
+		if (vsw->net[i] && !strcmp(vsw->net[i]->cfg.name, name))
+			return vsw->net[i];
+	return NULL;
+}
+
+static void
+net_build(struct vsw *vsw, struct vsw_cfg *cfg, int i)
+{
+	struct vsw_net *n = vsw->net[i];
+	struct vsw_dp_net *d = &cfg->net[i];
+	struct vsw_dp_switch *ds = &cfg->sw[n->sw->idx];
+	struct vsw_port *up = n->cfg.nat_uplink[0]
+			      ? vsw_port_find(vsw, n->cfg.nat_uplink) : NULL;
+
+	d->active = true;
+	d->isolated = n->cfg.isolated;
+	d->sw = (uint8_t)n->sw->idx;
+	d->vid = n->cfg.vlan;
+	d->mask = vsw_prefix_mask(n->cfg.prefix_len);
+	d->subnet = n->cfg.subnet;
+	d->gw_ip = n->cfg.gateway;
+	memcpy(d->gw_mac, n->gw_mac, 6);
+	/* Resolved by name each time: an uplink may come and go. */
+	d->uplink = up && up->cfg.addr ? (int16_t)up->slot : -1;
+	d->port_min = n->cfg.nat_port_min;
+	d->port_max = n->cfg.nat_port_max;
+	d->rt = n->rt;
+	d->nfwd = (uint16_t)n->nfwd;
+	memcpy(d->fwd, n->fwd, n->nfwd * sizeof(n->fwd[0]));
+	ds->nets[ds->nnets++] = (uint8_t)i;
+}
+
+static void
+port_build(struct vsw *vsw, struct vsw_cfg *cfg, struct vsw_port *p,
+	   struct vsw_dp_port *d)
+{
+	d->l3 = p->cfg.addr != 0;
+	d->addr = p->cfg.addr;
+	d->mask = vsw_prefix_mask(p->cfg.addr_prefix);
+	d->gateway = p->cfg.gateway;
+	memcpy(d->mac, p->mac, 6);
+	memcpy(d->gateway_mac, p->cfg.gateway_mac, 6);
+	for (int dir = 0; dir < 2; dir++) {
+		const struct vsw_shape_config *sc = dir ? &p->cfg.shape_out
+							: &p->cfg.shape_in;
+
+		d->shaped[dir] = sc->avg_bps && p->rt->shaper_q[dir];
+		d->shape[dir] = *sc;
+		d->shape_gen[dir] = p->shape_gen[dir];
+	}
+	if (d->shaped[1])
+		cfg->shaped_out[cfg->nshaped_out++] = (uint16_t)p->slot;
+}
+
 static struct vsw_cfg *
 cfg_build(struct vsw *vsw)
 {
@@ -67,18 +126,23 @@ cfg_build(struct vsw *vsw)
 		if (!p)
 			continue;
 		d->active = true;
+		d->vhost = p->cfg.type == VSW_PORT_VHOSTUSER;
 		d->sw = (uint8_t)p->sw->idx;
 		d->eth = p->eth;
 		d->rt = p->rt;
 		d->mac_limit = p->cfg.mac_limit;
 		d->max_frame = p->cfg.mtu + 14;
 		vsw_vlan_tables_build(&p->cfg.vlan, &d->vlan);
+		port_build(vsw, cfg, p, d);
 		ds = &cfg->sw[d->sw];
 		ds->ports[ds->nports++] = (uint16_t)i;
 		/* A null port is a sink: its "received" frames are stale buffers. */
 		if (p->cfg.type != VSW_PORT_NULL)
 			cfg->rx[cfg->nrx++] = (uint16_t)i;
 	}
+	for (int i = 0; i < VSW_MAX_NETS; i++)
+		if (vsw->net[i])
+			net_build(vsw, cfg, i);
 	return cfg;
 }
 
@@ -102,13 +166,28 @@ vsw_dp_call(struct vsw *vsw, enum vsw_dp_op op, int sw, int slot)
 
 	if (!atomic_load(&vsw->dp_running))
 		return vsw_dp_exec(vsw, op, sw, slot);
+	pthread_mutex_lock(&vsw->lock);
 	dp->op = op;
 	dp->op_sw = sw;
 	dp->op_slot = slot;
 	atomic_store_explicit(&dp->pending, 1, memory_order_release);
 	while (atomic_load_explicit(&dp->pending, memory_order_acquire))
 		usleep(50);
+	pthread_mutex_unlock(&vsw->lock);
 	return dp->op_result;
+}
+
+uint64_t
+vsw_dp_run(struct vsw *vsw, uint64_t (*fn)(struct vsw *, void *), void *arg)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&vsw->lock);
+	vsw->dp->op_fn = fn;
+	vsw->dp->op_arg = arg;
+	r = vsw_dp_call(vsw, VSW_DP_OP_CALL, -1, -1);
+	pthread_mutex_unlock(&vsw->lock);
+	return r;
 }
 
 int
@@ -128,6 +207,20 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 		vsw->opts.mac_limit_default = VSW_MAC_LIMIT_DEFAULT;
 	if (!vsw->opts.mbufs)
 		vsw->opts.mbufs = VSW_MBUFS_DEFAULT;
+	if (!vsw->opts.conntrack_entries)
+		vsw->opts.conntrack_entries = VSW_CT_ENTRIES_DEFAULT;
+	vsw_ct_timeouts_default(&vsw->ct_timeouts);
+	if (opts->ct_timeouts) {
+		char e[256];
+
+		if (vsw_ct_timeouts_parse(opts->ct_timeouts, &vsw->ct_timeouts, e,
+					  sizeof(e)) < 0) {
+			log_err("vswitch", "conntrack timeouts: %s", e);
+			free(vsw);
+			return -EINVAL;
+		}
+	}
+	vsw->opts.ct_timeouts = NULL;
 	if (opts->config_path)
 		snprintf(vsw->config_path, sizeof(vsw->config_path), "%s",
 			 opts->config_path);
@@ -190,6 +283,8 @@ vsw_destroy(struct vsw *vsw)
 	if (vsw->capture)
 		vsw_capture_stop(vsw);
 	pthread_mutex_unlock(&vsw->lock);
+	/* Networks go first (keeping their leases), then ports, switches. */
+	vsw_nets_close(vsw);
 	for (int i = 0; i < VSW_MAX_PORTS; i++)
 		if (vsw->port[i] && vsw_port_del(vsw, vsw->port[i]->cfg.name) < 0)
 			log_warn("vswitch", "a port was not removed cleanly");
@@ -328,7 +423,7 @@ switch_del_locked(struct vsw *vsw, const char *name)
 
 	if (!s)
 		return -ENOENT;
-	if (s->nports)
+	if (s->nports || s->nnets)
 		return -ENOTEMPTY;
 	vsw->sw[s->idx] = NULL;
 	err = vsw_publish(vsw);
@@ -337,9 +432,10 @@ switch_del_locked(struct vsw *vsw, const char *name)
 		return err;
 	}
 	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)s->idx, -1);
+	/* 'name' may be s->name: say so before freeing it. */
+	log_info("vswitch", "switch %s removed", s->name);
 	rte_free(s->rt);
 	free(s);
-	log_info("vswitch", "switch %s removed", name);
 	return 0;
 }
 
@@ -372,6 +468,28 @@ vsw_switch_set_aging(struct vsw *vsw, const char *name, uint32_t aging_s)
 	return err;
 }
 
+int
+vsw_mac_add_static(struct vsw *vsw, const char *port, const uint8_t *mac,
+		   uint16_t vid)
+{
+	struct vsw_port *p;
+	uint64_t r;
+
+	if ((mac[0] & 1) || vid > VSW_VID_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&vsw->lock);
+	p = vsw_port_find(vsw, port);
+	if (!p) {
+		pthread_mutex_unlock(&vsw->lock);
+		return -ENOENT;
+	}
+	memcpy(vsw->dp->op_mac, mac, 6);
+	vsw->dp->op_vid = vid;
+	r = vsw_dp_call(vsw, VSW_DP_OP_MAC_ADD, (int)p->sw->idx, (int)p->slot);
+	pthread_mutex_unlock(&vsw->lock);
+	return r ? -ENOSPC : 0;
+}
+
 /* ---- ports ---- */
 
 static int
@@ -396,7 +514,50 @@ port_config_check(struct vsw *vsw, struct vsw_port_config *c)
 		return -EINVAL;
 	if ((unsigned int)c->vlan.mode >= VSW_VLAN_MODE_COUNT)
 		return -EINVAL;
+	if (c->addr && (c->addr_prefix < 1 || c->addr_prefix > 32))
+		return -EINVAL;
+	if (!c->addr && (c->gateway || c->addr_prefix))
+		return -EINVAL;
+	for (int d = 0; d < 2; d++) {
+		const struct vsw_shape_config *sc = d ? &c->shape_out : &c->shape_in;
+
+		if (sc->avg_bps && (sc->avg_bps < VSW_SHAPE_MIN_BPS ||
+				    sc->avg_bps > VSW_SHAPE_MAX_BPS ||
+				    sc->peak_bps < sc->avg_bps ||
+				    sc->peak_bps > VSW_SHAPE_MAX_BPS ||
+				    sc->burst_bytes > VSW_SHAPE_MAX_BURST))
+			return -EINVAL;
+	}
 	return 0;
+}
+
+/* Queue storage for the shapers the config asks for (kept until deletion). */
+static int
+shapers_alloc(struct vsw_port *p, const struct vsw_port_config *c)
+{
+	for (int d = 0; d < 2; d++) {
+		const struct vsw_shape_config *sc = d ? &c->shape_out : &c->shape_in;
+
+		if (!sc->avg_bps || p->rt->shaper_q[d])
+			continue;
+		p->rt->shaper_q[d] = rte_zmalloc("vsw_shaperq",
+						 VSW_SHAPER_QMAX *
+						 sizeof(struct vsw_shaper_item), 0);
+		if (!p->rt->shaper_q[d])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Frees what a shaper the data plane no longer sees still holds. */
+static void
+shaper_drain(struct vsw_port *p, int dir)
+{
+	void *m[64];
+	unsigned int n;
+
+	while ((n = vsw_shaper_drain(&p->rt->shaper[dir], m, 64)))
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)m, n);
 }
 
 static int
@@ -444,6 +605,10 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	}
 	p->slot = (unsigned int)slot;
 	p->sw = s;
+	p->shape_gen[0] = p->shape_gen[1] = 1;
+	err = shapers_alloc(p, &p->cfg);
+	if (err < 0)
+		goto err_rt;
 	err = vsw_port_open(vsw, p);
 	if (err < 0)
 		goto err_rt;
@@ -459,6 +624,8 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	return 0;
 
 err_rt:
+	rte_free(p->rt->shaper_q[0]);
+	rte_free(p->rt->shaper_q[1]);
 	rte_free(p->rt);
 err_free:
 	free(p);
@@ -490,18 +657,41 @@ port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 	c.vlan = cfg->vlan;
 	c.mac_limit = cfg->mac_limit;
 	c.mtu = cfg->mtu;
+	c.addr = cfg->addr;
+	c.addr_prefix = cfg->addr_prefix;
+	c.gateway = cfg->gateway;
+	memcpy(c.gateway_mac, cfg->gateway_mac, 6);
+	c.shape_in = cfg->shape_in;
+	c.shape_out = cfg->shape_out;
 	err = port_config_check(vsw, &c);
+	if (err < 0)
+		return err;
+	err = shapers_alloc(p, &c);
 	if (err < 0)
 		return err;
 	old = p->cfg;
 	p->cfg = c;
+	if (memcmp(&old.shape_in, &c.shape_in, sizeof(c.shape_in)))
+		p->shape_gen[0]++;
+	if (memcmp(&old.shape_out, &c.shape_out, sizeof(c.shape_out)))
+		p->shape_gen[1]++;
 	err = vsw_publish(vsw);
 	if (err < 0) {
 		p->cfg = old;
 		return err;
 	}
+	/* A shaper switched off: the data plane left it, free its queue. */
+	if (old.shape_in.avg_bps && !c.shape_in.avg_bps)
+		shaper_drain(p, 0);
+	if (old.shape_out.avg_bps && !c.shape_out.avg_bps)
+		shaper_drain(p, 1);
 	/* What was learned under the old VLANs no longer holds. */
-	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)p->sw->idx, (int)p->slot);
+	if (memcmp(&old.vlan, &c.vlan, sizeof(c.vlan)) ||
+	    old.mac_limit != c.mac_limit || !old.addr != !c.addr)
+		vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)p->sw->idx, (int)p->slot);
+	/* Mappings onto the old uplink address are void. */
+	if (old.addr && (old.addr != c.addr || old.gateway != c.gateway))
+		vsw_dp_call(vsw, VSW_DP_OP_CT_FLUSH, -1, (int)p->slot);
 	return 0;
 }
 
@@ -534,8 +724,14 @@ port_del_locked(struct vsw *vsw, const char *name)
 	}
 	/* The data plane no longer sees the port: forget it, then close it. */
 	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, -1, (int)p->slot);
+	if (p->cfg.addr)
+		vsw_dp_call(vsw, VSW_DP_OP_CT_FLUSH, -1, (int)p->slot);
 	p->sw->nports--;
 	vsw_port_close(vsw, p);
+	for (int d = 0; d < 2; d++) {
+		shaper_drain(p, d);
+		rte_free(p->rt->shaper_q[d]);
+	}
 	rte_free(p->rt);
 	free(p);
 	return 0;

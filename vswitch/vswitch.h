@@ -65,6 +65,23 @@ struct vsw_vlan_config {
 	uint64_t trunks[64];     /* allowed VLANs, bit per VID; all-zero = all */
 };
 
+/*
+ * Traffic shaping of one direction of a port, VMware's three parameters:
+ * the port sends on average 'avg_bps', never faster than 'peak_bps', and
+ * after a quiet spell may run ahead of the average by up to 'burst_bytes'.
+ * Frames over the limit wait in a queue (they are dropped only when it is
+ * full), so TCP keeps its goodput. avg_bps 0 = not shaped.
+ */
+struct vsw_shape_config {
+	uint64_t avg_bps;              /* bits per second of Ethernet frames */
+	uint64_t peak_bps;             /* >= avg_bps */
+	uint64_t burst_bytes;          /* >= 0 */
+};
+
+#define VSW_SHAPE_MIN_BPS 8000ull             /* 8 kbit/s */
+#define VSW_SHAPE_MAX_BPS 100000000000ull     /* 100 Gbit/s */
+#define VSW_SHAPE_MAX_BURST (1ull << 30)      /* 1 GiB */
+
 struct vsw_port_config {
 	char name[VSW_NAME_MAX];
 	enum vsw_port_type type;
@@ -73,12 +90,58 @@ struct vsw_port_config {
 	struct vsw_vlan_config vlan;
 	uint32_t mac_limit;            /* MACs learned on this port; 0 = default */
 	uint32_t mtu;                  /* largest payload accepted; 0 = 1500 */
+	/*
+	 * An address makes the port a routed uplink: it leaves L2 switching,
+	 * answers ARP and ping for 'addr', and carries the NAT traffic of the
+	 * networks that name it (add-network --nat). 0 = an ordinary port.
+	 */
+	uint32_t addr;                 /* IPv4, host order */
+	uint8_t addr_prefix;           /* 1..32 */
+	uint32_t gateway;              /* next hop off the subnet; 0 = none */
+	uint8_t gateway_mac[6];        /* static next-hop MAC; zero = ARP */
+	struct vsw_shape_config shape_in;  /* frames the switch receives */
+	struct vsw_shape_config shape_out; /* frames the switch sends */
+};
+
+/*
+ * A lab network: a subnet on one VLAN of a switch with a gateway inside
+ * the switch that answers ARP and ping, optionally a DHCP server, and
+ * optionally NAT to an uplink port. Defaults follow VMware Workstation:
+ * gateway .2, pool .128-.254.
+ */
+#define VSW_MAX_NETS 64
+#define VSW_MAX_FORWARDS 64            /* per network */
+
+struct vsw_net_config {
+	char name[VSW_NAME_MAX];
+	uint16_t vlan;                 /* 0: untagged frames (VLAN 0) */
+	uint32_t subnet;               /* host order */
+	uint8_t prefix_len;            /* 8..30 */
+	uint32_t gateway;              /* 0: subnet + 2 */
+	bool dhcp;
+	uint32_t pool_first, pool_last; /* 0: .128 .. last usable (Workstation) */
+	uint32_t lease_secs;           /* 0: 1800 */
+	uint32_t dns[2];               /* DHCP option 6; 0 unused */
+	char domain[64];               /* DHCP option 15 */
+	char nat_uplink[VSW_NAME_MAX]; /* "" = no NAT */
+	bool isolated;                 /* no router handed out, nothing routed */
+	uint16_t nat_port_min, nat_port_max; /* uplink ports for NAT; 0: 1024..65535 */
+	uint8_t gateway_mac[6];        /* zero: derived from the names */
+};
+
+struct vsw_forward_config {
+	uint8_t proto;                 /* 6 TCP, 17 UDP */
+	uint16_t outside_port;         /* on the uplink address */
+	uint32_t inside_ip;
+	uint16_t inside_port;
 };
 
 struct vsw_options {
 	uint32_t mac_table_entries;    /* shared by all switches; 0 = 1M */
 	uint32_t mac_limit_default;    /* per port; 0 = 65536 */
 	uint32_t mbufs;                /* packet buffers; 0 = 32767 */
+	uint32_t conntrack_entries;    /* NAT connections; 0 = 131072 */
+	const char *ct_timeouts;       /* "udp=30,..." over the defaults; NULL */
 	const char *config_path;       /* persisted config; NULL = none */
 };
 
@@ -126,6 +189,14 @@ int vsw_switch_set_aging(struct vsw *vsw, const char *name,
 
 int vsw_port_add(struct vsw *vsw, const char *sw_name,
 		 const struct vsw_port_config *cfg) must_check;
+/*
+ * A static MAC entry: frames to 'mac' in VLAN 'vid' of the port's switch
+ * go to 'port' (which need never send from it); it neither ages nor moves.
+ * -ENOENT no such port, -ENOSPC table full, -EINVAL a group address.
+ */
+int vsw_mac_add_static(struct vsw *vsw, const char *port, const uint8_t *mac,
+		       uint16_t vid) must_check;
+
 /* Changes VLAN, MAC limit and MTU of a port; its learned MACs are flushed. */
 int vsw_port_set(struct vsw *vsw, const struct vsw_port_config *cfg)
 	must_check;
@@ -137,6 +208,46 @@ int vsw_port_del(struct vsw *vsw, const char *name) must_check;
  * NULL when out of memory. Errors are replies, {"ok": false, ...}.
  */
 char *vsw_request(struct vsw *vsw, const char *text, size_t len);
+
+/*
+ * Lab networks. 'err' receives a one-line reason for -EINVAL. -ENOENT no
+ * such switch/network, -EEXIST name or (switch, VLAN) taken, -ENOSPC too
+ * many networks or forwards, -EADDRINUSE the outside port is forwarded
+ * already.
+ */
+int vsw_net_add(struct vsw *vsw, const char *sw_name,
+		const struct vsw_net_config *cfg, char *err,
+		size_t errlen) must_check;
+int vsw_net_del(struct vsw *vsw, const char *name) must_check;
+int vsw_forward_add(struct vsw *vsw, const char *net,
+		    const struct vsw_forward_config *f, char *err,
+		    size_t errlen) must_check;
+int vsw_forward_del(struct vsw *vsw, const char *net, uint8_t proto,
+		    uint16_t outside_port) must_check;
+/*
+ * Periodic control-side work (saving DHCP leases that changed); the
+ * control socket loop calls it a few times a second.
+ */
+void vsw_housekeeping(struct vsw *vsw);
+
+/*
+ * Parses "avg=RATE[,peak=RATE][,burst=BYTES]" (RATE in bit/s with k, M, G
+ * = 10^3, 10^6, 10^9; BYTES with K, M, G = 2^10, 2^20, 2^30) or "off".
+ * Missing peak = avg, missing burst = 100 ms at the average (>= 2 frames
+ * of 1518 bytes). 0 or -EINVAL with the reason in 'err'.
+ */
+int vsw_shape_parse(const char *s, struct vsw_shape_config *out, char *err,
+		    size_t errlen);
+/*
+ * Checks a connection-tracking timeout list for vsw_options.ct_timeouts
+ * ("udp=30,tcp_established=7440": state names and 1..864000 s). 0 or
+ * -EINVAL with the reason in 'err'.
+ */
+int vsw_ct_timeouts_check(const char *s, char *err, size_t errlen);
+
+/* Formats a shape as vsw_shape_parse() reads it ("off" when unshaped). */
+const char *vsw_shape_format(const struct vsw_shape_config *c, char *buf,
+			     size_t len);
 
 /* Loads 'path' (a saved config) and applies it; missing file is 0. */
 int vsw_config_restore(struct vsw *vsw, const char *path) must_check;

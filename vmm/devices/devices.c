@@ -56,6 +56,8 @@ vmm_devices_destroy(struct vmm_vm *vm)
 	for (unsigned int i = 0; i < vm->nnet; i++)
 		vmm_net_destroy(vm->net[i]);
 	vmm_balloon_destroy(vm->balloon);
+	vmm_console_destroy(vm->console);
 	vm->nblk = vm->nnet = 0;
 	vm->balloon = NULL;
+	vm->console = NULL;
 }

@@ -24,6 +24,8 @@ void vmm_blk_destroy(struct vmm_blk_dev *d);
 void vmm_blk_stop(struct vmm_blk_dev *d, bool flush);
 void vmm_blk_stats(struct vmm_blk_dev *d, struct vmm_io_stats *s);
 const char *vmm_blk_path(const struct vmm_blk_dev *d);
+/* What backs the disk: "raw image", "vdisk thin on the datastore"... */
+const char *vmm_blk_kind(const struct vmm_blk_dev *d);
 
 /* virtio-net whose queues a vhost-user back end serves. */
 int vmm_net_create(struct vmm_vm *vm, unsigned int index,
@@ -43,6 +45,14 @@ int vmm_balloon_set_target(struct vmm_balloon *b, uint64_t bytes);
 /* Bytes the guest has given back so far, and the current target. */
 void vmm_balloon_info(struct vmm_balloon *b, uint64_t *actual,
 		      uint64_t *target);
+
+/* virtio-console on the config's 'console' back end. */
+int vmm_console_create(struct vmm_vm *vm, struct vmm_console **out)
+	must_check;
+void vmm_console_destroy(struct vmm_console *c);
+/* Bytes given to the guest and taken from it so far. */
+void vmm_console_stats(struct vmm_console *c, uint64_t *rx_bytes,
+		       uint64_t *tx_bytes);
 
 /* Every loop turn (at most once a second it samples rates). */
 void vmm_devices_tick(struct vmm_vm *vm);

@@ -153,15 +153,52 @@ poll_briefly(struct vmm_blk_dev *d)
 	return true;
 }
 
+/* Binds the backend to this thread and watches its completion fd. */
+static int
+backend_attach(struct vmm_blk_dev *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err = 0;
+
+	if (d->be->ops->attach)
+		err = d->be->ops->attach(d->be);
+	if (err < 0)
+		return err;
+	ev.data.fd = d->be->ops->event_fd(d->be);
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		err = -errno;
+		if (d->be->ops->detach)
+			d->be->ops->detach(d->be);
+	}
+	return err;
+}
+
+static void
+backend_detach(struct vmm_blk_dev *d)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->be->ops->event_fd(d->be), NULL);
+	if (d->be->ops->detach)
+		d->be->ops->detach(d->be);
+}
+
 static void *
 io_thread(void *arg)
 {
 	struct vmm_blk_dev *d = arg;
 	struct vmm_vq *vq = &d->vdev.vq[0];
-	bool stopping = false, ok = true;
+	bool stopping = false, ok = true, attached;
 	struct epoll_event evs[4];
 	uint64_t n;
+	int err;
 
+	err = backend_attach(d);
+	attached = err == 0;
+	if (!attached) {
+		log_err("vmm.blk", "disk%u: %s: cannot start I/O: %s", d->index,
+			d->path, strerror(-err));
+		vmm_virtio_fail(&d->vdev, "disk I/O could not start");
+		ok = false;
+	}
 	while (!stopping || d->inflight) {
 		int cnt;
 
@@ -200,8 +237,11 @@ io_thread(void *arg)
 		}
 		if (!stopping && ok)
 			ok = process_queue(d);
-		flush_batch(d);
+		if (attached)
+			flush_batch(d);
 	}
+	if (attached)
+		backend_detach(d);
 	return NULL;
 }
 
@@ -288,8 +328,8 @@ vmm_blk_create(struct vmm_vm *vm, unsigned int index, struct vmm_blk_dev **out)
 		err = -ENOMEM;
 		goto err;
 	}
-	err = vmm_blk_raw_open(dc->path, dc->readonly, BLK_QUEUE_SIZE, &d->be,
-			       msg, sizeof(msg));
+	err = vmm_blk_open(dc->path, dc->readonly, BLK_QUEUE_SIZE, &d->be,
+			   msg, sizeof(msg));
 	if (err < 0) {
 		log_err("vmm.blk", "disk%u: %s", index, msg[0] ? msg : strerror(-err));
 		goto err;
@@ -307,11 +347,7 @@ vmm_blk_create(struct vmm_vm *vm, unsigned int index, struct vmm_blk_dev **out)
 		err = -errno;
 		goto err;
 	}
-	ev.data.fd = d->be->ops->event_fd(d->be);
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-		err = -errno;
-		goto err;
-	}
+	log_info("vmm.blk", "disk%u: %s: %s", index, dc->path, d->be->desc);
 	features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_SIZE_MAX) |
 		   (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |
 		   (1ull << VIRTIO_BLK_F_DISCARD) |
@@ -353,26 +389,39 @@ blk_flush_sync(struct vmm_blk_dev *d)
 	struct vmm_blk_io io = { .op = VMM_BLK_FLUSH, .done = sync_done,
 				 .opaque = &result };
 	struct epoll_event ev;
-	int err;
+	int err, ep, fd;
 
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	if (d->be->ops->attach) {
+		err = d->be->ops->attach(d->be);
+		if (err < 0)
+			goto out;
+	}
 	err = d->be->ops->submit(d->be, &io);
 	if (err == 0)
 		err = d->be->ops->kick(d->be);
 	if (err < 0)
-		return err;
+		goto out_detach;
+	ev.events = EPOLLIN;
+	ev.data.fd = fd = d->be->ops->event_fd(d->be);
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		fd = -1;
 	while (result == 1) {
-		int fd = d->be->ops->event_fd(d->be);
-		int ep = epoll_create1(EPOLL_CLOEXEC);
-
-		ev.events = EPOLLIN;
-		ev.data.fd = fd;
-		if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+		if (fd >= 0)
 			epoll_wait(ep, &ev, 1, 1000);
-		if (ep >= 0)
-			close(ep);
+		else
+			usleep(1000);
 		d->be->ops->complete(d->be);
 	}
-	return (int)result;
+	err = (int)result;
+out_detach:
+	if (d->be->ops->detach)
+		d->be->ops->detach(d->be);
+out:
+	close(ep);
+	return err;
 }
 
 void
@@ -412,6 +461,12 @@ const char *
 vmm_blk_path(const struct vmm_blk_dev *d)
 {
 	return d->path;
+}
+
+const char *
+vmm_blk_kind(const struct vmm_blk_dev *d)
+{
+	return d->be->desc;
 }
 
 void

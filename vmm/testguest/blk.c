@@ -6,9 +6,12 @@
  * an out-of-range read. The host test checks the image file afterwards
  * against the same pattern (tg_pattern_word) and the CRC printed here.
  *
- * blkbench=OPS: 4 KiB random reads, 32 in flight, timed by the host
- * from the "blkbench: start" and "blkbench: done" lines; "blkpoll"
- * polls for completions instead of waiting for interrupts.
+ * blkbench=OPS: 4 KiB random reads, 32 in flight (qd=N for fewer),
+ * timed by the host from the "blkbench: start" and "blkbench: done"
+ * lines; an interrupt once 1/coalesce (default 1/8) of what is in flight
+ * has completed; "haltpoll=US" polls that long before halting to wait
+ * for it; "blkspin" never halts (interrupts still come); "blkpoll"
+ * polls with interrupts off.
  */
 #include "virtio.h"
 
@@ -155,11 +158,11 @@ sync_req(struct disk *d, uint32_t type, uint64_t sector, uint32_t len)
 	return s < 0 ? -1 : d->slot[s].status;
 }
 
-/* Streams the whole disk with DEPTH requests in flight; 'write' or read+check. */
+/* Streams 'total' bytes with DEPTH requests in flight; 'write' or read+check. */
 static int
-stream(struct disk *d, bool write, uint64_t seed)
+stream(struct disk *d, bool write, uint64_t seed, uint64_t total)
 {
-	uint64_t next = 0, total = d->sectors * 512, done = 0;
+	uint64_t next = 0, done = 0;
 	int bad = 0, s;
 
 	while (done < total) {
@@ -210,6 +213,48 @@ disk_open(struct disk *d, struct tg_pci_dev *p, unsigned int vec)
 	return 0;
 }
 
+/*
+ * The first 4 KiB written and read back through buffers off the 512-byte
+ * grid, split mid-sector (1000 + 3096 bytes): the device has to cope
+ * (bounce or buffer) and the disk keeps the pattern.
+ */
+static int
+unaligned(struct disk *d, uint64_t seed)
+{
+	struct slot *sl = &d->slot[1];
+	uint8_t *buf = sl->data + 8;
+	int bad = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		bool rd = pass == 1;
+		struct tg_buf b[4] = {
+			{ (uint64_t)&sl->hdr, 16, false },
+			{ (uint64_t)buf, 1000, rd },
+			{ (uint64_t)buf + 1000, 3096, rd },
+			{ (uint64_t)&sl->status, 1, true },
+		};
+		int head, s;
+
+		if (rd)
+			memset(buf, 0x55, 4096);
+		else
+			fill(buf, 0, 4096, seed);
+		sl->hdr.type = rd ? T_IN : T_OUT;
+		sl->hdr.sector = 0;
+		sl->status = 0xff;
+		head = tg_vq_add(&d->v.vq[0], b, 4);
+		if (head < 0)
+			return 1;
+		d->head_slot[head] = 1;
+		sl->busy = true;
+		d->inflight++;
+		tg_vq_kick(&d->v.vq[0]);
+		s = reap(d);
+		bad |= s != 1 || sl->status != 0;
+	}
+	return bad | !check(buf, 0, 4096, seed);
+}
+
 static int
 extras(struct disk *d, int idx, uint64_t seed)
 {
@@ -234,7 +279,9 @@ extras(struct disk *d, int idx, uint64_t seed)
 	bad |= st != 1;
 	bad |= sync_req(d, T_IN, 0, 4096) != 0;
 	bad |= !check(d->slot[0].data, 0, 4096, seed);
-	return bad;
+	st = unaligned(d, seed);
+	tg_printf("blk%d: unaligned buffers %s\n", idx, st ? "FAILED" : "ok");
+	return bad | st;
 }
 
 int
@@ -257,11 +304,11 @@ tg_blk_test(struct tg_pci_dev *devs, int n)
 		irq0 = tg_irq_count(d->v.vq[0].vector);
 		tg_printf("blk%d: %lu sectors, writing pattern seed %lu\n", idx,
 			  d->sectors, seed + (uint64_t)idx);
-		bad = stream(d, true, seed + (uint64_t)idx);
+		bad = stream(d, true, seed + (uint64_t)idx, d->sectors * 512);
 		bad += sync_req(d, T_FLUSH, 0, 0) != 0;
 		tg_printf("blk%d: wrote %lu MiB, %d errors; reading back\n", idx,
 			  d->sectors >> 11, bad);
-		bad += stream(d, false, seed + (uint64_t)idx);
+		bad += stream(d, false, seed + (uint64_t)idx, d->sectors * 512);
 		tg_printf("blk%d: verify %s, msix interrupts %lu\n", idx,
 			  bad ? "FAILED" : "ok",
 			  tg_irq_count(d->v.vq[0].vector) - irq0);
@@ -279,12 +326,57 @@ tg_blk_test(struct tg_pci_dev *devs, int n)
 	return rc;
 }
 
+/*
+ * blkcheck seed=N: reads every disk and checks the pattern 'blk' left
+ * there (seed N + disk index; the last 64 KiB, zeroed by 'blk', are not
+ * checked), without writing: a disk cloned from a template, or reverted.
+ */
+int
+tg_blk_check(struct tg_pci_dev *devs, int n)
+{
+	uint64_t seed = tg_arg_u64("seed", 1);
+	int pos = -1, idx = 0, rc = 0;
+	struct tg_pci_dev *p;
+
+	while ((p = tg_virtio_find(devs, n, 2, &pos))) {
+		struct disk *d = tg_alloc(sizeof(*d));
+		int bad;
+
+		if (disk_open(d, p, 0x40 + 0x10 * (unsigned int)idx) < 0 ||
+		    d->sectors * 512 <= CHUNK) {
+			tg_printf("blk%d: setup failed\n", idx);
+			rc = 1;
+			break;
+		}
+		bad = stream(d, false, seed + (uint64_t)idx,
+			     d->sectors * 512 - CHUNK);
+		tg_printf("blk%d: %lu MiB hold pattern seed %lu: %s\n", idx,
+			  (d->sectors * 512 - CHUNK) >> 20, seed + (uint64_t)idx,
+			  bad ? "NO" : "yes");
+		rc |= bad != 0;
+		tg_virtio_reset(&d->v);
+		idx++;
+	}
+	if (!idx) {
+		tg_printf("blk: no virtio-blk device\n");
+		return 1;
+	}
+	return rc;
+}
+
 int
 tg_blk_bench(struct tg_pci_dev *devs, int n)
 {
 	uint64_t ops = tg_arg_u64("blkbench", 10000), rnd = 12345, done = 0;
 	uint64_t issued = 0, pages, errors = 0, depth_sum = 0, rounds = 0;
 	bool poll = tg_arg("blkpoll") != NULL;
+	bool spin = tg_arg("blkspin") != NULL;
+	/* haltpoll=US: poll that long before halting, as Linux guests
+	   with cpuidle-haltpoll do (a halt is costly under PVM). */
+	uint64_t haltpoll = tg_arg_u64("haltpoll", 0), poll_end;
+	unsigned int depth = (unsigned int)tg_arg_u64("qd", DEPTH);
+	/* Completions per interrupt: a share of what is in flight. */
+	unsigned int coalesce = (unsigned int)tg_arg_u64("coalesce", 8);
 	int s;
 	int pos = -1;
 	struct tg_pci_dev *p = tg_virtio_find(devs, n, 2, &pos);
@@ -304,11 +396,17 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 	 */
 	if (poll)
 		d->v.vq[0].avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT */
-	tg_printf("blkbench: start %lu ops depth %d\n", ops, DEPTH);
+	if (depth < 1 || depth > DEPTH)
+		depth = DEPTH;
+	if (haltpoll)
+		haltpoll = haltpoll * tg_tsc_per_ms() / 1000;
+	if (coalesce < 1)
+		coalesce = 1;
+	tg_printf("blkbench: start %lu ops depth %u, poll %lu tsc\n", ops, depth, haltpoll);
 	while (done < ops) {
 		bool added = false;
 
-		for (unsigned int k = 0; k < DEPTH && issued < ops; k++) {
+		for (unsigned int k = 0; k < depth && issued < ops; k++) {
 			if (d->slot[k].busy)
 				continue;
 			if (submit(d, k, T_IN, (tg_rand(&rnd) % pages) * 8, 4096) < 0)
@@ -321,13 +419,21 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 		while ((s = reap_poll(d)) < 0) {
 			if (poll)
 				continue;
-			/* One interrupt per half of what is in flight. */
+			/* One interrupt per 1/coalesce of what is in flight. */
 			tg_vq_interrupt_after(&d->v.vq[0],
-					      (uint16_t)(d->inflight > 8 ? d->inflight / 8 : 1));
+					      (uint16_t)(d->inflight > coalesce ?
+							 d->inflight / coalesce : 1));
 			s = reap_poll(d);
 			if (s >= 0)
 				break;
-			tg_idle();
+			poll_end = rdtsc() + haltpoll;
+			while (haltpoll && (s = reap_poll(d)) < 0 &&
+			       rdtsc() < poll_end)
+				barrier();
+			if (s >= 0)
+				break;
+			if (!spin)
+				tg_idle();
 		}
 		depth_sum += d->inflight + 1;
 		rounds++;

@@ -19,7 +19,8 @@ struct idt_entry {
 } __attribute__((packed));
 
 static struct idt_entry idt[256] __attribute__((aligned(16)));
-static volatile uint64_t counts[256];
+/* Interrupts seen per vector; the fast stubs in start.S count them. */
+volatile uint64_t tg_irq_counts[256];
 extern char isr_stubs[];
 
 void tg_isr(uint64_t vector, uint64_t *frame);
@@ -93,7 +94,7 @@ isr_body(uint64_t vector, uint64_t *frame)
 			  (unsigned int)vector, frame[1], frame[2], cr2);
 		tg_sys_direct(TG_SYS_EXIT, 0xee, 0);
 	}
-	counts[vector]++;
+	tg_irq_counts[vector]++;
 	mmio_write32(LAPIC + LAPIC_EOI, 0);
 }
 
@@ -171,7 +172,7 @@ tg_user_mode(void (*fn)(void))
 uint64_t
 tg_irq_count(unsigned int vector)
 {
-	return counts[vector & 255];
+	return tg_irq_counts[vector & 255];
 }
 
 void
@@ -180,4 +181,27 @@ tg_idle(void)
 	/* An interrupt between the caller's check and the hlt is caught
 	   by the periodic tick at worst. */
 	tg_sys(TG_SYS_IDLE, 0, 0);
+}
+
+uint64_t
+tg_tsc_per_ms(void)
+{
+	static uint64_t per_ms;
+	uint64_t c, t0;
+
+	if (per_ms)
+		return per_ms;
+	/* The LAPIC tick is about 64 ms on KVM (1 GHz bus / 16 * 4M);
+	   good enough for timeouts and poll budgets, never for figures. */
+	c = tg_irq_count(0x20);
+	while (tg_irq_count(0x20) == c)
+		tg_idle();
+	t0 = rdtsc();
+	c = tg_irq_count(0x20);
+	while (tg_irq_count(0x20) < c + 2)
+		tg_idle();
+	per_ms = (rdtsc() - t0) / 128;
+	if (!per_ms)
+		per_ms = 1;
+	return per_ms;
 }

@@ -83,6 +83,8 @@ user_main(void)
 		ticks(tg_arg_u64("ticks", 10));
 	if (tg_arg("hostile"))
 		rc |= tg_hostile(devs, n);
+	if (tg_arg("blkcheck"))
+		rc |= tg_blk_check(devs, n);
 	if (tg_arg("blk"))
 		rc |= tg_blk_test(devs, n);
 	if (tg_arg("blkbench"))
@@ -91,6 +93,8 @@ user_main(void)
 		rc |= tg_balloon_run(devs, n);
 	if (tg_arg("net"))
 		rc |= tg_net_test(devs, n);
+	if (tg_arg("console"))
+		rc |= tg_console_run(devs, n);
 	tg_printf("testguest: %s\n", rc ? "FAILED" : "done");
 	while (tg_arg("stay"))
 		tg_idle();

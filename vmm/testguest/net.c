@@ -7,13 +7,30 @@
  *                            not retried: the count is of replies)
  *   net ip=A answer=N        answer ARP and echo until N echoes were
  *                            answered, then linger a second
- * IPs are the last octet of 10.0.0.0/24.
+ *   net ip=A peer=B loop=S [burst=N]
+ *                            frame-rate loop: resolve B, send it N (64)
+ *                            frames, then send every frame that comes
+ *                            back to B again, for about S seconds
+ *   net ip=A loop=S          the other end: answer ARP and return every
+ *                            loop frame to its sender
+ *   ... loop=S irq            the loop waits for receive interrupts in hlt
+ *                            when its ring is empty (after polling it for
+ *                            haltpoll=US microseconds), instead of
+ *                            polling all the time
+ * IPs are the last octet of 10.0.0.0/24. Transmit never waits: each
+ * frame is copied into a buffer of its own descriptor, reclaimed once
+ * the back end has used it. The loop runs with interrupts off and
+ * polls both rings, as a DPDK guest would; the switch's port counters
+ * give the rate.
  */
 #include "virtio.h"
 
 #define HDR 12              /* virtio_net_hdr_v1 */
-#define RXBUFS 32
+#define QSIZE 256
+#define RXBUFS QSIZE
 #define BUFSZ 2048
+#define TXSLOT 256          /* one per TX descriptor: header + frame */
+#define LOOP_TYPE 0x88b5    /* IEEE local experimental ethertype */
 #define F_MAC 5
 #define F_STATUS 16
 
@@ -22,12 +39,13 @@ struct nic {
 	uint8_t mac[6];
 	uint8_t ip[4];
 	uint8_t *rx[RXBUFS];
-	uint8_t *tx;
-	uint64_t rx_frames, tx_frames;
+	uint8_t *tx;              /* where frames are built */
+	uint8_t *txslots;         /* QSIZE x TXSLOT, by descriptor */
+	uint64_t rx_frames, tx_frames, tx_full;
 };
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-static uint64_t tsc_per_ms = 2500000; /* refined from the timer below */
+static uint64_t tsc_per_ms;
 
 static uint16_t
 be16(const uint8_t *p)
@@ -65,21 +83,42 @@ post_rx(struct nic *n, int i)
 	(void)head;
 }
 
+/* Queues the frame in n->tx (no kick); -1 when the ring stays full. */
 static int
-xmit(struct nic *n, unsigned int len)
+xmit_queue(struct nic *n, const uint8_t *frame, unsigned int len)
 {
-	struct tg_buf b = { (uint64_t)n->tx, HDR + len, false };
+	struct tg_vq *q = &n->v.vq[1];
+	struct tg_buf b;
+	uint8_t *slot;
 
 	if (len < 60)
 		len = 60; /* Ethernet minimum, padding already zero */
-	b.len = HDR + len;
-	if (tg_vq_add(&n->v.vq[1], &b, 1) < 0)
+	if (HDR + len > TXSLOT)
 		return -1;
-	tg_vq_kick(&n->v.vq[1]);
-	if (tg_vq_wait(&n->v, &n->v.vq[1], NULL) < 0)
+	while (tg_vq_used(q, NULL) >= 0)
+		; /* reclaim what the back end has sent */
+	if (!q->num_free) {
+		n->tx_full++;
+		return -1;
+	}
+	/* Single-descriptor chains: the head is the free list's first. */
+	slot = n->txslots + (uint64_t)q->free_head * TXSLOT;
+	memset(slot, 0, HDR);
+	memcpy(slot + HDR, frame, len);
+	b = (struct tg_buf){ (uint64_t)slot, HDR + len, false };
+	if (tg_vq_add(q, &b, 1) < 0)
 		return -1;
 	n->tx_frames++;
 	return 0;
+}
+
+static int
+xmit(struct nic *n, unsigned int len)
+{
+	int rc = xmit_queue(n, n->tx + HDR, len);
+
+	tg_vq_kick(&n->v.vq[1]);
+	return rc;
 }
 
 static uint8_t *
@@ -207,23 +246,6 @@ got_arp(const struct seen *s)
 	return s->arp_reply;
 }
 
-static void
-calibrate(void)
-{
-	/* The LAPIC tick is about 64 ms on KVM (1 GHz bus / 16 * 4M);
-	   good enough for timeouts, never for figures. */
-	uint64_t c = tg_irq_count(0x20), t0;
-
-	while (tg_irq_count(0x20) == c)
-		tg_idle();
-	t0 = rdtsc();
-	c = tg_irq_count(0x20);
-	while (tg_irq_count(0x20) < c + 2)
-		tg_idle();
-	tsc_per_ms = (rdtsc() - t0) / 128;
-	if (!tsc_per_ms)
-		tsc_per_ms = 1;
-}
 
 static int
 pinger(struct nic *n, uint8_t peer, uint64_t count)
@@ -260,6 +282,111 @@ pinger(struct nic *n, uint8_t peer, uint64_t count)
 	return replies == count ? 0 : 1;
 }
 
+/*
+ * The frame-rate loop: every loop frame addressed to us goes back to its
+ * sender; a batch of received frames costs one kick per ring (and none
+ * while the back end polls and says so).
+ */
+static void
+loop_run(struct nic *n, uint64_t ms)
+{
+	bool irq = tg_arg("irq") != NULL;
+	uint64_t haltpoll = tg_arg_u64("haltpoll", 0) * tsc_per_ms / 1000;
+	uint64_t t0 = rdtsc(), looped = 0, idle_since = 0, halts = 0;
+	struct seen s = { 0 };
+
+	/* Interrupts off: this loop polls (and with 'irq' turns receive
+	   interrupts on only to sleep). */
+	n->v.vq[0].avail[0] = 1;
+	n->v.vq[1].avail[0] = 1;
+	tg_printf("net: loop running\n");
+	while (rdtsc() - t0 < ms * tsc_per_ms) {
+		unsigned int batch = 0;
+		uint32_t len;
+		int head;
+
+		if (irq && !tg_vq_has_used(&n->v.vq[0])) {
+			uint64_t now = rdtsc();
+
+			if (!idle_since)
+				idle_since = now;
+			if (now - idle_since >= haltpoll) {
+				n->v.vq[0].avail[0] = 0;
+				mb();
+				if (!tg_vq_has_used(&n->v.vq[0])) {
+					tg_idle();
+					halts++;
+				}
+				n->v.vq[0].avail[0] = 1;
+				idle_since = 0;
+			}
+			continue;
+		}
+		idle_since = 0;
+
+		while (batch < 32 && (head = tg_vq_used(&n->v.vq[0], &len)) >= 0) {
+			uint8_t *f = n->rx[head] + HDR;
+
+			n->rx_frames++;
+			batch++;
+			if (len >= HDR + 14 && be16(f + 12) == LOOP_TYPE &&
+			    !memcmp(f, n->mac, 6)) {
+				uint8_t *o = n->tx + HDR;
+
+				memcpy(o, f + 6, 6);
+				memcpy(o + 6, n->mac, 6);
+				memcpy(o + 12, f + 12, 48);
+				if (xmit_queue(n, o, 60) == 0)
+					looped++;
+			} else if (len > HDR) {
+				handle(n, f, len - HDR, &s);
+			}
+			post_rx(n, head);
+		}
+		if (batch) {
+			tg_vq_kick(&n->v.vq[1]);
+			tg_vq_kick(&n->v.vq[0]);
+		}
+	}
+	n->v.vq[0].avail[0] = 0;
+	n->v.vq[1].avail[0] = 0;
+	tg_printf("net: loop done, %lu frames returned, rx %lu tx %lu, "
+		  "tx ring full %lu times, %lu halts\n", looped, n->rx_frames,
+		  n->tx_frames, n->tx_full, halts);
+}
+
+static int
+looper(struct nic *n, uint8_t peer, uint64_t seconds)
+{
+	uint8_t pip[4] = { 10, 0, 0, peer };
+	uint64_t burst = tg_arg_u64("burst", 64);
+	struct seen s = { 0 };
+	uint64_t tries = 0;
+
+	if (!tg_arg("peer")) {
+		loop_run(n, seconds * 1000);
+		return 0;
+	}
+	while (!s.arp_reply && tries++ < 400) {
+		send_arp(n, 1, NULL, pip);
+		receive(n, 50, &s, got_arp);
+	}
+	if (!s.arp_reply) {
+		tg_printf("net: no ARP reply from 10.0.0.%u\n", peer);
+		return 1;
+	}
+	for (uint64_t i = 0; i < burst && i < QSIZE - 1; i++) {
+		uint8_t *f = eth(n, s.peer_mac, LOOP_TYPE);
+
+		f[0] = (uint8_t)i;
+		if (xmit_queue(n, n->tx + HDR, 60) < 0)
+			break;
+	}
+	tg_vq_kick(&n->v.vq[1]);
+	loop_run(n, seconds * 1000);
+	return 0;
+}
+
 static int
 answerer(struct nic *n, uint64_t count)
 {
@@ -293,7 +420,7 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 		return 1;
 	}
 	n = tg_alloc(sizeof(*n));
-	if (tg_virtio_init(&n->v, p, 1ull << F_MAC | 1ull << F_STATUS, 2, 256,
+	if (tg_virtio_init(&n->v, p, 1ull << F_MAC | 1ull << F_STATUS, 2, QSIZE,
 			   0x80) < 0)
 		return 1;
 	for (int i = 0; i < 6; i++)
@@ -301,6 +428,7 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 	n->ip[0] = 10;
 	n->ip[3] = (uint8_t)tg_arg_u64("ip", 1);
 	n->tx = tg_alloc(BUFSZ);
+	n->txslots = tg_alloc((uint64_t)QSIZE * TXSLOT);
 	for (int i = 0; i < RXBUFS; i++)
 		n->rx[i] = tg_alloc(BUFSZ);
 	if (tg_virtio_start(&n->v) < 0)
@@ -308,7 +436,7 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 	for (int i = 0; i < RXBUFS; i++)
 		post_rx(n, i);
 	tg_vq_kick(&n->v.vq[0]);
-	calibrate();
+	tsc_per_ms = tg_tsc_per_ms();
 	t0 = rdtsc();
 	while (!(mmio_read16(n->v.device + 6) & 1)) {
 		if (rdtsc() - t0 > 30000 * tsc_per_ms) {
@@ -320,6 +448,9 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 	tg_printf("net: link up, mac %02x:%02x:%02x:%02x:%02x:%02x ip 10.0.0.%u\n",
 		  n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 		  n->ip[3]);
+	if (tg_arg("loop"))
+		return looper(n, (uint8_t)tg_arg_u64("peer", 2),
+			      tg_arg_u64("loop", 3));
 	if (tg_arg("ping"))
 		return pinger(n, (uint8_t)tg_arg_u64("peer", 2),
 			      tg_arg_u64("ping", 5));

@@ -2,9 +2,13 @@
 /*
  * Test guest entry and interrupt stubs. The VMM enters at 1 MiB in
  * 64-bit mode with RDI pointing at the boot-info page; this sets a stack
- * and calls tg_main(). Every IDT vector gets a 16-byte stub that pushes
- * a dummy error code (where the CPU pushes none) and its number, then
- * calls tg_isr(vector, frame) with frame = {vector, error, rip, cs, ...}.
+ * and calls tg_main(). Every IDT vector gets a 16-byte stub. Exceptions
+ * push a dummy error code (where the CPU pushes none) and their number,
+ * then call tg_isr(vector, frame) with frame = {vector, error, rip, cs,
+ * ...}. Under PVM every instruction of guest ring 0 is emulated, so the
+ * two paths that run thousands of times a second are kept to a few
+ * instructions: interrupts (vector >= 32: count, EOI, return) and the
+ * idle service call from ring 3 (ud2 with TG_SYS_IDLE: sti; hlt).
  */
 	.section .text.start, "ax"
 	.globl _start
@@ -50,18 +54,59 @@ isr_common:
 	add	$16, %rsp
 	iretq
 
+/* Interrupts: tg_irq_counts[vector]++, EOI; RAX (the vector) pushed. */
+irq_fast:
+	push	%rcx
+	lea	tg_irq_counts(%rip), %rcx
+	incq	(%rcx,%rax,8)
+	mov	$0xfee000b0, %eax	/* LAPIC EOI */
+	movl	$0, (%rax)
+	pop	%rcx
+	pop	%rax
+	iretq
+
+/* #UD: the idle call from ring 3 (ud2, RDI = TG_SYS_IDLE) waits here for
+   the next interrupt; every other #UD takes the full path. */
+ud_entry:
+	cmp	$4, %rdi		/* TG_SYS_IDLE */
+	jne	1f
+	testb	$3, 8(%rsp)		/* from ring 3 */
+	jz	1f
+	push	%rax
+	mov	8(%rsp), %rax		/* the faulting RIP */
+	cmpw	$0x0b0f, (%rax)		/* ud2 */
+	pop	%rax
+	jne	1f
+	addq	$2, (%rsp)
+	sti
+	hlt
+	cli
+	xor	%eax, %eax
+	iretq
+1:	push	$0
+	push	$6
+	jmp	isr_common
+
 	.balign 16
 	.globl isr_stubs
 isr_stubs:
 	.set vec, 0
 	.rept 256
 	.balign 16
+	.if vec >= 32
+	push	%rax
+	mov	$vec, %eax
+	jmp	irq_fast
+	.elseif vec == 6
+	jmp	ud_entry
+	.else
 	.if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
 	.else
 	push	$0
 	.endif
 	push	$vec
 	jmp	isr_common
+	.endif
 	.set vec, vec + 1
 	.endr
 

@@ -113,6 +113,8 @@ void tg_irq_init(void);
 uint64_t tg_irq_count(unsigned int vector);
 /* Waits (sti; hlt) until 'cond' is true or an interrupt arrives. */
 void tg_idle(void);
+/* TSC ticks per millisecond, measured against the LAPIC tick once. */
+uint64_t tg_tsc_per_ms(void);
 /* Continues in ring 3 at fn(); never returns. */
 void tg_user_mode(void (*fn)(void)) __attribute__((noreturn));
 #define TG_MSI_ADDR 0xfee00000u
@@ -138,9 +140,11 @@ int tg_pci_msix_enable(struct tg_pci_dev *d, unsigned int vector_base);
 
 /* tests */
 int tg_blk_test(struct tg_pci_dev *devs, int n);
+int tg_blk_check(struct tg_pci_dev *devs, int n);
 int tg_blk_bench(struct tg_pci_dev *devs, int n);
 int tg_hostile(struct tg_pci_dev *devs, int n);
 int tg_balloon_run(struct tg_pci_dev *devs, int n);
 int tg_net_test(struct tg_pci_dev *devs, int n);
+int tg_console_run(struct tg_pci_dev *devs, int n);
 
 #endif

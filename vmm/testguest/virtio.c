@@ -204,6 +204,12 @@ tg_vq_interrupt_after(struct tg_vq *q, uint16_t n)
 	mb();
 }
 
+bool
+tg_vq_has_used(struct tg_vq *q)
+{
+	return ((volatile uint16_t *)q->used)[1] != q->last_used;
+}
+
 int
 tg_vq_used(struct tg_vq *q, uint32_t *len)
 {

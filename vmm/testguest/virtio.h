@@ -86,6 +86,8 @@ int tg_vq_add(struct tg_vq *q, const struct tg_buf *b, unsigned int n);
 void tg_vq_kick(struct tg_vq *q);
 /* EVENT_IDX: ask for an interrupt only after 'n' more completions. */
 void tg_vq_interrupt_after(struct tg_vq *q, uint16_t n);
+/* True when a finished chain waits (nothing is taken). */
+bool tg_vq_has_used(struct tg_vq *q);
 /* A finished chain's head (and written length), or -1. */
 int tg_vq_used(struct tg_vq *q, uint32_t *len);
 /* Waits for a used chain (interrupt-driven); -1 on timeout/reset. */

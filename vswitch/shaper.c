@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* Token-bucket shaper with a FIFO (see shaper.h). Pure code. */
+#include <string.h>
+
+#include "common/compiler.h"
+#include "vswitch/shaper.h"
+
+#define FP 32
+/*
+ * Peak bucket depth: this much time at peak rate (or two frames). Long
+ * enough that a data plane held up for a few milliseconds (another
+ * process on its CPU) catches up instead of losing the time for good,
+ * short enough that the peak holds over anything longer.
+ */
+#define PEAK_WINDOW_US 10000
+/* Queue length: about this much time at the average rate. */
+#define QUEUE_WINDOW_MS 50
+
+/* bytes/s -> bytes per TSC cycle, 32.32 fixed point */
+static uint64_t
+per_cycle(uint64_t bytes_per_s, uint64_t tsc_hz)
+{
+	return (uint64_t)(((unsigned __int128)bytes_per_s << FP) / tsc_hz);
+}
+
+void
+vsw_shaper_config(struct vsw_shaper *s, const struct vsw_shape_config *c,
+		  uint64_t tsc_hz, uint64_t now, struct vsw_shaper_item *q)
+{
+	uint64_t avg = c->avg_bps / 8, peak = MAX(c->peak_bps, c->avg_bps) / 8;
+	uint64_t burst = MAX(c->burst_bytes, 2ull * VSW_SHAPER_FRAME_MAX);
+	uint64_t pdepth = MAX(peak * PEAK_WINDOW_US / 1000000,
+			      2ull * VSW_SHAPER_FRAME_MAX);
+	uint64_t qframes = avg * QUEUE_WINDOW_MS / 1000 / 1024;
+
+	if (q) {
+		memset(s, 0, sizeof(*s));
+		s->q = q;
+	}
+	s->rate_avg = per_cycle(avg, tsc_hz);
+	s->rate_peak = per_cycle(peak, tsc_hz);
+	s->depth_avg = (int64_t)(burst << FP);
+	s->depth_peak = (int64_t)(pdepth << FP);
+	s->tok_avg = s->depth_avg;
+	s->tok_peak = s->depth_peak;
+	/* A gap this long fills any bucket (burst <= 1 GiB, rate >= 1 kB/s). */
+	s->max_gap = tsc_hz * 1100000;
+	s->last = now;
+	s->qlimit = (uint32_t)MIN(MAX(qframes, 64u), (uint64_t)VSW_SHAPER_QMAX);
+}
+
+bool
+vsw_shaper_enqueue(struct vsw_shaper *s, void *pkt, uint32_t len)
+{
+	if (s->count >= s->qlimit) {
+		s->refused++;
+		return false;
+	}
+	s->q[(s->head + s->count) % VSW_SHAPER_QMAX] =
+		(struct vsw_shaper_item){ pkt, len };
+	s->count++;
+	return true;
+}
+
+static inline int64_t
+refill(int64_t tok, uint64_t rate, uint64_t gap, int64_t depth)
+{
+	unsigned __int128 add = (unsigned __int128)rate * gap;
+
+	/* tok >= -one frame, depth >= 0: depth - tok never overflows. */
+	if (add >= (unsigned __int128)(depth - tok))
+		return depth;
+	return tok + (int64_t)add;
+}
+
+unsigned int
+vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
+		   unsigned int max)
+{
+	unsigned int n = 0;
+	uint64_t gap;
+
+	if (now > s->last) {
+		gap = MIN(now - s->last, s->max_gap);
+		s->tok_avg = refill(s->tok_avg, s->rate_avg, gap, s->depth_avg);
+		s->tok_peak = refill(s->tok_peak, s->rate_peak, gap,
+				     s->depth_peak);
+		s->last = now;
+	}
+	while (n < max && s->count && s->tok_avg >= 0 && s->tok_peak >= 0) {
+		struct vsw_shaper_item *it = &s->q[s->head];
+		int64_t cost = (int64_t)it->len << FP;
+
+		s->tok_avg -= cost;
+		s->tok_peak -= cost;
+		out[n++] = it->pkt;
+		s->sent_frames++;
+		s->sent_bytes += it->len;
+		s->head = (s->head + 1) % VSW_SHAPER_QMAX;
+		s->count--;
+	}
+	return n;
+}
+
+unsigned int
+vsw_shaper_drain(struct vsw_shaper *s, void **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max && s->count) {
+		out[n++] = s->q[s->head].pkt;
+		s->head = (s->head + 1) % VSW_SHAPER_QMAX;
+		s->count--;
+	}
+	return n;
+}
