@@ -244,6 +244,63 @@ qemu-io -f raw -c "read -P 0x42 0 16M" x.raw >qio.out &&
 	! grep -q failed qio.out || fail "the template changed"
 echo "ok: linked clones served by three processes over one base"
 
+# ---- disk modes through the server ----
+"$V" create n.vmdk --size 8M >/dev/null
+start n.vmdk n.sock
+qio "$(nbd n.sock)" -c "write -P 0x11 0 2M" -c flush
+stop
+"$S" mode n.vmdk nonpersistent >/dev/null
+start n.vmdk n.sock
+qio "$(nbd n.sock)" -c "write -P 0x22 0 1M" -c flush -c "read -P 0x22 0 1M"
+stop
+start n.vmdk n.sock
+qio "$(nbd n.sock)" -c "read -P 0x11 0 2M" -c "write -P 0x33 1M 1M"
+stop
+"$S" mode n.vmdk undoable >/dev/null
+for act in keep discard commit; do
+	start n.vmdk n.sock
+	qio "$(nbd n.sock)" -c "read -P 0x11 0 1M" -c "write -P 0x44 0 1M" -c flush
+	stop
+	"$S" mode n.vmdk --json | grep -q '"redo_log":true' || fail "no redo log"
+	[ $act = keep ] && expect_err 75 "redo log is pending" "$S" mode n.vmdk persistent
+	"$S" poweroff n.vmdk $act || fail "poweroff $act"
+	# keep: the redo log reads on (and is then undone); discard: the
+	# state before it; commit: its writes folded into the disk.
+	rd() {
+		rm -f n.raw
+		"$V" export n.vmdk n.raw --format raw >/dev/null
+		qemu-io -f raw -c "read -P $1 0 1M" n.raw >qio.out &&
+			! grep -q failed qio.out || fail "undoable $act: $(cat qio.out)"
+	}
+	case $act in
+	keep) rd 0x44; "$S" poweroff n.vmdk discard; rd 0x11 ;;
+	discard) rd 0x11 ;;
+	commit) rd 0x44 ;;
+	esac
+done
+"$S" mode n.vmdk persistent >/dev/null
+[ "$("$S" list n.vmdk --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["snapshots"]))')" = 0 ] ||
+	fail "redo logs left nodes behind: $("$S" list n.vmdk)"
+echo "ok: disk modes (nonpersistent; undoable keep, discard, commit)"
+
+# ---- qcow2 backing chains ----
+"$V" export d.vmdk dq.qcow2 --format qcow2 --chain >/dev/null ||
+	fail "export --chain"
+qemu-img check -q dq.qcow2 || fail "qemu-img check of the chain"
+[ "$(qemu-img info --backing-chain dq.qcow2 | grep -c '^image:')" -ge 2 ] ||
+	fail "not a backing chain: $(qemu-img info --backing-chain dq.qcow2)"
+rm -f cur.raw
+"$V" export d.vmdk cur.raw --format raw >/dev/null
+qemu-img compare -q -f raw cur.raw dq.qcow2 || fail "chain reads differently"
+"$V" export d.vmdk --snapshot C cq.qcow2 --format qcow2 --chain >/dev/null
+qemu-img compare -q -f raw c.raw cq.qcow2 || fail "snapshot C as a chain"
+"$V" import dq.qcow2 imp.vmdk --chain >/dev/null || fail "import --chain"
+rm -f imp.raw
+"$V" export imp.vmdk imp.raw --format raw >/dev/null
+cmp imp.raw cur.raw || fail "imported chain differs"
+"$V" check imp.vmdk >/dev/null || fail "check of the imported chain"
+echo "ok: qcow2 backing chains out and back in"
+
 # ---- bad input: clear error, nothing changed ----
 "$V" create e.vmdk --size 8M >/dev/null
 "$S" create e.vmdk --name one >/dev/null
