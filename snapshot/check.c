@@ -138,7 +138,10 @@ snap_check_path(const char *path, bool repair, struct vdisk_check_report *rep)
 		rc = 1;      /* vdisk reports what is wrong with it */
 		goto out;
 	}
+	/* A plain disk without a tree is vdisk's to check. */
 	rc = snap_tree_load(st, leaf, &t);
+	snap_tree_free(t);
+	t = NULL;
 	if (rc == -ENOENT && !snap_desc_layered(cur)) {
 		rc = 1;
 		goto out;
