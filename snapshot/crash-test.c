@@ -380,7 +380,7 @@ ds_case(enum op op, const char *lun)
 	struct state before, after;
 	struct lun_writelog *wl;
 	struct lun *target;
-	unsigned int points;
+	unsigned int points, step;
 
 	snprintf(log_path, sizeof(log_path), "%s/%s.wlog", top, op_names[op]);
 	snprintf(base, sizeof(base), "%s/%s.lun0", top, op_names[op]);
@@ -411,11 +411,14 @@ ds_case(enum op op, const char *lun)
 	points = lun_writelog_points(wl);
 	CHECK_EQ(test_sh("cp '%s' '%s'", base, rep), 0);
 	CHECK_OK(lun_open(rep, NULL, &target));
-	for (unsigned int p = 0; p <= points; p++) {
+	/* Every point; every other one under ASan (the last one always). */
+	step = test_is_sanitized() ? 2 : 1;
+	for (unsigned int p = 0, prev = 0; p <= points;
+	     prev = p, p = (p < points && p + step > points) ? points :
+			   p + step) {
 		char chk[700];
 
-		CHECK_OK(lun_writelog_replay_from(wl, target, p ? p - 1 : 0, p,
-						  0));
+		CHECK_OK(lun_writelog_replay_from(wl, target, prev, p, 0));
 		CHECK_OK(lun_flush(target));
 		snprintf(chk, sizeof(chk), "%s.chk", rep);
 		CHECK_EQ(test_sh("cp '%s' '%s'", rep, chk), 0);

@@ -27,8 +27,11 @@ T=$(mktemp -d)
 SP=""
 SP2=""
 WP=""
+TP=""
 cleanup() {
 	for p in $WP $SP $SP2; do kill "$p" 2>/dev/null || true; done
+	# tgtd ignores SIGTERM while it has targets.
+	[ -n "$TP" ] && kill -KILL "$TP" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -350,28 +353,67 @@ bad_case "content ID mismatch" "content ID"
 cp keep.vmdk e.vmdk
 "$V" check e.vmdk >/dev/null || fail "restored disk does not check"
 
-# Revert of a disk another host holds (a datastore on a file LUN: the
-# server and vsnap are two hosts with their own heartbeat slots).
+# On a datastore (a file LUN, and an iSCSI LUN of a private tgtd when
+# this machine can run one): online create, delete and commit through the
+# server, revert of a disk another host holds refused (the server and
+# vsnap are two hosts with their own heartbeat slots), revert when free.
+ds_part() {
+	L=$1
+	"$F" mkfs "$L" --force >/dev/null || fail "mkfs $L"
+	"$F" mkdir "$L:/vm"
+	H="$L:/vm/h.vmdk"
+	"$V" create "$H" --size 8M >/dev/null
+	"$S" create "$H" --name one >/dev/null
+	start "$H" h.sock
+	qio "$(nbd h.sock)" -c "write -P 0x99 0 1M" -c flush
+	"$F" get "$L:/vm/h.vsnap" tree.before --force >/dev/null
+	expect_err 75 "locked by host\|in use\|held" "$S" revert "$H" one
+	"$F" get "$L:/vm/h.vsnap" tree.after --force >/dev/null
+	cmp tree.before tree.after || fail "a refused revert changed the tree"
+	qio "$(nbd h.sock)" -c "read -P 0x99 0 1M"
+	"$S" create "$H" --name two >/dev/null || fail "online create on $L"
+	qio "$(nbd h.sock)" -c "write -P 0x98 1M 1M" -c flush
+	"$S" create "$H" --name three >/dev/null
+	qio "$(nbd h.sock)" -c "write -P 0x97 2M 1M" -c flush
+	"$S" delete "$H" two >/dev/null || fail "online delete on $L"
+	"$S" commit "$H" >/dev/null || fail "online commit on $L"
+	qio "$(nbd h.sock)" -c "read -P 0x99 0 1M" -c "read -P 0x98 1M 1M" \
+		-c "read -P 0x97 2M 1M"
+	stop
+	[ "$(pts "$H")" = "one" ] || fail "tree on $L: $(pts "$H")"
+	"$S" revert "$H" one || fail "revert on $L"
+	start "$H" h.sock
+	qio "$(nbd h.sock)" -c "read -P 0 0 3M"
+	stop
+	"$V" check "$H" >/dev/null || fail "check on $L"
+	"$F" fsck "$L" >fsck.out 2>&1 || fail "fsck: $(cat fsck.out)"
+	echo "ok: datastore on $L: online create/delete/commit, revert of a" \
+	     "disk another host holds refused"
+}
 truncate -s 256M lun.img
-"$F" mkfs lun.img --force >/dev/null
-"$F" mkdir lun.img:/vm
-"$V" create lun.img:/vm/h.vmdk --size 8M >/dev/null
-"$S" create lun.img:/vm/h.vmdk --name one >/dev/null
-start lun.img:/vm/h.vmdk h.sock
-qio "$(nbd h.sock)" -c "write -P 0x99 0 1M" -c flush
-"$F" get lun.img:/vm/h.vsnap tree.before >/dev/null
-expect_err 75 "locked by host\|in use\|held" "$S" revert lun.img:/vm/h.vmdk one
-"$F" get lun.img:/vm/h.vsnap tree.after >/dev/null
-cmp tree.before tree.after || fail "a refused revert changed the tree"
-qio "$(nbd h.sock)" -c "read -P 0x99 0 1M"
-# Online create on the datastore through the server still works.
-"$S" create lun.img:/vm/h.vmdk --name two >/dev/null ||
-	fail "online create on a datastore"
-stop
-"$S" revert lun.img:/vm/h.vmdk one || fail "revert on a datastore"
-start lun.img:/vm/h.vmdk h.sock
-qio "$(nbd h.sock)" -c "read -P 0 0 1M"
-stop
-"$F" fsck lun.img >fsck.out 2>&1 || fail "fsck: $(cat fsck.out)"
-echo "ok: revert of a disk another host holds refused"
+ds_part "$T/lun.img"
+if [ "$(id -u)" = 0 ] && command -v tgtd >/dev/null &&
+   command -v tgtadm >/dev/null; then
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	# tgtadm takes control ports up to 32767 only.
+	cport=$(( $$ % 30000 + 1500 ))
+	truncate -s 256M iscsi.img
+	tgtd -f --iscsi portal=127.0.0.1:$port -C $cport >tgtd.log 2>&1 &
+	TP=$!
+	for i in $(seq 50); do
+		tgtadm -C $cport --lld iscsi --op show --mode target \
+			>/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	iqn=iqn.2026-01.vstack.test:snap$$
+	tgtadm -C $cport --lld iscsi --op new --mode target --tid 1 -T $iqn
+	tgtadm -C $cport --lld iscsi --op new --mode logicalunit --tid 1 \
+		--lun 1 -b "$T/iscsi.img"
+	tgtadm -C $cport --lld iscsi --op bind --mode target --tid 1 -I ALL
+	ds_part "iscsi://127.0.0.1:$port/$iqn/1"
+	# tgtd ignores SIGTERM while it has targets.
+	kill -KILL $TP; wait $TP 2>/dev/null || true; TP=""
+else
+	echo "note: no tgtd (or not root): iSCSI part not run"
+fi
 echo "all ok"
