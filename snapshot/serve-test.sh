@@ -121,6 +121,22 @@ qemu-io -f raw -c "read -P 0xc1 2M 1M" -c "read -P 0xa1 4M 1M" c.raw \
 "$V" check d.vmdk >/dev/null || fail "check after branches"
 echo "ok: pattern A, snapshot, B, revert, branches"
 
+# ---- one create over several disks ----
+"$V" create va.vmdk --size 8M >/dev/null
+"$V" create vb.vmdk --size 8M >/dev/null
+"$S" create va.vmdk vb.vmdk --name X >/dev/null || fail "create over two"
+ga=$("$S" list va.vmdk --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"][0]["group"])')
+gb=$("$S" list vb.vmdk --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"][0]["group"])')
+[ -n "$ga" ] && [ "$ga" = "$gb" ] || fail "no common group: $ga $gb"
+# One of them held by a server, the other not: refused, neither changed.
+start va.vmdk va.sock
+before=$(state vb)
+expect_err 75 "held together" "$S" create va.vmdk vb.vmdk --name Y
+[ "$(state vb)" = "$before" ] || fail "a refused group create changed vb"
+stop
+[ "$(pts va.vmdk)" = "X" ] || fail "a refused group create changed va"
+echo "ok: one snapshot over two disks (group $ga)"
+
 # ---- delete in the middle of a chain, served, byte for byte ----
 # Five points, each scattered random data over the last (w$i.raw sparse:
 # nbdcopy --destination-is-zero writes only its data), exp$i.raw what
