@@ -4,7 +4,7 @@
  * stops it.
  *   vmm [--set KEY=VALUE]... [--undoable keep|discard|commit]
  *       [--log LEVEL] vm.cfg
- *   vmm keys            lists the configuration keys
+ *   vmm keys [--json]   lists the configuration keys
  * Exit: 0 the VM ended normally (or the test guest reported success),
  * 1 it failed or the test guest reported failure, 2 usage or config
  * error. SIGINT/SIGTERM power the VM off. At the end, the disks' modes
@@ -30,7 +30,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vmm [OPTIONS] VM.CFG\n"
-		"       vmm keys\n\n"
+		"       vmm keys [--json]\n\n"
 		"Runs one virtual machine described by VM.CFG (key = value lines)\n"
 		"until it powers off or 'vmctl SOCKET stop|poweroff' ends it.\n\n"
 		"Options:\n"
@@ -162,11 +162,13 @@ main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
 	struct vmm_config *cfg;
 	char err[512], *sets[64];
 	enum vmm_undoable undoable = VMM_UNDOABLE_ASK;
+	bool json = false;
 	enum log_level lvl;
 	int c, nsets = 0, rc;
 
@@ -192,6 +194,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
+		case 'j':
+			json = true;
+			break;
 		case 'V':
 			printf("vmm %s\n", VSTACK_VERSION);
 			return CLI_EXIT_OK;
@@ -201,6 +206,12 @@ main(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("expected one VM.CFG argument");
+	if (!strcmp(argv[optind], "keys") && json) {
+		vmm_config_print_keys_json(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (json)
+		return cli_usage_error("--json goes with 'vmm keys'");
 	if (!strcmp(argv[optind], "keys")) {
 		printf("Keys of a vm.cfg file:\n");
 		vmm_config_print_keys(stdout);

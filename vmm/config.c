@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/json.h"
 #include "vmm/config.h"
 
 #define CFG_MAX_LINE 4096
@@ -738,6 +739,23 @@ vmm_config_print_keys(void *file)
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		fprintf(f, "  %-16s %s\n", keys[i].name, keys[i].help);
+}
+
+void
+vmm_config_print_keys_json(void *file)
+{
+	struct json_writer w;
+
+	json_writer_init(&w, file);
+	json_arr_begin(&w, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_obj_begin(&w, NULL);
+		json_str(&w, "key", keys[i].name);
+		json_str(&w, "help", keys[i].help);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_end_document(&w);
 }
 
 void

@@ -48,6 +48,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *key, const char *value,
 void vmm_config_free(struct vmm_config *cfg);
 /* Writes every known key with its type and meaning (for --help, docs). */
 void vmm_config_print_keys(void *file);
+/* The same as a JSON array of {"key", "help"} (vmm keys --json). */
+void vmm_config_print_keys_json(void *file);
 /* The VM's name ("vm" if the file gives none). */
 const char *vmm_config_name(const struct vmm_config *cfg);
 
