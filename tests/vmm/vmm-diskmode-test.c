@@ -13,7 +13,8 @@
  *   undoable, nobody     kept
  *   undoable, a terminal the VMM asks; "commit" folds the changes into
  *                        the disk, which can then go back to persistent
- * A raw image refuses redo-log modes with a way out.
+ * A running VM's disk takes a snapshot (vsnap through the VMM), which a
+ * revert brings back. A raw image refuses redo-log modes with a way out.
  *   vmm-diskmode-test VMM VMCTL TESTGUEST.BIN VDISK VFS VSNAP
  */
 #include <unistd.h>
@@ -180,6 +181,32 @@ test_undoable(void)
 	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
 }
 
+/*
+ * A snapshot of a running VM's disk, answered by the VMM's snapshot
+ * control socket; the disk named relative to the LUN's folder (the VMM
+ * has it absolute). Then changes, a revert, and the old contents.
+ */
+static void
+test_online_snapshot(void)
+{
+	char out[8192];
+	struct vmt t;
+
+	CHECK_OK(vmt_start(&t, "online", "cmdline = blkcheck seed=6 stay\n"
+			   "disk0 = %s\n", disk));
+	CHECK(vmt_wait_serial(&t, "hold pattern seed 6: yes", 30000));
+	if (test_sh("cd %s && %s create lun0.img:/vm1/disk.vmdk --name online "
+		    ">&2", test_tmpdir(), vsnap_tool) != 0)
+		vmt_dump(&t);
+	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_wait(&t, 20000), 0);
+	CHECK_EQ(test_sh("%s list %s | grep -q online", vsnap_tool, disk), 0);
+	CHECK_EQ(run_vm(&t, "change", "persistent", "blk seed=10"), 0);
+	CHECK_EQ(check_disk(10), -1);
+	CHECK_EQ(test_sh("%s revert %s online", vsnap_tool, disk), 0);
+	CHECK_EQ(check_disk(6), -1);
+}
+
 static void
 test_raw_image_refused(void)
 {
@@ -221,6 +248,7 @@ main(int argc, char **argv)
 	RUN_TEST(test_persistent_and_nonpersistent);
 	RUN_TEST(test_nonpersistent_after_kill);
 	RUN_TEST(test_undoable);
+	RUN_TEST(test_online_snapshot);
 	RUN_TEST(test_raw_image_refused);
 	test_tmpdir_remove();
 	return 0;
