@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +58,10 @@ struct lun_faulty {
 	struct fault_state *fs;
 	struct fio *ready, **ready_tail;  /* finished, to report at poll */
 	struct fio *delayed;              /* finished, reported when due */
+	/* lun_event_fd(): an epoll fd over the inner handle's fd, 'efd'
+	 * (set while 'ready' is not empty) and 'tfd' (the first delayed
+	 * completion's due time); all -1 until asked for. */
+	int epfd, efd, tfd;
 };
 
 /* One outer request on its way through the wrapper. */
@@ -583,6 +588,8 @@ ready(struct lun_faulty *f, struct fio *fio)
 	fio->next = NULL;
 	*f->ready_tail = fio;
 	f->ready_tail = &fio->next;
+	if (f->efd >= 0)
+		lun_eventfd_signal(f->efd);
 }
 
 static void
@@ -595,6 +602,8 @@ delay_until(struct lun_faulty *f, struct fio *fio, uint64_t due)
 		pp = &(*pp)->next;
 	fio->next = *pp;
 	*pp = fio;
+	if (f->tfd >= 0 && f->delayed == fio)
+		lun_timerfd_arm(f->tfd, due);
 }
 
 /* Inner completion: log what became durable-ordered, then queue. */
@@ -651,6 +660,7 @@ faulty_wrap_state(struct lun *inner, struct fault_state *fs, struct lun **out)
 	f->inner = inner;
 	f->fs = fs;
 	f->ready_tail = &f->ready;
+	f->epfd = f->efd = f->tfd = -1;
 	f->base.info = inner->info;
 	f->base.info.scheme = "faulty";
 	f->base.pr_key = inner->pr_key;
@@ -755,6 +765,12 @@ faulty_close(struct lun *lun)
 
 	lun_close(f->inner);
 	state_put(f->fs);
+	if (f->epfd >= 0)
+		close(f->epfd);
+	if (f->efd >= 0)
+		close(f->efd);
+	if (f->tfd >= 0)
+		close(f->tfd);
 	free(f);
 }
 
@@ -900,6 +916,18 @@ report(struct lun_faulty *f)
 	return n;
 }
 
+/* The event fd: readable while reports wait, or at the next due time. */
+static void
+rearm(struct lun_faulty *f)
+{
+	if (f->epfd < 0)
+		return;
+	lun_eventfd_drain(f->efd);
+	if (f->ready)
+		lun_eventfd_signal(f->efd);
+	lun_timerfd_arm(f->tfd, f->delayed ? f->delayed->due_ns : UINT64_MAX);
+}
+
 static int
 faulty_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 {
@@ -913,14 +941,16 @@ faulty_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 		uint64_t now;
 
 		rc = lun_poll(f->inner, 0, 0);
-		if (rc < 0)
+		if (rc < 0) {
+			rearm(f);
 			return rc;
+		}
 		done += report(f);
-		if (done >= min_done || lun->inflight == 0)
-			return (int)done;
 		now = clock_mono_ns();
-		if (now >= deadline)
+		if (done >= min_done || lun->inflight == 0 || now >= deadline) {
+			rearm(f);
 			return (int)done;
+		}
 		/* Sleep in the inner poll, waking for the next delayed one. */
 		wait_ms = 10;
 		if (f->delayed && f->delayed->due_ns > now)
@@ -928,14 +958,60 @@ faulty_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 					   (f->delayed->due_ns - now) / NS_PER_MS + 1);
 		if (lun_inflight(f->inner)) {
 			rc = lun_poll(f->inner, 1, wait_ms);
-			if (rc < 0)
+			if (rc < 0) {
+				rearm(f);
 				return rc;
+			}
 		} else if (!f->ready) {
 			struct timespec ts = { 0, (long)wait_ms * 1000000L };
 
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+static int
+epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int
+faulty_event_fd(struct lun *lun)
+{
+	struct lun_faulty *f = to_faulty(lun);
+	int inner_fd, rc;
+
+	if (f->epfd >= 0)
+		return f->epfd;
+	inner_fd = lun_event_fd(f->inner);
+	if (inner_fd < 0)
+		return inner_fd;
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	f->efd = lun_eventfd_new();
+	f->tfd = lun_timerfd_new();
+	rc = f->epfd < 0 ? -errno : f->efd < 0 ? f->efd :
+	     f->tfd < 0 ? f->tfd : 0;
+	if (rc == 0)
+		rc = epoll_add(f->epfd, inner_fd);
+	if (rc == 0)
+		rc = epoll_add(f->epfd, f->efd);
+	if (rc == 0)
+		rc = epoll_add(f->epfd, f->tfd);
+	if (rc < 0) {
+		if (f->epfd >= 0)
+			close(f->epfd);
+		if (f->efd >= 0)
+			close(f->efd);
+		if (f->tfd >= 0)
+			close(f->tfd);
+		f->epfd = f->efd = f->tfd = -1;
+		return rc;
+	}
+	rearm(f);
+	return f->epfd;
 }
 
 static int
@@ -1124,6 +1200,7 @@ const struct lun_ops lun_faulty_ops = {
 	.submit = faulty_submit,
 	.kick = faulty_kick,
 	.poll = faulty_poll,
+	.event_fd = faulty_event_fd,
 	.register_buffers = faulty_register_buffers,
 	.ats = faulty_ats,
 	.pr_register = faulty_pr_register,

@@ -34,6 +34,7 @@ struct lun_file {
 	unsigned int queued;         /* SQEs not yet handed to the kernel */
 	struct lun_io *sync_done;    /* completed synchronously, not reported */
 	struct lun_io **sync_tail;
+	int efd;                     /* lun_event_fd(): -1 until asked for */
 };
 
 static struct lun_file *
@@ -127,6 +128,7 @@ file_open(const char *path, const struct lun_config *cfg, struct lun **out)
 	if (!f)
 		return -ENOMEM;
 	f->sync_tail = &f->sync_done;
+	f->efd = -1;
 	err = open_fd(f, path, cfg->read_only);
 	if (err < 0) {
 		log_err("vfs.lun", "%s: %s", path, strerror(-err));
@@ -173,6 +175,8 @@ file_close(struct lun *lun)
 	struct lun_file *f = to_file(lun);
 
 	io_uring_queue_exit(&f->ring);
+	if (f->efd >= 0)
+		close(f->efd);
 	close(f->fd);
 	free(f);
 }
@@ -193,6 +197,8 @@ discard_now(struct lun_file *f, struct lun_io *io)
 	io->next = NULL;
 	*f->sync_tail = io;
 	f->sync_tail = &io->next;
+	if (f->efd >= 0)
+		lun_eventfd_signal(f->efd);
 	return 0;
 }
 
@@ -305,6 +311,20 @@ reap(struct lun_file *f)
 }
 
 /*
+ * Leaves the event fd readable exactly when something is left to reap.
+ * A completion posted after the drain signals the eventfd again itself.
+ */
+static void
+rearm(struct lun_file *f)
+{
+	if (f->efd < 0)
+		return;
+	lun_eventfd_drain(f->efd);
+	if (f->sync_done || io_uring_cq_ready(&f->ring))
+		lun_eventfd_signal(f->efd);
+}
+
+/*
  * Reaps what is ready first; only if that is not enough does it enter the
  * kernel, once, both starting the queued requests and waiting. Requests
  * the callbacks queue stay queued until the next poll or kick, so a
@@ -335,10 +355,13 @@ file_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 						      NULL);
 		if (rc >= 0 || rc == -ETIME)
 			f->queued = 0;
-		if (rc < 0 && rc != -ETIME && rc != -EINTR)
+		if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+			rearm(f);
 			return rc;
+		}
 		done += reap(f);
 	}
+	rearm(f);
 	if (min_done == 0) {
 		/* A non-blocking poll is also the caller's kick. */
 		rc = file_kick(lun);
@@ -346,6 +369,28 @@ file_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 			return rc;
 	}
 	return (int)done;
+}
+
+/* An eventfd the ring signals at every completion. */
+static int
+file_event_fd(struct lun *lun)
+{
+	struct lun_file *f = to_file(lun);
+	int fd, rc;
+
+	if (f->efd >= 0)
+		return f->efd;
+	fd = lun_eventfd_new();
+	if (fd < 0)
+		return fd;
+	rc = io_uring_register_eventfd(&f->ring, fd);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	f->efd = fd;
+	rearm(f);
+	return fd;
 }
 
 static int
@@ -433,6 +478,7 @@ const struct lun_ops lun_file_ops = {
 	.submit = file_submit,
 	.kick = file_kick,
 	.poll = file_poll,
+	.event_fd = file_event_fd,
 	.register_buffers = file_register_buffers,
 	.ats = file_ats,
 };

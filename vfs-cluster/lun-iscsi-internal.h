@@ -146,6 +146,17 @@ struct lun_iscsi {
 	/* rate limit for data-path error lines */
 	uint64_t log_window_ns;
 	unsigned int log_count;
+	/*
+	 * lun_event_fd(): an epoll fd over the session socket (with the
+	 * events libiscsi wants), 'tfd' (the next deadline or retry time)
+	 * and 'efd' (set while callers' completions wait). All -1 until
+	 * asked for; iscsi_events_sync() keeps them in step.
+	 */
+	int epfd, tfd, efd;
+	struct iscsi_context *ep_ctx; /* the context whose socket is in */
+	int ep_sock;
+	uint32_t ep_events;
+	uint64_t ep_timer_ns;         /* armed for; UINT64_MAX: disarmed */
 };
 
 static inline struct lun_iscsi *
@@ -172,6 +183,11 @@ void iscsi_session_teardown(struct lun_iscsi *l, enum session_state next);
  * wait in 'completed' (iscsi_cmd_take_completed()).
  */
 void iscsi_engine_round(struct lun_iscsi *l, uint64_t until_ns);
+/* Makes the event fd (if any) reflect the session and the lists now. */
+void iscsi_events_sync(struct lun_iscsi *l);
+/* Creates the event fd on first use; returns it or -errno. */
+int iscsi_events_open(struct lun_iscsi *l);
+void iscsi_events_close(struct lun_iscsi *l);
 void iscsi_cmd_init(struct lun_iscsi *l, struct iscsi_cmd *cmd,
 		    enum cmd_kind kind, uint64_t deadline_ns);
 /* Queues a command (sent at once if the session is up). */

@@ -66,9 +66,10 @@
  *   again. A reservation the lost session held stays with it until
  *   preempted after T (which fences this host's key; with tgtd even a
  *   reconnecting handle of this host then needs lun_pr_register()).
- * - Another host holds a reservation of another type (a long-lived
- *   fencing reservation): it is not an ATS mutex and is never
- *   preempted; the ATS waits until its deadline. For such a reservation
+ * - Another host holds a reservation of another type, or one whose key
+ *   carries LUN_PR_ANCHOR_TAG (a long-lived fencing reservation): it is
+ *   not an ATS mutex and is never preempted; the ATS waits until its
+ *   deadline. For such a reservation
  *   use a type other than write-exclusive-registrants-only, or hold it
  *   on the host doing the ATS: a handle that holds a single-holder
  *   reservation itself (lun_pr_reserve() or a preempt that took one over)
@@ -446,7 +447,9 @@ on_conflict(struct lun_iscsi *l, struct mutex_wait *w)
 		if (rc < 0)
 			return rc;
 	}
-	if (!r.reserved || r.type != TYPE_MUTEX)
+	/* A standing fencing reservation is not an ATS: never stale. */
+	if (!r.reserved || r.type != TYPE_MUTEX ||
+	    lun_pr_key_is_anchor(r.key))
 		return 0;
 	now = clock_mono_ns();
 	if (r.key != w->watch_key || !w->watch_since) {

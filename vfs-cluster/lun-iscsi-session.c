@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -665,6 +667,119 @@ iscsi_engine_round(struct lun_iscsi *l, uint64_t until_ns)
 			iscsi_cmd_finish(l, l->queued.head, -ENOTCONN);
 	}
 	send_queued(l, now);
+	iscsi_events_sync(l);
+}
+
+/* ---- the event fd ---- */
+
+static uint32_t
+epoll_events(int poll_events)
+{
+	uint32_t ev = 0;
+
+	if (poll_events & POLLIN)
+		ev |= EPOLLIN;
+	if (poll_events & POLLOUT)
+		ev |= EPOLLOUT;
+	return ev;
+}
+
+static void
+sync_socket(struct lun_iscsi *l)
+{
+	int fd = l->iscsi ? iscsi_get_fd(l->iscsi) : -1;
+	uint32_t events = fd >= 0 ? epoll_events(iscsi_which_events(l->iscsi)) :
+				    0;
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	if (l->ep_ctx == l->iscsi && l->ep_sock == fd &&
+	    l->ep_events == events)
+		return;
+	/* A new session's socket may reuse the old number: the closed one
+	 * left the epoll set by itself, so DEL may fail and MOD too. */
+	if (l->ep_sock >= 0 && (l->ep_ctx != l->iscsi || l->ep_sock != fd))
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->ep_sock, NULL);
+	l->ep_ctx = NULL;
+	l->ep_sock = -1;
+	if (fd < 0)
+		return;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 &&
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_warn(LOG_TOPIC, "%s: event fd: cannot watch the socket: %s",
+			 l->log_name, strerror(errno));
+		return;
+	}
+	l->ep_ctx = l->iscsi;
+	l->ep_sock = fd;
+	l->ep_events = events;
+}
+
+void
+iscsi_events_sync(struct lun_iscsi *l)
+{
+	uint64_t wake, now;
+
+	if (l->epfd < 0)
+		return;
+	sync_socket(l);
+	lun_eventfd_drain(l->efd);
+	if (l->completed.n)
+		lun_eventfd_signal(l->efd);
+	/* Deadlines only ever come closer by new commands; a timer left
+	 * armed for a command that completed costs one empty poll. */
+	wake = next_timer(l, UINT64_MAX);
+	now = clock_mono_ns();
+	if (wake < l->ep_timer_ns || l->ep_timer_ns <= now) {
+		lun_timerfd_arm(l->tfd, wake);
+		l->ep_timer_ns = wake;
+	}
+}
+
+static int
+epoll_add_in(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int
+iscsi_events_open(struct lun_iscsi *l)
+{
+	int rc;
+
+	if (l->epfd >= 0)
+		return l->epfd;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->tfd = lun_timerfd_new();
+	l->efd = lun_eventfd_new();
+	rc = l->epfd < 0 ? -errno : l->tfd < 0 ? l->tfd :
+	     l->efd < 0 ? l->efd : 0;
+	if (rc == 0)
+		rc = epoll_add_in(l->epfd, l->tfd);
+	if (rc == 0)
+		rc = epoll_add_in(l->epfd, l->efd);
+	if (rc < 0) {
+		iscsi_events_close(l);
+		return rc;
+	}
+	l->ep_ctx = NULL;
+	l->ep_sock = -1;
+	l->ep_timer_ns = UINT64_MAX;
+	iscsi_events_sync(l);
+	return l->epfd;
+}
+
+void
+iscsi_events_close(struct lun_iscsi *l)
+{
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->tfd >= 0)
+		close(l->tfd);
+	if (l->efd >= 0)
+		close(l->efd);
+	l->epfd = l->tfd = l->efd = -1;
 }
 
 /* ---- own commands ---- */

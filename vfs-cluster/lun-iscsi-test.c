@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -298,6 +299,53 @@ test_stopped_target_deadlines(void)
 	free(y);
 }
 
+static void
+flag_done(struct lun_io *io)
+{
+	*(bool *)io->priv = true;
+}
+
+/*
+ * An event loop sleeping on the completion fd still sees a request
+ * time out: the fd's timer wakes it at the deadline, not the socket.
+ */
+static void
+test_event_fd_deadline(void)
+{
+	struct lun_config cfg = { .io_timeout_ms = 700, .no_reconnect = true };
+	struct lun *a = open_ok(tgt.url[0], &cfg);
+	uint8_t *buf = xalloc(4096);
+	struct pollfd p = { .events = POLLIN };
+	unsigned int wakeups = 0;
+	struct lun_io io;
+	bool done = false;
+	double t0, dt;
+
+	p.fd = lun_event_fd(a);
+	CHECK(p.fd >= 0);
+	CHECK_OK(kill(tgt.pid, SIGSTOP));
+	lun_io_prep_read(&io, 40 << 20, buf, 4096);
+	io.done = flag_done;
+	io.priv = &done;
+	t0 = now_s();
+	CHECK_OK(lun_submit(a, &io));
+	CHECK_OK(lun_kick(a));
+	while (!done) {
+		CHECK_EQ(poll(&p, 1, 5000), 1);
+		CHECK(lun_poll(a, 0, 0) >= 0);
+		wakeups++;
+		CHECK(wakeups < 50);
+	}
+	dt = now_s() - t0;
+	CHECK_OK(kill(tgt.pid, SIGCONT));
+	printf("   event fd: -ETIMEDOUT after %.3f s, %u wake-ups\n", dt,
+	       wakeups);
+	CHECK_EQ(io.result, -ETIMEDOUT);
+	CHECK(dt >= 0.65 && dt < 1.5);
+	lun_close(a);
+	free(buf);
+}
+
 struct load {
 	struct lun *lun;
 	struct lun_io io[16];
@@ -430,12 +478,6 @@ test_target_killed_mid_io(void)
 	free(lb.buf);
 	free(buf);
 	tgt_stop(&t2);
-}
-
-static void
-flag_done(struct lun_io *io)
-{
-	*(bool *)io->priv = true;
 }
 
 /*
@@ -732,6 +774,44 @@ test_ats_dead_holder_preempted(void)
 	free(b);
 }
 
+/*
+ * A standing fencing reservation (its holder's key tagged as an anchor)
+ * is never taken for a stuck ATS: a PR-mutex ATS times out instead of
+ * preempting it, and the reservation stays.
+ */
+static void
+test_ats_spares_anchor(void)
+{
+	const uint64_t anchor = (uint64_t)LUN_PR_ANCHOR_TAG << 32 | 0x77;
+	uint8_t *a = xalloc(512), *b = xalloc(512);
+	struct lun_pr_state st;
+	struct lun *h, *w;
+	double t0;
+
+	fill_sector(a, 'a');
+	fill_sector(b, 'b');
+	h = open_keyed(anchor, 400);
+	CHECK_OK(lun_pr_reserve(h, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY));
+	/* Registered by lun_pr_register(): stays after the close. */
+	CHECK_OK(lun_pr_register(h, anchor));
+	lun_close(h);
+	w = open_keyed(0xd1, 400);
+	CHECK_OK(lun_write(w, 12288, a, 512, LUN_IO_FUA));
+	t0 = now_s();
+	CHECK_EQ(lun_ats(w, 12288, a, b, 512), -ETIMEDOUT);
+	CHECK(now_s() - t0 >= 0.5);
+	CHECK_OK(lun_pr_read(w, &st));
+	CHECK(st.reserved && st.holder_key == anchor);
+	/* Clean up for the tests after: take it over, let it go. */
+	CHECK_OK(lun_pr_preempt(w, anchor, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY,
+				false));
+	CHECK_OK(lun_pr_release(w, LUN_PR_WRITE_EXCLUSIVE_REG_ONLY));
+	CHECK_OK(lun_ats(w, 12288, a, b, 512));
+	lun_close(w);
+	free(a);
+	free(b);
+}
+
 static void
 test_ats_paused_holder(void)
 {
@@ -809,6 +889,7 @@ main(void)
 	RUN_TEST(test_bad_urls);
 	RUN_TEST(test_silent_and_rude_listeners);
 	RUN_TEST(test_stopped_target_deadlines);
+	RUN_TEST(test_event_fd_deadline);
 	RUN_TEST(test_target_killed_mid_io);
 	RUN_TEST(test_reconnect_reissues_reads_only);
 	RUN_TEST(test_chap);
@@ -816,6 +897,7 @@ main(void)
 	RUN_TEST(test_reconnect_keeps_fencing);
 	RUN_TEST(test_ats_dead_holder_preempted);
 	RUN_TEST(test_ats_paused_holder);
+	RUN_TEST(test_ats_spares_anchor);
 	RUN_TEST(test_ats_race);
 	tgt_stop(&tgt);
 	test_tmpdir_remove();

@@ -124,6 +124,7 @@ alloc_cmds(struct lun_iscsi *l, uint32_t depth)
 static void
 free_handle(struct lun_iscsi *l)
 {
+	iscsi_events_close(l);
 	free(l->pool);
 	free(l->url);
 	free(l->log_name);
@@ -140,6 +141,7 @@ iscsi_open(const char *target, const struct lun_config *cfg,
 
 	if (!l)
 		return -ENOMEM;
+	l->epfd = l->tfd = l->efd = -1;
 	l->url = strdup(target);
 	l->log_name = iscsi_url_redact(target);
 	if (!l->url || !l->log_name) {
@@ -193,6 +195,9 @@ iscsi_close(struct lun *lun)
 	 * one made through lun_pr_register() outlives it, as in SCSI. */
 	if (l->state == SESS_UP && l->implicit_reg && l->base.pr_key)
 		iscsi_pr_register_key(l, 0);
+	/* A reservation held stays with the I_T nexus, as the caller
+	 * meant it to (a lost session is what teardown warns about). */
+	l->held_type = 0;
 	iscsi_session_teardown(l, SESS_DEAD);
 	free_handle(l);
 }
@@ -218,6 +223,8 @@ iscsi_submit(struct lun *lun, struct lun_io *io)
 		return 0;
 	}
 	iscsi_cmd_start(cmd);
+	/* The command may now wait in libiscsi's output queue. */
+	iscsi_events_sync(l);
 	return 0;
 }
 
@@ -264,7 +271,14 @@ iscsi_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 		iscsi_engine_round(l, 0);
 		done += (unsigned int)drain(l);
 	}
+	iscsi_events_sync(l);
 	return (int)done;
+}
+
+static int
+iscsi_event_fd(struct lun *lun)
+{
+	return iscsi_events_open(to_iscsi(lun));
 }
 
 const struct lun_ops lun_iscsi_ops = {
@@ -274,6 +288,7 @@ const struct lun_ops lun_iscsi_ops = {
 	.submit = iscsi_submit,
 	.kick = iscsi_kick,
 	.poll = iscsi_poll,
+	.event_fd = iscsi_event_fd,
 	.ats = lun_iscsi_ats,
 	.pr_register = lun_iscsi_pr_register,
 	.pr_reserve = lun_iscsi_pr_reserve,

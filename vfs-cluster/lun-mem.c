@@ -14,12 +14,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/log.h"
 #include "vfs-cluster/lun-provider.h"
 
-#define MEM_MAX_REGS 64
+#define MEM_MAX_REGS 1024   /* 4 handles per host, 256 hosts */
 
 struct mem_disk {
 	struct mem_disk *next;
@@ -37,12 +38,14 @@ struct mem_disk {
 	bool reserved;
 	const void *holder;           /* nexus, for single-holder types */
 	enum lun_pr_type type;
+	uintptr_t gone_seq;           /* tokens for closed nexuses */
 };
 
 struct lun_mem {
 	struct lun base;
 	struct mem_disk *disk;
 	struct lun_io *done_head, **done_tail;
+	int efd;                 /* lun_event_fd(): -1 until asked for */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -168,6 +171,7 @@ mem_open(const char *target, const struct lun_config *cfg, struct lun **out)
 		return err;
 	}
 	m->done_tail = &m->done_head;
+	m->efd = -1;
 	info = &m->base.info;
 	info->scheme = "mem";
 	info->size_bytes = m->disk->size;
@@ -208,18 +212,24 @@ mem_close(struct lun *lun)
 {
 	struct lun_mem *m = to_mem(lun);
 	struct mem_disk *d = m->disk;
+	const void *gone;
 	int i;
 
 	/* As in SCSI, a registration outlives its connection (a dead host
-	 * stays registered until preempted); it just matches no handle. */
+	 * stays registered until preempted); it just matches no handle. Each
+	 * closed nexus gets its own token (a small number, never a handle's
+	 * address), so the reservation it held stays its own. */
 	pthread_mutex_lock(&d->lock);
 	i = find_reg(d, m);
+	gone = (const void *)++d->gone_seq;
 	if (i >= 0)
-		d->regs[i].nexus = d;
+		d->regs[i].nexus = gone;
 	if (d->reserved && d->holder == m)
-		d->holder = d;
+		d->holder = gone;
 	pthread_mutex_unlock(&d->lock);
 	disk_put(d);
+	if (m->efd >= 0)
+		close(m->efd);
 	free(m);
 }
 
@@ -285,6 +295,8 @@ mem_submit(struct lun *lun, struct lun_io *io)
 	io->next = NULL;
 	*m->done_tail = io;
 	m->done_tail = &io->next;
+	if (m->efd >= 0)
+		lun_eventfd_signal(m->efd);
 	return 0;
 }
 
@@ -302,7 +314,31 @@ mem_poll(struct lun *lun, unsigned int min_done, int timeout_ms)
 		lun_io_complete(lun, io, io->result);
 		n++;
 	}
+	if (m->efd >= 0) {
+		/* Callbacks run above may have queued more. */
+		lun_eventfd_drain(m->efd);
+		if (m->done_head)
+			lun_eventfd_signal(m->efd);
+	}
 	return n;
+}
+
+/* Requests complete at submit: an eventfd set there, emptied at poll. */
+static int
+mem_event_fd(struct lun *lun)
+{
+	struct lun_mem *m = to_mem(lun);
+	int fd;
+
+	if (m->efd >= 0)
+		return m->efd;
+	fd = lun_eventfd_new();
+	if (fd < 0)
+		return fd;
+	m->efd = fd;
+	if (m->done_head)
+		lun_eventfd_signal(fd);
+	return fd;
 }
 
 static int
@@ -324,6 +360,13 @@ mem_ats(struct lun *lun, uint64_t offset, const void *expected,
 	return rc;
 }
 
+static bool
+all_registrants(enum lun_pr_type type)
+{
+	return type == LUN_PR_WRITE_EXCLUSIVE_ALL_REG ||
+	       type == LUN_PR_EXCLUSIVE_ACCESS_ALL_REG;
+}
+
 static int
 mem_pr_register(struct lun *lun, uint64_t key)
 {
@@ -335,7 +378,10 @@ mem_pr_register(struct lun *lun, uint64_t key)
 	i = find_reg(d, m);
 	if (key == 0 && i >= 0) {
 		drop_reg(d, (unsigned int)i);
-		if (d->reserved && d->holder == m)
+		/* SPC-3: an all-registrants reservation lasts while any
+		 * registrant is left; the others go with their holder. */
+		if (d->reserved && (all_registrants(d->type) ?
+				    d->nregs == 0 : d->holder == m))
 			d->reserved = false;
 	} else if (key && i >= 0) {
 		d->regs[i].key = key;
@@ -349,13 +395,6 @@ mem_pr_register(struct lun *lun, uint64_t key)
 		d->pr_generation++;
 	pthread_mutex_unlock(&d->lock);
 	return rc;
-}
-
-static bool
-all_registrants(enum lun_pr_type type)
-{
-	return type == LUN_PR_WRITE_EXCLUSIVE_ALL_REG ||
-	       type == LUN_PR_EXCLUSIVE_ACCESS_ALL_REG;
 }
 
 static int
@@ -462,6 +501,7 @@ const struct lun_ops lun_mem_ops = {
 	.close = mem_close,
 	.submit = mem_submit,
 	.poll = mem_poll,
+	.event_fd = mem_event_fd,
 	.ats = mem_ats,
 	.pr_register = mem_pr_register,
 	.pr_reserve = mem_pr_reserve,

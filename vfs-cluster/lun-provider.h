@@ -33,6 +33,11 @@ struct lun_ops {
 	 * completed or -errno. Never NULL.
 	 */
 	int (*poll)(struct lun *lun, unsigned int min_done, int timeout_ms);
+	/*
+	 * The completion fd of lun_event_fd(), made on first call and kept
+	 * in step by submit(), poll() and kick(); NULL: -EOPNOTSUPP.
+	 */
+	int (*event_fd)(struct lun *lun);
 	/* NULL: registration is a no-op. */
 	int (*register_buffers)(struct lun *lun, const struct iovec *bufs,
 				unsigned int nbufs);
@@ -63,6 +68,17 @@ void lun_io_complete(struct lun *lun, struct lun_io *io, int64_t result);
 
 /* Default key derived from the host name and pid, never 0. */
 uint64_t lun_default_pr_key(void);
+
+/*
+ * Helpers for the fds behind lun_event_fd() (lun-event.c): an eventfd
+ * made readable, emptied, and a CLOCK_MONOTONIC timerfd armed at an
+ * absolute time (UINT64_MAX disarms; a time already past fires at once).
+ */
+int lun_eventfd_new(void);
+void lun_eventfd_signal(int fd);
+void lun_eventfd_drain(int fd);
+int lun_timerfd_new(void);
+void lun_timerfd_arm(int fd, uint64_t at_ns);
 
 /* Checks a request against the LUN's geometry; 0 or -EINVAL/-ERANGE. */
 int lun_io_validate(const struct lun *lun, const struct lun_io *io);

@@ -253,17 +253,25 @@ int
 lun_writelog_replay(const struct lun_writelog *log, struct lun *target,
 		    unsigned int point, uint64_t subset_seed)
 {
+	return lun_writelog_replay_from(log, target, 0, point, subset_seed);
+}
+
+int
+lun_writelog_replay_from(const struct lun_writelog *log, struct lun *target,
+			 unsigned int from, unsigned int point,
+			 uint64_t subset_seed)
+{
 	uint32_t sector;
 	unsigned int end, next_end;
 	size_t bufcap = 0;
 	void *buf = NULL;
 	int err = 0;
 
-	if (point > log->npoints)
+	if (point > log->npoints || from > point)
 		return -ERANGE;
 	sector = lun_get_info(target)->logical_sector_bytes;
 	end = log->point_end[point];
-	for (unsigned int i = 0; i < end && err == 0; i++)
+	for (unsigned int i = log->point_end[from]; i < end && err == 0; i++)
 		err = apply(log, &log->recs[i], target, &buf, &bufcap,
 			    UINT32_MAX);
 	if (err == 0 && subset_seed) {

@@ -300,6 +300,14 @@ lun_inflight(const struct lun *lun)
 	return lun->inflight;
 }
 
+int
+lun_event_fd(struct lun *lun)
+{
+	if (!lun->ops->event_fd)
+		return -EOPNOTSUPP;
+	return lun->ops->event_fd(lun);
+}
+
 void
 lun_io_complete(struct lun *lun, struct lun_io *io, int64_t result)
 {
@@ -360,6 +368,7 @@ static int
 run_sync(struct lun *lun, struct lun_io *io)
 {
 	struct sync_wait wait = { false };
+	bool warned = false;
 	int err;
 
 	io->done = sync_done;
@@ -375,10 +384,21 @@ run_sync(struct lun *lun, struct lun_io *io)
 	}
 	if (err < 0)
 		return err;
+	/*
+	 * 'io' lives in this frame and the buffer is the caller's: never
+	 * return while the request is in flight. Backends complete every
+	 * request by its deadline, so a failing poll is retried, not trusted.
+	 */
 	while (!wait.done) {
 		err = lun_poll(lun, 1, -1);
-		if (err < 0)
-			return err;
+		if (err < 0) {
+			if (!warned)
+				log_warn("vfs.lun", "%s: poll failed (%s), still "
+					 "waiting for a request", lun->uri,
+					 strerror(-err));
+			warned = true;
+			usleep(1000);
+		}
 	}
 	return io->result < 0 ? (int)io->result : 0;
 }

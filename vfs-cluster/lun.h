@@ -188,6 +188,39 @@ int lun_poll(struct lun *lun, unsigned int min_done, int timeout_ms);
 unsigned int lun_inflight(const struct lun *lun);
 
 /*
+ * A file descriptor for event loops (epoll, poll) that wait for this
+ * handle's completions without polling it in small time steps. It polls
+ * readable (POLLIN) whenever lun_poll(lun, 0, 0) has work to do: a
+ * completion to run, or, on iSCSI, traffic on the session socket or a
+ * request deadline to enforce. Level-triggered: every lun_poll() (whatever
+ * its min_done, and the synchronous helpers, which poll) clears it and
+ * sets it again before returning if more is already pending, so after
+ * lun_poll() returns the fd is readable again only if there is more to
+ * do. It may occasionally be readable with nothing to reap (lun_poll()
+ * then returns 0); it is never unreadable while a completion waits.
+ *
+ * Waiting on the fd does not start requests: lun_submit() may only queue
+ * them, so call lun_kick() (or lun_poll()) before sleeping, as for any
+ * event loop that blocks outside lun_poll() (see the top of this file).
+ *
+ *   fd = lun_event_fd(lun);            // once; the handle owns it
+ *   for (;;) {
+ *           submit..., lun_kick(lun);
+ *           poll({fd, POLLIN}, ...);   // or epoll with other fds
+ *           lun_poll(lun, 0, 0);       // runs done() callbacks
+ *   }
+ *
+ * The fd is made on the first call and closed by lun_close(); never read,
+ * write or close it. It belongs to the handle's thread like the handle.
+ * Backends: file (an eventfd registered with io_uring), iscsi (an epoll
+ * fd over the session socket, a timerfd for deadlines and an eventfd),
+ * mem (an eventfd), faulty (an epoll fd over the inner handle's fd, an
+ * eventfd and a timerfd for delayed completions). Returns the fd,
+ * -EOPNOTSUPP for a backend without one, or -errno.
+ */
+int lun_event_fd(struct lun *lun);
+
+/*
  * Registers buffers for zero-copy fixed I/O (io_uring); set
  * lun_io.buf_index to use one. A no-op where the backend has no use for
  * it. Replaces any earlier registration; nothing may be in flight.
@@ -235,11 +268,25 @@ enum lun_pr_type {
 struct lun_pr_state {
 	uint32_t generation;   /* PRgeneration from the device */
 	uint32_t nkeys;        /* registered keys (may exceed what fit) */
-	uint64_t keys[64];
+	uint64_t keys[256];    /* the first 256 keys */
 	bool reserved;
 	uint64_t holder_key;   /* 0 for all-registrants types */
 	enum lun_pr_type type;
 };
+
+/*
+ * Keys whose upper 32 bits are this tag belong to the holder of a
+ * standing fencing reservation (the datastore's "anchor"): the PR-mutex
+ * ATS never takes such a reservation for a stuck ATS, never preempts it,
+ * and waits (up to its limit) instead.
+ */
+#define LUN_PR_ANCHOR_TAG 0x414e4348u /* "ANCH" */
+
+static inline bool
+lun_pr_key_is_anchor(uint64_t key)
+{
+	return (uint32_t)(key >> 32) == LUN_PR_ANCHOR_TAG;
+}
 
 /* Registers 'key' for this handle's connection (0 unregisters). */
 int lun_pr_register(struct lun *lun, uint64_t key) must_check;

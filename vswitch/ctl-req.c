@@ -613,6 +613,15 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 	return 0;
 }
 
+/* Names from the request are echoed in errors: keep the reply one line. */
+static void
+one_line(char *err)
+{
+	for (; *err; err++)
+		if ((unsigned char)*err < 0x20 || *err == 0x7f)
+			*err = '?';
+}
+
 int
 vsw_req_parse(const char *text, size_t len, struct vsw_req *req, char *err,
 	      size_t errlen)
@@ -635,5 +644,7 @@ vsw_req_parse(const char *text, size_t len, struct vsw_req *req, char *err,
 	}
 	r = parse_obj(json_root(doc), req, err, errlen);
 	json_free(doc);
+	if (r < 0)
+		one_line(err);
 	return r;
 }

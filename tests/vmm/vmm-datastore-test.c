@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Disks through the vdisk engine: a datastore on a file LUN (`vfs
+ * mkfs`), a thin disk in it (`LUN:/vm1/disk.vmdk`) and a local vdisk
+ * descriptor. The test guest writes its checksummed pattern over both
+ * (32 requests in flight, plus flush, discard, write-zeroes and buffers
+ * off the sector grid); the host reads them back with `vdisk export` and
+ * checks every byte. A second VM (another process, another heartbeat
+ * slot on the same datastore) cannot open the first VM's disk and is
+ * told who holds it; once the first VM stops, it can. Read-only opens
+ * share a disk and keep writers out.
+ *   vmm-datastore-test VMM VMCTL TESTGUEST.BIN VDISK VFS
+ */
+#include <unistd.h>
+
+#include "tests/vmm/vmtest.h"
+
+static const char *vdisk_tool, *vfs_tool;
+static char lun[600];
+
+static void
+make_datastore(void)
+{
+	snprintf(lun, sizeof(lun), "%s/lun0.img", test_tmpdir());
+	CHECK_OK(test_make_file(lun, 256u << 20));
+	CHECK_EQ(test_sh("%s mkfs %s >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vfs_tool, lun), 0);
+}
+
+/* Exports 'disk' to a raw file and checks the guest's pattern in it. */
+static int64_t
+check_disk(const char *disk, uint64_t seed)
+{
+	char raw[700];
+	int64_t bad;
+
+	snprintf(raw, sizeof(raw), "%s/export.raw", test_tmpdir());
+	unlink(raw);
+	CHECK_EQ(test_sh("%s export %s %s --format raw >/dev/null", vdisk_tool,
+			 disk, raw), 0);
+	bad = vmt_check_image(raw, seed);
+	if (bad >= 0)
+		fprintf(stderr, "%s differs from the pattern at byte %lld\n",
+			disk, (long long)bad);
+	unlink(raw);
+	return bad;
+}
+
+static void
+test_patterns(void)
+{
+	char ds[700], local[700], out[8192];
+	struct vmt t;
+
+	snprintf(ds, sizeof(ds), "%s:/vm1/disk.vmdk", lun);
+	snprintf(local, sizeof(local), "%s/local.vmdk", test_tmpdir());
+	CHECK_EQ(test_sh("%s create %s --size 24M >/dev/null", vdisk_tool, ds), 0);
+	CHECK_EQ(test_sh("%s create %s --size 8M --type zeroedthick >/dev/null",
+			 vdisk_tool, local), 0);
+	CHECK_OK(vmt_start(&t, "pattern", "cmdline = blk seed=41 stay\n"
+			   "disk0 = %s\ndisk1 = %s\n", ds, local));
+	if (!vmt_wait_serial(&t, "testguest: done", 60000)) {
+		vmt_dump(&t);
+		CHECK(!"the guest's disk checks did not pass");
+	}
+	CHECK_EQ(vmt_count_serial(&t, "verify ok"), 2);
+	CHECK_EQ(vmt_count_serial(&t, "unaligned buffers ok"), 2);
+	CHECK_EQ(vmt_count_serial(&t, ": passed"), 2);
+	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stats"), 0);
+	CHECK(strstr(out, "(vdisk thin on the datastore)"));
+	CHECK(strstr(out, "(vdisk zeroedthick)"));
+	/* While the VM runs, its disk shows the VM's host as the holder. */
+	CHECK_EQ(test_sh("%s info %s | grep -q 'lock: *host .* mode rw'",
+			 vdisk_tool, ds), 0);
+	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_wait(&t, 20000), 0);
+	CHECK_EQ(check_disk(ds, 41), -1);
+	CHECK_EQ(check_disk(local, 42), -1);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+}
+
+static void
+test_second_vm_refused(void)
+{
+	char ds[700], out[8192], *log;
+	struct vmt a, b;
+
+	snprintf(ds, sizeof(ds), "%s:/vm1/shared.vmdk", lun);
+	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vdisk_tool, ds), 0);
+	CHECK_OK(vmt_start(&a, "holder", "cmdline = stay\ndisk0 = %s\n", ds));
+	CHECK(vmt_wait_serial(&a, "testguest: up", 20000));
+	CHECK_OK(vmt_start(&b, "intruder", "cmdline = stay\ndisk0 = %s\n", ds));
+	/* The datastore lets a lock cached by a departing opener go for a
+	   few seconds before it says busy. */
+	CHECK_EQ(vmt_wait(&b, 20000), 75);
+	log = vmt_slurp(b.log);
+	if (!log || !strstr(log, "locked by host") || !strstr(log, " slot "))
+		vmt_dump(&b);
+	CHECK(log && strstr(log, "shared.vmdk: locked by host"));
+	CHECK(log && strstr(log, " slot "));
+	free(log);
+	/* The holder is untouched by the attempt. */
+	CHECK_EQ(vmt_vmctl(&a, out, sizeof(out), "status"), 0);
+	CHECK_EQ(vmt_vmctl(&a, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_wait(&a, 20000), 0);
+	/* Released at stop: the other VM may have it now. */
+	CHECK_OK(vmt_start(&b, "intruder", "cmdline = stay\ndisk0 = %s\n", ds));
+	if (!vmt_wait_serial(&b, "testguest: up", 20000))
+		vmt_dump(&b);
+	CHECK(vmt_wait_serial(&b, "testguest: up", 10));
+	CHECK_EQ(vmt_vmctl(&b, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_wait(&b, 20000), 0);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+}
+
+/* Read-only disks are shared; a writer is refused while readers hold it. */
+static void
+test_readonly_shared(void)
+{
+	char ds[700], out[8192];
+	struct vmt a, b, w;
+
+	snprintf(ds, sizeof(ds), "%s:/vm1/disk.vmdk", lun);
+	CHECK_OK(vmt_start(&a, "ro1", "cmdline = blkcheck seed=41 stay\n"
+			   "disk0 = %s\ndisk0.readonly = true\n", ds));
+	CHECK(vmt_wait_serial(&a, "hold pattern seed 41: yes", 20000));
+	CHECK_OK(vmt_start(&b, "ro2", "cmdline = blkcheck seed=41 stay\n"
+			   "disk0 = %s\ndisk0.readonly = true\n", ds));
+	if (!vmt_wait_serial(&b, "hold pattern seed 41: yes", 20000))
+		vmt_dump(&b);
+	CHECK(vmt_wait_serial(&b, "hold pattern seed 41: yes", 10));
+	CHECK_OK(vmt_start(&w, "rw", "cmdline = stay\ndisk0 = %s\n", ds));
+	CHECK_EQ(vmt_wait(&w, 20000), 75);
+	CHECK_EQ(vmt_vmctl(&a, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_vmctl(&b, out, sizeof(out), "stop"), 0);
+	CHECK_EQ(vmt_wait(&a, 20000), 0);
+	CHECK_EQ(vmt_wait(&b, 20000), 0);
+}
+
+/* Images the VMM does not run directly are refused with a way out. */
+static void
+test_foreign_image_refused(void)
+{
+	char q[700], *log;
+	struct vmt t;
+
+	if (!test_have_program("qemu-img"))
+		return;
+	snprintf(q, sizeof(q), "%s/img.qcow2", test_tmpdir());
+	CHECK_EQ(test_sh("qemu-img create -q -f qcow2 %s 4M", q), 0);
+	CHECK_OK(vmt_start(&t, "qcow", "cmdline = stay\ndisk0 = %s\n", q));
+	CHECK_EQ(vmt_wait(&t, 20000), 1);
+	log = vmt_slurp(t.log);
+	CHECK(log && strstr(log, "a qcow2 image") && strstr(log, "vdisk import"));
+	free(log);
+}
+
+int
+main(int argc, char **argv)
+{
+	vmt_init(argc, argv);
+	if (argc < 6) {
+		fprintf(stderr, "usage: %s VMM VMCTL TESTGUEST.BIN VDISK VFS\n",
+			argv[0]);
+		return 1;
+	}
+	vdisk_tool = argv[4];
+	vfs_tool = argv[5];
+	make_datastore();
+	RUN_TEST(test_patterns);
+	RUN_TEST(test_second_vm_refused);
+	RUN_TEST(test_readonly_shared);
+	RUN_TEST(test_foreign_image_refused);
+	test_tmpdir_remove();
+	return 0;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm: runs one VM from a vm.cfg file until it powers off or vmctl
+ * stops it.
+ *   vmm [--set KEY=VALUE]... [--log LEVEL] vm.cfg
+ *   vmm keys            lists the configuration keys
+ * Exit: 0 the VM ended normally (or the test guest reported success),
+ * 1 it failed or the test guest reported failure, 2 usage or config
+ * error. SIGINT/SIGTERM power the VM off.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/log.h"
+#include "vmm/vmm.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vmm [OPTIONS] VM.CFG\n"
+		"       vmm keys\n\n"
+		"Runs one virtual machine described by VM.CFG (key = value lines)\n"
+		"until it powers off or 'vmctl SOCKET stop|poweroff' ends it.\n\n"
+		"Options:\n"
+		"  --set KEY=VALUE  override one config key (repeatable)\n"
+		"  --log LEVEL      error, warn, info or debug (default warn)\n"
+		"  -h, --help       this text\n\n"
+		"Exit status: 0 normal end (test guest passed), 1 failure,\n"
+		"2 usage or configuration error.\n");
+}
+
+struct sig_ctx {
+	struct vmm_vm *vm;
+	sigset_t set;
+};
+
+static void *
+signal_thread(void *arg)
+{
+	struct sig_ctx *s = arg;
+	int sig;
+
+	if (sigwait(&s->set, &sig) == 0)
+		vmm_vm_request_exit(s->vm, VMM_EXIT_POWEROFF);
+	return NULL;
+}
+
+static int
+apply_sets(struct vmm_config *cfg, char **sets, int nsets)
+{
+	char err[512];
+
+	for (int i = 0; i < nsets; i++) {
+		char *eq = strchr(sets[i], '=');
+
+		if (!eq)
+			return cli_usage_error("--set needs KEY=VALUE, got '%s'",
+					       sets[i]);
+		*eq = '\0';
+		if (vmm_config_set(cfg, sets[i], eq + 1, err, sizeof(err)) < 0) {
+			cli_error("--set %s: %s", sets[i], err);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int
+run(struct vmm_config *cfg)
+{
+	struct sig_ctx sc = { 0 };
+	struct vmm_vm *vm;
+	pthread_t th;
+	enum vmm_exit how;
+	int code = 0, err;
+
+	/* Signals go to one thread that turns them into a power-off. */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	err = vmm_vm_create(cfg, &vm);
+	if (err < 0) {
+		cli_error("%s: cannot start: %s (see the messages above)",
+			  vmm_config_name(cfg), strerror(-err));
+		return cli_exit_code(err);
+	}
+	sc.vm = vm;
+	pthread_create(&th, NULL, signal_thread, &sc);
+	pthread_detach(th);
+	how = vmm_vm_run(vm, &code);
+	vmm_vm_destroy(vm);
+	switch (how) {
+	case VMM_EXIT_GUEST_CODE:
+		if (code)
+			cli_error("%s: test guest exited with code %d",
+				  vmm_config_name(cfg), code);
+		return code ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	case VMM_EXIT_ERROR:
+		return CLI_EXIT_FAIL;
+	default:
+		return CLI_EXIT_OK;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "set", required_argument, NULL, 's' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct vmm_config *cfg;
+	char err[512], *sets[64];
+	enum log_level lvl;
+	int c, nsets = 0, rc;
+
+	cli_set_prog("vmm");
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (nsets == (int)ARRAY_SIZE(sets))
+				return cli_usage_error("too many --set options");
+			sets[nsets++] = optarg;
+			break;
+		case 'l':
+			if (log_parse_level(optarg, &lvl) < 0)
+				return cli_usage_error("unknown log level '%s'",
+						       optarg);
+			log_set_level(lvl);
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("vmm %s\n", VSTACK_VERSION);
+			return CLI_EXIT_OK;
+		default:
+			return cli_usage_error("unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("expected one VM.CFG argument");
+	if (!strcmp(argv[optind], "keys")) {
+		printf("Keys of a vm.cfg file:\n");
+		vmm_config_print_keys(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (vmm_config_load(argv[optind], &cfg, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_USAGE;
+	}
+	rc = apply_sets(cfg, sets, nsets);
+	if (rc == 0)
+		rc = run(cfg);
+	vmm_config_free(cfg);
+	return rc;
+}
