@@ -463,7 +463,7 @@ do_add_port(int argc, char **argv)
 	      OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_JSON);
 	if (!o.p.type)
 		return cli_usage_error("add-port: --type is required "
-				       "(vhostuser, tap, afpacket, null, ring)");
+				       "(vhostuser, memif, tap, afpacket, null, ring)");
 	req_begin(&w, "port/add");
 	json_str(&w, "switch", o.args[0]);
 	json_str(&w, "port", o.args[1]);
@@ -1060,11 +1060,15 @@ static const struct cli_cmd cmds[] = {
 	{ "del-switch", "NAME", "Remove a switch (it must have no ports)",
 	  do_del_switch },
 	{ "add-port",
-	  "SWITCH PORT --type vhostuser|tap|afpacket|null|ring [--path SOCKET] "
+	  "SWITCH PORT --type vhostuser|memif|tap|afpacket|null|ring "
+	  "[--path SOCKET] "
 	  "[--iface IFACE] [--vlan N] [--trunk LIST] [--vlan-mode MODE] "
 	  "[--mac-limit N] [--mtu N] [--address CIDR [--gateway IP]] "
 	  "[--shape-in SPEC] [--shape-out SPEC]",
-	  "Add a port. --vlan N: access port (4095: all VLANs, tags kept); "
+	  "Add a port. vhostuser and memif ports connect to the server "
+	  "socket --path (the VM's); tap creates --iface (it survives a "
+	  "switch restart, also when moved into a namespace); afpacket "
+	  "uses an existing --iface. --vlan N: access port (4095: all VLANs, tags kept); "
 	  "--trunk 10,20-30: trunk; both with --vlan-mode native-tagged or "
 	  "native-untagged: native VLAN N",
 	  do_add_port },

@@ -211,7 +211,7 @@ vsw_config_restore(struct vsw *vsw, const char *path)
 	for (unsigned int i = 0; i < doc->nports; i++) {
 		const char *sw = doc->sw[doc->port[i].sw].name;
 
-		r = vsw_port_add(vsw, sw, &doc->port[i].cfg);
+		r = vsw_port_restore(vsw, sw, &doc->port[i].cfg);
 		if (r < 0)
 			log_err("vswitch.config", "port %s on %s: %s",
 				doc->port[i].cfg.name, sw, strerror(-r));

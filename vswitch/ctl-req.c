@@ -183,10 +183,12 @@ vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 				 vsw_port_type_name(c->type));
 			return -EINVAL;
 		}
-		if (c->type == VSW_PORT_VHOSTUSER &&
+		if ((c->type == VSW_PORT_VHOSTUSER ||
+		     c->type == VSW_PORT_MEMIF) &&
 		    (c->path[0] != '/' || strchr(c->path, ','))) {
-			snprintf(err, errlen, "a vhostuser port needs an absolute "
-				 "'path' without commas");
+			snprintf(err, errlen, "a %s port needs an absolute "
+				 "'path' without commas",
+				 vsw_port_type_name(c->type));
 			return -EINVAL;
 		}
 	}

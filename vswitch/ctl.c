@@ -24,7 +24,7 @@ vsw_port_config_json(const struct vsw_port_config *c, struct json_writer *w)
 	json_str(w, "type", vsw_port_type_name(c->type));
 	if (c->type == VSW_PORT_TAP || c->type == VSW_PORT_AFPACKET)
 		json_str(w, "iface", c->iface);
-	if (c->type == VSW_PORT_VHOSTUSER)
+	if (c->type == VSW_PORT_VHOSTUSER || c->type == VSW_PORT_MEMIF)
 		json_str(w, "path", c->path);
 	json_str(w, "vlan_mode", vsw_vlan_mode_name(c->vlan.mode));
 	if (c->vlan.mode == VSW_VLAN_PASSTHROUGH)
@@ -68,10 +68,14 @@ vsw_show_json(struct vsw *vsw, struct json_writer *w)
 			if (!p || p->sw != s)
 				continue;
 			memset(&link, 0, sizeof(link));
-			rte_eth_link_get_nowait(p->eth, &link);
+			if (!p->missing)
+				rte_eth_link_get_nowait(p->eth, &link);
 			json_obj_begin(w, NULL);
 			vsw_port_config_json(&p->cfg, w);
-			json_str(w, "link", link.link_status ? "up" : "down");
+			json_str(w, "link", p->missing ? "missing"
+				 : link.link_status ? "up" : "down");
+			if (p->missing)
+				json_str(w, "error", strerror(-p->missing_err));
 			json_u64(w, "macs", port_macs(vsw, p));
 			json_bool(w, "capturing", atomic_load(&p->rt->capture) != NULL);
 			json_obj_end(w);

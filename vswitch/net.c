@@ -333,6 +333,7 @@ leases_save(struct vsw *vsw, struct vsw_net *n, bool in_dp)
 void
 vsw_housekeeping(struct vsw *vsw)
 {
+	vsw_ports_retry(vsw);
 	pthread_mutex_lock(&vsw->lock);
 	for (int i = 0; i < VSW_MAX_NETS; i++) {
 		struct vsw_net *n = vsw->net[i];

@@ -346,6 +346,17 @@ struct vsw_port {
 	bool lsc_registered;
 	uint8_t mac[6];               /* the device's MAC (uplink source) */
 	uint32_t shape_gen[2];
+	/*
+	 * The device could not be opened when the saved config was restored
+	 * (an interface or socket not there yet): the port stays in the
+	 * config and in listings, outside the data plane, and housekeeping
+	 * tries again (vsw_ports_retry).
+	 */
+	bool missing;
+	int missing_err;
+	uint64_t retry_ms;            /* next try, CLOCK_MONOTONIC ms */
+	uint32_t retry_wait_ms;
+	char tap_mac[18];             /* TAP: the interface's MAC, kept */
 };
 
 struct vsw {
@@ -423,9 +434,22 @@ int vsw_frame_parse(const uint8_t *data, uint32_t len,
 		    const struct vsw_vlan_tables *t, uint32_t max_frame,
 		    struct vsw_frame *fr);
 
-/* port.c */
-int vsw_port_open(struct vsw *vsw, struct vsw_port *p);
-void vsw_port_close(struct vsw *vsw, struct vsw_port *p);
+/* port.c; 'quiet': no error lines (retries of a missing port). */
+int vsw_port_open(struct vsw *vsw, struct vsw_port *p, bool quiet);
+/* 'forget': the port is deleted (a TAP interface goes too), not just
+ * closed. */
+void vsw_port_close(struct vsw *vsw, struct vsw_port *p, bool forget);
+
+/* tap-port.c: TAP interfaces that survive the switch (see there). */
+int vsw_tap_enter(const char *iface, int *home, char *mac, size_t maclen);
+void vsw_tap_leave(int home);
+void vsw_tap_forget(const char *iface);
+
+/* vsw.c: a port whose device is missing at restore is kept (see
+ * vsw_port.missing); housekeeping retries it. */
+int vsw_port_restore(struct vsw *vsw, const char *sw_name,
+		     const struct vsw_port_config *cfg);
+void vsw_ports_retry(struct vsw *vsw);
 
 /* vhost-port.c: vhost-user ports' fast path beside their net_vhost ethdev. */
 int vsw_vhost_attach(struct vsw_port *p);

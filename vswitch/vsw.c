@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -61,6 +62,9 @@ net_build(struct vsw *vsw, struct vsw_cfg *cfg, int i)
 	struct vsw_dp_switch *ds = &cfg->sw[n->sw->idx];
 	struct vsw_port *up = n->cfg.nat_uplink[0]
 			      ? vsw_port_find(vsw, n->cfg.nat_uplink) : NULL;
+
+	if (up && up->missing)
+		up = NULL;
 
 	d->active = true;
 	d->isolated = n->cfg.isolated;
@@ -123,7 +127,7 @@ cfg_build(struct vsw *vsw)
 		struct vsw_dp_port *d = &cfg->port[i];
 		struct vsw_dp_switch *ds;
 
-		if (!p)
+		if (!p || p->missing)
 			continue;
 		d->active = true;
 		d->vhost = p->cfg.type == VSW_PORT_VHOSTUSER;
@@ -502,7 +506,7 @@ port_config_check(struct vsw *vsw, struct vsw_port_config *c)
 	if ((c->type == VSW_PORT_TAP || c->type == VSW_PORT_AFPACKET) &&
 	    !vsw_name_valid(c->iface))
 		return -EINVAL;
-	if (c->type == VSW_PORT_VHOSTUSER &&
+	if ((c->type == VSW_PORT_VHOSTUSER || c->type == VSW_PORT_MEMIF) &&
 	    (c->path[0] != '/' || strlen(c->path) >= VSW_PATH_MAX ||
 	     strchr(c->path, ',')))
 		return -EINVAL;
@@ -560,9 +564,20 @@ shaper_drain(struct vsw_port *p, int dir)
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)m, n);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* 'keep': a device that cannot be opened leaves the port missing (kept,
+ * retried) instead of failing. */
 static int
 port_add_locked(struct vsw *vsw, const char *sw_name,
-		const struct vsw_port_config *cfg)
+		const struct vsw_port_config *cfg, bool keep)
 {
 	struct vsw_switch *s = vsw_switch_find(vsw, sw_name);
 	struct vsw_port *p;
@@ -592,7 +607,8 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 		if (((p->cfg.type == VSW_PORT_TAP ||
 		      p->cfg.type == VSW_PORT_AFPACKET) &&
 		     !strcmp(q->cfg.iface, p->cfg.iface)) ||
-		    (p->cfg.type == VSW_PORT_VHOSTUSER &&
+		    ((p->cfg.type == VSW_PORT_VHOSTUSER ||
+		      p->cfg.type == VSW_PORT_MEMIF) &&
 		     !strcmp(q->cfg.path, p->cfg.path))) {
 			err = -EEXIST;
 			goto err_free;
@@ -609,16 +625,25 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	err = shapers_alloc(p, &p->cfg);
 	if (err < 0)
 		goto err_rt;
-	err = vsw_port_open(vsw, p);
-	if (err < 0)
+	err = vsw_port_open(vsw, p, false);
+	if (err < 0 && !keep)
 		goto err_rt;
+	if (err < 0) {
+		p->missing = true;
+		p->missing_err = err;
+		p->eth = UINT16_MAX;
+		p->retry_wait_ms = 1000;
+		p->retry_ms = now_ms() + p->retry_wait_ms;
+		log_warn("vswitch.port", "%s: device missing; the port stays "
+			 "in the config and is tried again", cfg->name);
+	}
 	vsw->port[slot] = p;
 	s->nports++;
 	err = vsw_publish(vsw);
 	if (err < 0) {
 		vsw->port[slot] = NULL;
 		s->nports--;
-		vsw_port_close(vsw, p);
+		vsw_port_close(vsw, p, true);
 		goto err_rt;
 	}
 	return 0;
@@ -639,9 +664,53 @@ vsw_port_add(struct vsw *vsw, const char *sw_name,
 	int err;
 
 	pthread_mutex_lock(&vsw->lock);
-	err = port_add_locked(vsw, sw_name, cfg);
+	err = port_add_locked(vsw, sw_name, cfg, false);
 	pthread_mutex_unlock(&vsw->lock);
 	return err;
+}
+
+int
+vsw_port_restore(struct vsw *vsw, const char *sw_name,
+		 const struct vsw_port_config *cfg)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = port_add_locked(vsw, sw_name, cfg, true);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+/* Opens missing ports whose time has come; waits double up to 8 s. */
+void
+vsw_ports_retry(struct vsw *vsw)
+{
+	uint64_t now = now_ms();
+	bool changed = false;
+
+	pthread_mutex_lock(&vsw->lock);
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		struct vsw_port *p = vsw->port[i];
+		int err;
+
+		if (!p || !p->missing || now < p->retry_ms)
+			continue;
+		err = vsw_port_open(vsw, p, true);
+		if (err < 0) {
+			p->missing_err = err;
+			if (p->retry_wait_ms < 8000)
+				p->retry_wait_ms *= 2;
+			p->retry_ms = now + p->retry_wait_ms;
+			continue;
+		}
+		p->missing = false;
+		changed = true;
+		log_info("vswitch.port", "%s: device found, port up",
+			 p->cfg.name);
+	}
+	if (changed && vsw_publish(vsw) < 0)
+		log_err("vswitch.port", "cannot publish the ports found");
+	pthread_mutex_unlock(&vsw->lock);
 }
 
 static int
@@ -727,7 +796,7 @@ port_del_locked(struct vsw *vsw, const char *name)
 	if (p->cfg.addr)
 		vsw_dp_call(vsw, VSW_DP_OP_CT_FLUSH, -1, (int)p->slot);
 	p->sw->nports--;
-	vsw_port_close(vsw, p);
+	vsw_port_close(vsw, p, true);
 	for (int d = 0; d < 2; d++) {
 		shaper_drain(p, d);
 		rte_free(p->rt->shaper_q[d]);

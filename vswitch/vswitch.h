@@ -46,6 +46,7 @@ enum vsw_port_type {
 	VSW_PORT_TAP,       /* net_tap: a host-side interface named 'iface' */
 	VSW_PORT_AFPACKET,  /* net_af_packet on an existing interface 'iface' */
 	VSW_PORT_VHOSTUSER, /* net_vhost client of the server socket 'path' */
+	VSW_PORT_MEMIF,     /* net_memif client of the memif socket 'path' */
 	VSW_PORT_TYPE_COUNT,
 };
 
