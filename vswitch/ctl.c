@@ -72,9 +72,12 @@ vsw_show_json(struct vsw *vsw, struct json_writer *w)
 				rte_eth_link_get_nowait(p->eth, &link);
 			json_obj_begin(w, NULL);
 			vsw_port_config_json(&p->cfg, w);
-			json_str(w, "link", p->missing ? "missing"
+			/* A memif client without its server is just down, as a
+			 * vhost-user one is. */
+			json_str(w, "link", p->missing &&
+				 p->cfg.type != VSW_PORT_MEMIF ? "missing"
 				 : link.link_status ? "up" : "down");
-			if (p->missing)
+			if (p->missing && p->cfg.type != VSW_PORT_MEMIF)
 				json_str(w, "error", strerror(-p->missing_err));
 			json_u64(w, "macs", port_macs(vsw, p));
 			json_bool(w, "capturing", atomic_load(&p->rt->capture) != NULL);

@@ -356,6 +356,7 @@ struct vsw_port {
 	int missing_err;
 	uint64_t retry_ms;            /* next try, CLOCK_MONOTONIC ms */
 	uint32_t retry_wait_ms;
+	uint64_t down_since_ms;       /* memif: link seen down since; 0 up */
 	char tap_mac[18];             /* TAP: the interface's MAC, kept */
 };
 

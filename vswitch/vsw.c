@@ -18,6 +18,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -625,7 +626,10 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	err = shapers_alloc(p, &p->cfg);
 	if (err < 0)
 		goto err_rt;
-	err = vsw_port_open(vsw, p, false);
+	/* A memif client waits for its server as a vhost-user one does. */
+	if (p->cfg.type == VSW_PORT_MEMIF)
+		keep = true;
+	err = vsw_port_open(vsw, p, keep);
 	if (err < 0 && !keep)
 		goto err_rt;
 	if (err < 0) {
@@ -634,8 +638,10 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 		p->eth = UINT16_MAX;
 		p->retry_wait_ms = 1000;
 		p->retry_ms = now_ms() + p->retry_wait_ms;
-		log_warn("vswitch.port", "%s: device missing; the port stays "
-			 "in the config and is tried again", cfg->name);
+		log_warn("vswitch.port", "%s: device missing (%s); the port "
+			 "stays in the config and is tried again", cfg->name,
+			 p->cfg.type == VSW_PORT_MEMIF ? "no memif server"
+			 : "cannot open it");
 	}
 	vsw->port[slot] = p;
 	s->nports++;
@@ -681,6 +687,46 @@ vsw_port_restore(struct vsw *vsw, const char *sw_name,
 	return err;
 }
 
+/*
+ * DPDK's memif client connects once, when the device starts: after its
+ * server went away (a VM restarted) the port is closed and opened again
+ * like a missing one. Called with the lock held.
+ */
+static void
+memif_check(struct vsw *vsw, struct vsw_port *p, uint64_t now)
+{
+	struct rte_eth_link link;
+
+	memset(&link, 0, sizeof(link));
+	rte_eth_link_get_nowait(p->eth, &link);
+	if (link.link_status) {
+		p->down_since_ms = 0;
+		return;
+	}
+	if (!p->down_since_ms) {
+		p->down_since_ms = now;
+		return;
+	}
+	/* Give a fresh connection time for its handshake. */
+	if (now - p->down_since_ms < 2000)
+		return;
+	p->missing = true;
+	if (vsw_publish(vsw) < 0) {
+		p->missing = false;
+		return;
+	}
+	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, -1, (int)p->slot);
+	p->missing = false;
+	vsw_port_close(vsw, p, false);
+	p->missing = true;
+	p->missing_err = -ENOTCONN;
+	p->down_since_ms = 0;
+	p->retry_wait_ms = 500;
+	p->retry_ms = now + p->retry_wait_ms;
+	log_info("vswitch.port", "%s: memif peer gone; reconnecting",
+		 p->cfg.name);
+}
+
 /* Opens missing ports whose time has come; waits double up to 8 s. */
 void
 vsw_ports_retry(struct vsw *vsw)
@@ -693,12 +739,15 @@ vsw_ports_retry(struct vsw *vsw)
 		struct vsw_port *p = vsw->port[i];
 		int err;
 
+		if (p && !p->missing && p->cfg.type == VSW_PORT_MEMIF)
+			memif_check(vsw, p, now);
 		if (!p || !p->missing || now < p->retry_ms)
 			continue;
 		err = vsw_port_open(vsw, p, true);
 		if (err < 0) {
 			p->missing_err = err;
-			if (p->retry_wait_ms < 8000)
+			if (p->retry_wait_ms < (p->cfg.type == VSW_PORT_MEMIF
+						? 1000u : 8000u))
 				p->retry_wait_ms *= 2;
 			p->retry_ms = now + p->retry_wait_ms;
 			continue;
