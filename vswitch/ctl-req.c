@@ -45,6 +45,10 @@ static const struct req_def req_defs[] = {
 	{ "fwd/add", VSW_REQ_FWD_ADD, false, false, true },
 	{ "fwd/del", VSW_REQ_FWD_DEL, false, false, true },
 	{ "mac/add", VSW_REQ_MAC_ADD, false, true },
+	{ "group/add", VSW_REQ_GROUP_ADD, true, false },
+	{ "group/set", VSW_REQ_GROUP_SET, false, false },
+	{ "group/del", VSW_REQ_GROUP_DEL, false, false },
+	{ "group/list", VSW_REQ_GROUP_LIST, false, false },
 };
 
 const char *
@@ -208,6 +212,15 @@ vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 			return -EINVAL;
 		}
 		c->mtu = (uint32_t)v;
+	}
+	r = get_str(obj, "group", c->group, sizeof(c->group), err, errlen);
+	if (r < 0)
+		return r;
+	req->has_group = r;
+	if (r && c->group[0] && !vsw_name_valid(c->group)) {
+		snprintf(err, errlen, "bad group name '%s' (1-15 of A-Z a-z "
+			 "0-9 _ . -)", c->group);
+		return -EINVAL;
 	}
 	r = uplink_fields(obj, req, err, errlen);
 	if (r < 0)
@@ -533,8 +546,25 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 	r = get_name(root, "network", req->net, def->need_net, err, errlen);
 	if (r < 0)
 		return r;
-	if (def->op == VSW_REQ_PORT_ADD || def->op == VSW_REQ_PORT_SET) {
+	if (def->op == VSW_REQ_PORT_ADD || def->op == VSW_REQ_PORT_SET ||
+	    def->op == VSW_REQ_GROUP_ADD || def->op == VSW_REQ_GROUP_SET) {
 		r = vsw_req_port_fields(root, req, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (def->op == VSW_REQ_GROUP_ADD || def->op == VSW_REQ_GROUP_SET ||
+	    def->op == VSW_REQ_GROUP_DEL) {
+		r = get_name(root, "group", req->pcfg.group, true, err, errlen);
+		if (r < 0)
+			return r;
+		if (req->has_addr) {
+			snprintf(err, errlen, "a group holds VLANs, MAC limit, "
+				 "MTU and shaping, not an address");
+			return -EINVAL;
+		}
+	}
+	if (def->op == VSW_REQ_GROUP_LIST) {
+		r = get_name(root, "switch", req->sw, false, err, errlen);
 		if (r < 0)
 			return r;
 	}

@@ -360,6 +360,12 @@ struct vsw_port {
 	char tap_mac[18];             /* TAP: the interface's MAC, kept */
 };
 
+/* A port group: the policy fields of 'cfg' (name = the group's). */
+struct vsw_group {
+	struct vsw_port_config cfg;
+	struct vsw_switch *sw;
+};
+
 struct vsw {
 	struct vsw_options opts;
 	char config_path[VSW_PATH_MAX * 2];
@@ -367,6 +373,8 @@ struct vsw {
 	struct vsw_switch *sw[VSW_MAX_SWITCHES];
 	struct vsw_port *port[VSW_MAX_PORTS];
 	struct vsw_net *net[VSW_MAX_NETS];
+	struct vsw_group *group[VSW_MAX_GROUPS];
+	bool closing;                 /* vsw_destroy: ports closed, not deleted */
 	struct vsw_ct_timeouts ct_timeouts;
 	struct vsw_cfg *_Atomic cfg;  /* read by the data plane */
 	struct rte_rcu_qsbr *rcu;
@@ -448,6 +456,10 @@ void vsw_tap_forget(const char *iface);
 
 /* vsw.c: a port whose device is missing at restore is kept (see
  * vsw_port.missing); housekeeping retries it. */
+/* Checks a port's settings, filling defaults (MAC limit, MTU). */
+int vsw_port_config_check(struct vsw *vsw, struct vsw_port_config *c);
+/* vsw_port_set with the lock held. */
+int vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg);
 int vsw_port_restore(struct vsw *vsw, const char *sw_name,
 		     const struct vsw_port_config *cfg);
 void vsw_ports_retry(struct vsw *vsw);
@@ -564,6 +576,10 @@ enum vsw_req_op {
 	VSW_REQ_FWD_ADD,
 	VSW_REQ_FWD_DEL,
 	VSW_REQ_MAC_ADD,
+	VSW_REQ_GROUP_ADD,
+	VSW_REQ_GROUP_SET,
+	VSW_REQ_GROUP_DEL,
+	VSW_REQ_GROUP_LIST,
 	VSW_REQ_COUNT,
 };
 
@@ -579,6 +595,7 @@ struct vsw_req {
 	bool has_mac_limit, has_mtu;
 	bool has_addr;           /* address (and gateway, gateway_mac) given */
 	bool has_shape_in, has_shape_out;
+	bool has_group;          /* port/set: 'group' given ("" leaves it) */
 	uint32_t aging_s;
 	char file[VSW_PATH_MAX * 2];
 	uint64_t count;
@@ -634,9 +651,15 @@ struct vsw_config_net {
 	struct vsw_forward_config fwd[VSW_MAX_FORWARDS];
 };
 
+struct vsw_config_group {
+	unsigned int sw;
+	struct vsw_port_config cfg;
+};
+
 struct vsw_config_doc {
-	unsigned int nswitches, nports, nnets;
+	unsigned int nswitches, nports, nnets, ngroups;
 	struct vsw_config_switch sw[VSW_MAX_SWITCHES];
+	struct vsw_config_group group[VSW_MAX_GROUPS];
 	struct vsw_config_port port[VSW_MAX_PORTS];
 	struct vsw_config_net net[VSW_MAX_NETS];
 };
@@ -644,6 +667,27 @@ struct vsw_config_doc {
 /* Returns 0, or -EINVAL with a one-line reason in 'err'. */
 int vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
 		     char *err, size_t errlen);
+
+/* group.c: port groups. Requests take the lock themselves. */
+int vsw_group_add(struct vsw *vsw, const char *sw_name,
+		  const struct vsw_port_config *policy, char *err,
+		  size_t errlen);
+int vsw_group_set(struct vsw *vsw, const struct vsw_req *req, char *err,
+		  size_t errlen);
+int vsw_group_del(struct vsw *vsw, const char *name, char *err,
+		  size_t errlen);
+void vsw_groups_json(struct vsw *vsw, const char *sw, struct json_writer *w);
+/* The policy part of a group's settings (config file and listings). */
+void vsw_group_policy_json(const struct vsw_port_config *c,
+			   struct json_writer *w);
+/* Fills the policy of port config 'c' from its group 'c->group' on
+ * switch 'sw_name'; refuses policy fields given beside a group. Lock
+ * held. */
+int vsw_group_apply(struct vsw *vsw, const char *sw_name,
+		    const struct vsw_req *req, struct vsw_port_config *c,
+		    char *err, size_t errlen);
+/* Forgets the groups of switch 's' (it is being removed). Lock held. */
+void vsw_groups_drop(struct vsw *vsw, const struct vsw_switch *s);
 
 /* telemetry.c */
 void vsw_telemetry_register(struct vsw *vsw);

@@ -288,7 +288,9 @@ vsw_destroy(struct vsw *vsw)
 	if (vsw->capture)
 		vsw_capture_stop(vsw);
 	pthread_mutex_unlock(&vsw->lock);
-	/* Networks go first (keeping their leases), then ports, switches. */
+	/* Networks go first (keeping their leases), then ports, switches.
+	 * TAP interfaces stay for the next start (closing). */
+	vsw->closing = true;
 	vsw_nets_close(vsw);
 	for (int i = 0; i < VSW_MAX_PORTS; i++)
 		if (vsw->port[i] && vsw_port_del(vsw, vsw->port[i]->cfg.name) < 0)
@@ -296,6 +298,7 @@ vsw_destroy(struct vsw *vsw)
 	for (int i = 0; i < VSW_MAX_SWITCHES; i++)
 		if (vsw->sw[i] && vsw_switch_del(vsw, vsw->sw[i]->name) < 0)
 			log_warn("vswitch", "a switch was not removed cleanly");
+	vsw_groups_drop(vsw, NULL);
 	free(atomic_load(&vsw->cfg));
 	vsw_dp_destroy(vsw->dp);
 	rte_free(vsw->rcu);
@@ -437,6 +440,7 @@ switch_del_locked(struct vsw *vsw, const char *name)
 		return err;
 	}
 	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)s->idx, -1);
+	vsw_groups_drop(vsw, s);
 	/* 'name' may be s->name: say so before freeing it. */
 	log_info("vswitch", "switch %s removed", s->name);
 	rte_free(s->rt);
@@ -497,8 +501,8 @@ vsw_mac_add_static(struct vsw *vsw, const char *port, const uint8_t *mac,
 
 /* ---- ports ---- */
 
-static int
-port_config_check(struct vsw *vsw, struct vsw_port_config *c)
+int
+vsw_port_config_check(struct vsw *vsw, struct vsw_port_config *c)
 {
 	if (!vsw_name_valid(c->name))
 		return -EINVAL;
@@ -597,7 +601,7 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
-	err = port_config_check(vsw, &p->cfg);
+	err = vsw_port_config_check(vsw, &p->cfg);
 	if (err < 0)
 		goto err_free;
 	for (int i = 0; i < VSW_MAX_PORTS; i++) {
@@ -762,8 +766,8 @@ vsw_ports_retry(struct vsw *vsw)
 	pthread_mutex_unlock(&vsw->lock);
 }
 
-static int
-port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
+int
+vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 {
 	struct vsw_port *p = vsw_port_find(vsw, cfg->name);
 	struct vsw_port_config c, old;
@@ -781,7 +785,8 @@ port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 	memcpy(c.gateway_mac, cfg->gateway_mac, 6);
 	c.shape_in = cfg->shape_in;
 	c.shape_out = cfg->shape_out;
-	err = port_config_check(vsw, &c);
+	memcpy(c.group, cfg->group, sizeof(c.group));
+	err = vsw_port_config_check(vsw, &c);
 	if (err < 0)
 		return err;
 	err = shapers_alloc(p, &c);
@@ -819,7 +824,7 @@ vsw_port_set(struct vsw *vsw, const struct vsw_port_config *cfg)
 	int err;
 
 	pthread_mutex_lock(&vsw->lock);
-	err = port_set_locked(vsw, cfg);
+	err = vsw_port_set_locked(vsw, cfg);
 	pthread_mutex_unlock(&vsw->lock);
 	return err;
 }
@@ -845,7 +850,7 @@ port_del_locked(struct vsw *vsw, const char *name)
 	if (p->cfg.addr)
 		vsw_dp_call(vsw, VSW_DP_OP_CT_FLUSH, -1, (int)p->slot);
 	p->sw->nports--;
-	vsw_port_close(vsw, p, true);
+	vsw_port_close(vsw, p, !vsw->closing);
 	for (int d = 0; d < 2; d++) {
 		shaper_drain(p, d);
 		rte_free(p->rt->shaper_q[d]);

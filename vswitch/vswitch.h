@@ -102,7 +102,15 @@ struct vsw_port_config {
 	uint8_t gateway_mac[6];        /* static next-hop MAC; zero = ARP */
 	struct vsw_shape_config shape_in;  /* frames the switch receives */
 	struct vsw_shape_config shape_out; /* frames the switch sends */
+	/*
+	 * A port group (VMware's port groups): a named policy on the switch
+	 * (VLANs, MAC limit, MTU, shaping) that the port follows; changing
+	 * the group changes every member. "" = none.
+	 */
+	char group[VSW_NAME_MAX];
 };
+
+#define VSW_MAX_GROUPS 64
 
 /*
  * A lab network: a subnet on one VLAN of a switch with a gateway inside
