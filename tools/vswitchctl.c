@@ -184,7 +184,7 @@ struct port_opts {
 
 struct net_opts {
 	const char *subnet, *gateway, *dhcp_range, *dns, *domain, *nat;
-	const char *nat_ports;
+	const char *nat_ports, *reserve;
 	uint64_t vlan, lease;
 	bool dhcp, isolated, has_vlan, has_lease;
 };
@@ -195,7 +195,7 @@ enum {
 	OPT_DURATION, OPT_SWITCH, OPT_HELP, OPT_ADDRESS, OPT_GATEWAY,
 	OPT_GATEWAY_MAC, OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_SUBNET, OPT_DHCP,
 	OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
-	OPT_MAX, OPT_GROUP,
+	OPT_MAX, OPT_GROUP, OPT_RESERVE,
 };
 
 static const struct option all_opts[] = {
@@ -229,6 +229,7 @@ static const struct option all_opts[] = {
 	{ "isolated", no_argument, NULL, OPT_ISOLATED },
 	{ "max", required_argument, NULL, OPT_MAX },
 	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "reserve", required_argument, NULL, OPT_RESERVE },
 	{ 0 },
 };
 
@@ -341,6 +342,7 @@ parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 		case OPT_ISOLATED: o->n.isolated = true; break;
 		case OPT_MAX: num = &o->max; break;
 		case OPT_GROUP: o->p.group = optarg; break;
+		case OPT_RESERVE: o->n.reserve = optarg; break;
 		}
 		if (c == OPT_VLAN)
 			o->n.has_vlan = true;
@@ -914,7 +916,7 @@ do_add_network(int argc, char **argv)
 
 	PARSE(2, 2, OPT_SUBNET, OPT_VLAN, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_DHCP,
 	      OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
-	      OPT_JSON);
+	      OPT_RESERVE, OPT_JSON);
 	if (!o.n.subnet)
 		return cli_usage_error("add-network: --subnet CIDR is required "
 				       "(e.g. 192.168.50.0/24)");
@@ -949,6 +951,8 @@ do_add_network(int argc, char **argv)
 		json_str(&w, "nat_ports", o.n.nat_ports);
 	if (o.n.isolated)
 		json_bool(&w, "isolated", true);
+	if (o.n.reserve)
+		json_str(&w, "reserve", o.n.reserve);
 	return finish(&w);
 }
 
@@ -1212,9 +1216,10 @@ static const struct cli_cmd cmds[] = {
 	  "SWITCH NET --subnet CIDR [--vlan N] [--gateway IP] [--gateway-mac MAC] "
 	  "[--dhcp [FIRST-LAST]] "
 	  "[--lease S] [--dns IP[,IP]] [--domain NAME] [--nat UPLINK-PORT] "
-	  "[--nat-ports LOW-HIGH] [--isolated]",
+	  "[--nat-ports LOW-HIGH] [--isolated] [--reserve MAC=IP[,MAC=IP]]",
 	  "Add a lab network on a VLAN of a switch: a gateway (default .2) that "
-	  "answers ARP and ping, optionally DHCP (default pool .128-.254) and "
+	  "answers ARP and ping, optionally DHCP (default pool .128-.254; "
+	  "--reserve: fixed addresses by MAC) and "
 	  "NAT through an uplink port that has an --address",
 	  do_add_network },
 	{ "del-network", "NET", "Remove a lab network (and its leases)",

@@ -289,6 +289,41 @@ bad:
 	return -EINVAL;
 }
 
+/* "reserve": "MAC=IP,MAC=IP,..." (DHCP static reservations). */
+static int
+reserve_field(const struct json_node *obj, struct vsw_net_config *c,
+	      char *err, size_t errlen)
+{
+	char buf[VSW_NET_MAX_RESERVE * 36 + 1], *save = NULL, *item;
+	int r = get_str(obj, "reserve", buf, sizeof(buf), err, errlen);
+
+	if (r <= 0)
+		return r;
+	for (item = strtok_r(buf, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save)) {
+		struct vsw_net_reservation *rv = &c->reserve[c->nreserve];
+		char *eq = strchr(item, '=');
+
+		if (c->nreserve >= VSW_NET_MAX_RESERVE) {
+			snprintf(err, errlen, "at most %d reservations",
+				 VSW_NET_MAX_RESERVE);
+			return -EINVAL;
+		}
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		if (vsw_mac_parse(item, rv->mac) < 0 || (rv->mac[0] & 1) ||
+		    vsw_ipv4_parse(eq + 1, &rv->ip) < 0)
+			goto bad;
+		c->nreserve++;
+	}
+	return 1;
+bad:
+	snprintf(err, errlen, "'reserve' must be MAC=IP[,MAC=IP...] with "
+		 "unicast MACs");
+	return -EINVAL;
+}
+
 /* "address": "CIDR" ("" removes it), "gateway", "gateway_mac". */
 static int
 uplink_fields(const struct json_node *obj, struct vsw_req *req, char *err,
@@ -447,6 +482,9 @@ vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
 	if (r < 0)
 		return r;
 	c->isolated = json_get_bool(obj, "isolated", false);
+	r = reserve_field(obj, c, err, errlen);
+	if (r < 0)
+		return r;
 	r = get_range(obj, "nat_ports", false, &lo, &hi, err, errlen);
 	if (r < 0)
 		return r;

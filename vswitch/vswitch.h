@@ -120,6 +120,7 @@ struct vsw_port_config {
  */
 #define VSW_MAX_NETS 64
 #define VSW_MAX_FORWARDS 64            /* per network */
+#define VSW_NET_MAX_RESERVE 32         /* DHCP reservations per network */
 
 struct vsw_net_config {
 	char name[VSW_NAME_MAX];
@@ -136,6 +137,12 @@ struct vsw_net_config {
 	bool isolated;                 /* no router handed out, nothing routed */
 	uint16_t nat_port_min, nat_port_max; /* uplink ports for NAT; 0: 1024..65535 */
 	uint8_t gateway_mac[6];        /* zero: derived from the names */
+	/* DHCP static reservations: this MAC always gets this address. */
+	struct vsw_net_reservation {
+		uint8_t mac[6];
+		uint32_t ip;
+	} reserve[VSW_NET_MAX_RESERVE];
+	unsigned int nreserve;
 };
 
 struct vsw_forward_config {
