@@ -1029,7 +1029,10 @@ rw(struct vfs_file *file, bool write, uint8_t *buf, uint64_t len,
    uint64_t offset)
 {
 	struct vfs_extent ext[16];
-	uint8_t *bounce = vfs_alloc_buf(BOUNCE_BYTES + 2 * VFS_SECTOR);
+	/* Sized to the request: small calls (FUSE, metadata-sized files)
+	 * should not pay for a 1 MiB buffer each. */
+	uint8_t *bounce = vfs_alloc_buf(ALIGN_UP(MIN(len, (uint64_t)BOUNCE_BYTES),
+						 VFS_SECTOR) + 2 * VFS_SECTOR);
 	uint64_t done = 0;
 	int rc = 0;
 

@@ -255,6 +255,104 @@ test_small_files(void)
 	free(back);
 }
 
+/*
+ * Small files against a model: random writes, truncates, punches and
+ * zeroings around the inline limit (so files move to blocks, shrink and
+ * grow again), a remount now and then; every file must always read back
+ * exactly as the model says.
+ */
+#define MODEL_FILES 4
+#define MODEL_MAX (3 * VFS_SMALL_FILE_BYTES)
+
+static uint64_t model_rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+model_rand(uint64_t n)
+{
+	model_rng ^= model_rng << 13;
+	model_rng ^= model_rng >> 7;
+	model_rng ^= model_rng << 17;
+	return model_rng % n;
+}
+
+static void
+test_small_model(void)
+{
+	static uint8_t model[MODEL_FILES][MODEL_MAX], back[MODEL_MAX + 16];
+	static uint8_t data[MODEL_MAX];
+	uint64_t size[MODEL_FILES] = { 0 };
+	struct vfs_file *f[MODEL_FILES];
+	char name[16];
+	struct vfs *vfs;
+
+	fresh(256 * MIB, NULL);
+	vfs = mnt();
+	for (int i = 0; i < MODEL_FILES; i++) {
+		snprintf(name, sizeof(name), "/m%d", i);
+		CHECK_OK(vfs_file_create(vfs, name, NULL, 0, &f[i]));
+	}
+	for (int op = 0; op < 1500; op++) {
+		int i = (int)model_rand(MODEL_FILES);
+		/* Mostly near the inline limit, sometimes anywhere. */
+		uint64_t off = model_rand(4) ? model_rand(VFS_SMALL_FILE_BYTES) :
+					       model_rand(MODEL_MAX);
+		uint64_t len = 1 + model_rand(model_rand(8) ? 600 :
+					      MODEL_MAX - off);
+
+		if (off + len > MODEL_MAX)
+			len = MODEL_MAX - off;
+		switch (model_rand(6)) {
+		case 0:
+		case 1:
+		case 2:
+			test_pattern_fill(data, len, (uint64_t)op, 0);
+			CHECK_EQ(vfs_file_pwrite(f[i], data, len, off),
+				 (int64_t)len);
+			memcpy(model[i] + off, data, len);
+			size[i] = MAX(size[i], off + len);
+			break;
+		case 3:
+			CHECK_OK(vfs_file_truncate(f[i], off));
+			if (off < size[i])
+				memset(model[i] + off, 0, size[i] - off);
+			size[i] = off;
+			break;
+		case 4:
+			CHECK_OK(vfs_file_punch(f[i], off, len));
+			if (off < size[i])
+				memset(model[i] + off, 0,
+				       MIN(len, size[i] - off));
+			break;
+		default:
+			CHECK_OK(vfs_file_zero_range(f[i], off, len));
+			if (off < size[i])
+				memset(model[i] + off, 0,
+				       MIN(len, size[i] - off));
+			break;
+		}
+		if (op % 250 == 249) {
+			for (int k = 0; k < MODEL_FILES; k++)
+				vfs_file_close(f[k]);
+			CHECK_OK(vfs_unmount(vfs));
+			fsck_clean();
+			vfs = mnt();
+			for (int k = 0; k < MODEL_FILES; k++) {
+				snprintf(name, sizeof(name), "/m%d", k);
+				CHECK_OK(vfs_file_open(vfs, name, 0, &f[k]));
+			}
+		}
+		for (int k = 0; k < MODEL_FILES; k++) {
+			CHECK_EQ(vfs_file_pread(f[k], back, sizeof(back), 0),
+				 (int64_t)size[k]);
+			CHECK(memcmp(back, model[k], size[k]) == 0);
+		}
+	}
+	for (int k = 0; k < MODEL_FILES; k++)
+		vfs_file_close(f[k]);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+}
+
 static void
 test_alloc_types(void)
 {
@@ -710,6 +808,7 @@ main(void)
 	RUN_TEST(test_mkfs_mount);
 	RUN_TEST(test_files);
 	RUN_TEST(test_small_files);
+	RUN_TEST(test_small_model);
 	RUN_TEST(test_alloc_types);
 	RUN_TEST(test_namespace);
 	RUN_TEST(test_enospc);
