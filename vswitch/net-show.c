@@ -65,7 +65,7 @@ vsw_port_l3_json(const struct vsw_port_config *c, struct json_writer *w)
 void
 vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w)
 {
-	char buf[40], a[16], b[16];
+	char buf[40], a[16], b[24]; /* b also holds a MAC (18 bytes) */
 
 	json_str(w, "name", c->name);
 	json_u64(w, "vlan", c->vlan);
