@@ -145,7 +145,7 @@ fuzz_shaper(const uint8_t *d, size_t n)
 			vsw_shaper_dequeue(&s, now, out, 64);
 		now += (uint64_t)d[i + 1] << (d[i] >> 4);
 		if (vsw_shaper_backlog(&s) > s.qlimit ||
-		    s.tok_avg > s.depth_avg || s.tok_peak > s.depth_peak ||
+		    s.tok_avg > s.depth_avg || s.tok_peak > s.depth_catchup ||
 		    s.tok_avg < -((int64_t)1600 << 32))
 			__builtin_trap();
 	}

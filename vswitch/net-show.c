@@ -65,7 +65,7 @@ vsw_port_l3_json(const struct vsw_port_config *c, struct json_writer *w)
 void
 vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w)
 {
-	char buf[40], a[16], b[16], mac[18];
+	char buf[40], a[16], b[24]; /* b also holds a MAC (18 bytes) */
 
 	json_str(w, "name", c->name);
 	json_u64(w, "vlan", c->vlan);
@@ -94,7 +94,7 @@ vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w)
 	json_bool(w, "isolated", c->isolated);
 	if (c->gateway_mac[0] | c->gateway_mac[1] | c->gateway_mac[2] |
 	    c->gateway_mac[3] | c->gateway_mac[4] | c->gateway_mac[5])
-		json_str(w, "gateway_mac", vsw_mac_format(c->gateway_mac, mac));
+		json_str(w, "gateway_mac", vsw_mac_format(c->gateway_mac, b));
 	snprintf(buf, sizeof(buf), "%u-%u", c->nat_port_min, c->nat_port_max);
 	json_str(w, "nat_ports", buf);
 	if (c->nreserve) {
@@ -104,7 +104,7 @@ vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w)
 		for (unsigned int i = 0; i < c->nreserve; i++)
 			at += (size_t)snprintf(list + at, sizeof(list) - at,
 					       "%s%s=%s", i ? "," : "",
-					       vsw_mac_format(c->reserve[i].mac, mac),
+					       vsw_mac_format(c->reserve[i].mac, b),
 					       vsw_ipv4_format(c->reserve[i].ip, a));
 		json_str(w, "reserve", list);
 	}

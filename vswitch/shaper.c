@@ -29,15 +29,8 @@ vsw_shaper_config(struct vsw_shaper *s, const struct vsw_shape_config *c,
 {
 	uint64_t avg = c->avg_bps / 8, peak = MAX(c->peak_bps, c->avg_bps) / 8;
 	uint64_t burst = MAX(c->burst_bytes, 2ull * VSW_SHAPER_FRAME_MAX);
-	/*
-	 * Without a peak of its own (peak = average) the average bucket is
-	 * the only limit, and the peak bucket as deep: time the data plane
-	 * lost (its CPU taken for more than 10 ms) is made up from the burst
-	 * instead of lost, so the long-run average holds.
-	 */
-	uint64_t pdepth = peak > avg ? MAX(peak * PEAK_WINDOW_US / 1000000,
-					   2ull * VSW_SHAPER_FRAME_MAX)
-				     : burst;
+	uint64_t pdepth = MAX(peak * PEAK_WINDOW_US / 1000000,
+			      2ull * VSW_SHAPER_FRAME_MAX);
 	uint64_t qframes = avg * QUEUE_WINDOW_MS / 1000 / 1024;
 
 	if (q) {
@@ -48,6 +41,7 @@ vsw_shaper_config(struct vsw_shaper *s, const struct vsw_shape_config *c,
 	s->rate_peak = per_cycle(peak, tsc_hz);
 	s->depth_avg = (int64_t)(burst << FP);
 	s->depth_peak = (int64_t)(pdepth << FP);
+	s->depth_catchup = MAX(s->depth_peak, s->depth_avg);
 	s->tok_avg = s->depth_avg;
 	s->tok_peak = s->depth_peak;
 	/* A gap this long fills any bucket (burst <= 1 GiB, rate >= 1 kB/s). */
@@ -90,8 +84,18 @@ vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 	if (now > s->last) {
 		gap = MIN(now - s->last, s->max_gap);
 		s->tok_avg = refill(s->tok_avg, s->rate_avg, gap, s->depth_avg);
-		s->tok_peak = refill(s->tok_peak, s->rate_peak, gap,
-				     s->depth_peak);
+		/*
+		 * While frames waited, the peak bucket may fill up to the
+		 * burst: time the data plane lost (its CPU taken for longer
+		 * than the 10 ms window) is made up instead of lost, so the
+		 * long-run average holds. After an idle spell it holds 10 ms
+		 * at peak as usual, so a new burst never outruns the peak.
+		 */
+		int64_t pdepth = s->backlogged ? s->depth_catchup : s->depth_peak;
+
+		if (s->tok_peak > pdepth)
+			s->tok_peak = pdepth;
+		s->tok_peak = refill(s->tok_peak, s->rate_peak, gap, pdepth);
 		s->last = now;
 	}
 	while (n < max && s->count && s->tok_avg >= 0 && s->tok_peak >= 0) {
@@ -106,6 +110,7 @@ vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 		s->head = (s->head + 1) % VSW_SHAPER_QMAX;
 		s->count--;
 	}
+	s->backlogged = s->count > 0;
 	return n;
 }
 

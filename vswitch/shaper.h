@@ -3,8 +3,9 @@
  * A traffic shaper for one direction of a port: two token buckets (the
  * average rate with the burst as its depth, the peak rate with a depth of
  * 10 ms at peak or two full frames, whichever is more) in front of a FIFO.
- * With peak = average the peak bucket is as deep as the average one (a
- * single limit). A frame leaves when both buckets are non-negative and takes its length
+ * While frames wait the peak bucket may fill up to the burst, so time a
+ * held-up data plane lost is made up. A frame leaves when both buckets
+ * are non-negative and takes its length
  * from both, so a bucket overdraws by at most one frame: over any span t
  * the port sends at most burst + avg * t + one frame. Frames that find
  * the FIFO full are refused (the caller drops and counts them).
@@ -41,6 +42,8 @@ struct vsw_shaper_item {
 struct vsw_shaper {
 	uint64_t rate_avg, rate_peak;   /* bytes per cycle, 32.32; peak 0 = none */
 	int64_t depth_avg, depth_peak;  /* bytes, 32.32 */
+	int64_t depth_catchup;          /* peak depth while frames wait */
+	bool backlogged;                /* frames waited after the last dequeue */
 	int64_t tok_avg, tok_peak;      /* bytes, 32.32; >= -one frame */
 	uint64_t last;                  /* TSC of the last refill */
 	uint64_t max_gap;               /* cycles of refill credited at most */
