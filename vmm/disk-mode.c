@@ -105,8 +105,11 @@ vmm_disk_mode_prepare(struct vmm_vm *vm, unsigned int index, char *err,
 			 index, snap_mode_string(want), dc->path, dc->path);
 		return -EINVAL;
 	}
-	if (dc->readonly)
-		return 0;   /* nothing is written: no mode applies */
+	/* Read-only: nothing is written, no mode applies. No mode line:
+	   the disk's own mode, read once it is open (a look now would
+	   mount the datastore once more just for that). */
+	if (dc->readonly || !dc->mode_set)
+		return 0;
 	vdisk_clear_error();
 	rc = snap_mode_get(dc->path, &cur, &redo);
 	if (rc == -ENOENT || rc == -EBUSY)
@@ -115,24 +118,43 @@ vmm_disk_mode_prepare(struct vmm_vm *vm, unsigned int index, char *err,
 		snprintf(err, errlen, "%s: %s", dc->path, why(rc));
 		return rc;
 	}
-	if (dc->mode_set && cur != want) {
-		vdisk_clear_error();
-		rc = snap_mode_set(dc->path, want);
-		if (rc < 0) {
-			snprintf(err, errlen, "disk%u.mode %s: %s", index,
-				 snap_mode_string(want), why(rc));
-			return rc;
-		}
-		log_info("vmm.blk", "disk%u: %s: mode %s (was %s)", index,
-			 dc->path, snap_mode_string(want),
-			 snap_mode_string(cur));
-		cur = want;
+	if (cur == want)
+		return 0;
+	vdisk_clear_error();
+	rc = snap_mode_set(dc->path, want);
+	if (rc < 0) {
+		snprintf(err, errlen, "disk%u.mode %s: %s", index,
+			 snap_mode_string(want), why(rc));
+		return rc;
+	}
+	log_info("vmm.blk", "disk%u: %s: mode %s (was %s)", index, dc->path,
+		 snap_mode_string(want), snap_mode_string(cur));
+	return 0;
+}
+
+int
+vmm_disk_mode_opened(struct vmm_vm *vm, unsigned int index, char *err,
+		     size_t errlen)
+{
+	const struct vmm_disk_cfg *dc = &vm->cfg->disk[index];
+	enum snap_mode cur;
+	bool redo;
+	int rc;
+
+	/* Called for vdisk disks only: probing a raw image here would
+	   close a descriptor of it, which drops our POSIX lock on it. */
+	if (dc->readonly)
+		return 0;
+	/* The open disk holds the datastore's mount: this shares it. */
+	vdisk_clear_error();
+	rc = snap_mode_get(dc->path, &cur, &redo);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: its disk mode: %s", dc->path,
+			 why(rc));
+		return rc;
 	}
 	vm->disk_layered[index] = true;
 	vm->disk_mode[index] = (uint8_t)cur;
-	if (cur == SNAP_UNDOABLE && redo)
-		log_info("vmm.blk", "disk%u: %s: going on in the redo log kept "
-			 "at the last power-off", index, dc->path);
 	return 0;
 }
 

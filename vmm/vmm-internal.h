@@ -265,6 +265,12 @@ int vmm_vcpu_setup_boot(struct vmm_vcpu *v) must_check;
 /* Before disk 'index' opens: gives it the mode its config names. */
 int vmm_disk_mode_prepare(struct vmm_vm *vm, unsigned int index, char *err,
 			  size_t errlen) must_check;
+/*
+ * Once a vdisk disk is open: records the mode in force (what power-off
+ * ends). Not for raw images (see disk-mode.c).
+ */
+int vmm_disk_mode_opened(struct vmm_vm *vm, unsigned int index, char *err,
+			 size_t errlen) must_check;
 /* Once every disk is open: serves vsnap requests on them (best effort). */
 void vmm_disk_snapshots_start(struct vmm_vm *vm);
 

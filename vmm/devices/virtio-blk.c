@@ -332,6 +332,8 @@ vmm_blk_create(struct vmm_vm *vm, unsigned int index, struct vmm_blk_dev **out)
 	if (err == 0)
 		err = vmm_blk_open(dc->path, dc->readonly, BLK_QUEUE_SIZE,
 				   &d->be, msg, sizeof(msg));
+	if (err == 0 && d->be->vdisk)
+		err = vmm_disk_mode_opened(vm, index, msg, sizeof(msg));
 	if (err < 0) {
 		log_err("vmm.blk", "disk%u: %s", index, msg[0] ? msg : strerror(-err));
 		goto err;

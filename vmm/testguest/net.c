@@ -405,6 +405,21 @@ dhcp_client(struct nic *n, uint8_t router[4])
 
 /* ---- echo ---- */
 
+/*
+ * Whether the back end has taken every frame we queued. While the switch
+ * is away nothing is taken; requests sent then would all arrive at once
+ * when it returns, and the peer would spend its answers on them.
+ */
+static bool
+tx_drained(struct nic *n)
+{
+	struct tg_vq *q = &n->v.vq[1];
+
+	while (tg_vq_used(q, NULL) >= 0)
+		;
+	return q->num_free == q->size;
+}
+
 /* "A.B.C.D" -> out; false if it is not one. */
 static bool
 parse_ip(const char *s, uint8_t out[4])
@@ -449,7 +464,9 @@ pinger(struct nic *n, const uint8_t pip[4], uint64_t count,
 		  s.peer_mac[2], s.peer_mac[3], s.peer_mac[4], s.peer_mac[5]);
 	for (uint16_t seq = 1; replies < count && seq < 2000; seq++) {
 		s.echo_reply = false;
-		send_icmp(n, s.peer_mac, pip, 8, 0x7467, seq, payload, 56);
+		if (tx_drained(n))
+			send_icmp(n, s.peer_mac, pip, 8, 0x7467, seq, payload,
+				  56);
 		/* One request per 50 ms slot, answered or not. */
 		receive(n, 50, &s, NULL);
 		if (s.echo_reply && s.seq == seq) {
