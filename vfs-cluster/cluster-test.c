@@ -386,6 +386,117 @@ run_join64(void)
 	fsck_clean();
 }
 
+/* ---- replace2 ---- */
+
+/*
+ * Two hosts each replace a file by rename in their own directory, the
+ * way vdisk rewrites a descriptor (temp file, rename over the old one).
+ * A rename may fail (nothing changed), but the target must always hold
+ * either the old or the new contents, never lose its blocks.
+ */
+#define REPLACE_BYTES 8192
+
+static int
+check_contents(struct vfs *vfs, const char *p, int want, int me)
+{
+	static uint8_t buf[REPLACE_BYTES];
+	struct vfs_file *f;
+	int64_t n;
+
+	WANT(vfs_file_open(vfs, p, VFS_O_SHARED, &f));
+	n = vfs_file_pread(f, buf, sizeof(buf), 0);
+	vfs_file_close(f);
+	if (n != (int64_t)sizeof(buf)) {
+		fail("replacer %d: %s: read %lld bytes", me, p, (long long)n);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		if (buf[i] != (uint8_t)want) {
+			fail("replacer %d: %s: byte %zu is %u, want %u (contents "
+			     "lost)", me, p, i, buf[i], (uint8_t)want);
+			return -1;
+		}
+	return 0;
+}
+
+static int
+replace_one(struct vfs *vfs, const char *dir, int gen)
+{
+	static uint8_t buf[REPLACE_BYTES];
+	char tmp[64], dst[64];
+	struct vfs_file *f;
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s/d.tmp", dir);
+	snprintf(dst, sizeof(dst), "%s/d", dir);
+	memset(buf, gen, sizeof(buf));
+	WANT(vfs_file_create(vfs, tmp, NULL, 0, &f));
+	rc = (int)vfs_file_pwrite(f, buf, sizeof(buf), 0);
+	if (rc >= 0)
+		rc = vfs_file_sync(f);
+	vfs_file_close(f);
+	if (rc >= 0)
+		rc = vfs_rename(vfs, tmp, dst, 0);
+	if (rc < 0)
+		(void)!vfs_unlink(vfs, tmp);
+	return rc;
+}
+
+static int
+replacer(int me)
+{
+	char name[32], dir[32], dst[64];
+	struct vfs *vfs;
+	int have = 0;
+
+	snprintf(name, sizeof(name), "replacer%d", me);
+	snprintf(dir, sizeof(dir), "/r%d", me);
+	snprintf(dst, sizeof(dst), "%s/d", dir);
+	vfs = mount_as(name);
+	if (!vfs)
+		return 1;
+	while (now_s() < deadline) {
+		int rc = replace_one(vfs, dir, have + 1);
+
+		if (rc == 0)
+			have++;
+		else
+			atomic_fetch_add(&sh->violations, 1); /* refusals */
+		atomic_fetch_add(&sh->ops, 1);
+		if (check_contents(vfs, dst, have, me) < 0)
+			break;
+	}
+	vfs_unmount(vfs);
+	return sh->failed;
+}
+
+static void
+run_replace2(double secs)
+{
+	struct vfs *vfs;
+	pid_t pids[2];
+
+	setup(2048 * MIB, lease_s);
+	vfs = mount_as("setup");
+	CHECK(vfs);
+	for (int i = 0; i < 2; i++) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "/r%d", i);
+		CHECK_OK(vfs_mkdir(vfs, p));
+		CHECK_OK(replace_one(vfs, p, 0));
+	}
+	CHECK_OK(vfs_unmount(vfs));
+	deadline = now_s() + secs;
+	for (int i = 0; i < 2; i++)
+		pids[i] = spawn(replacer, i);
+	CHECK_EQ(wait_all(pids, 2), 0);
+	CHECK(!sh->failed);
+	printf("%ld replacements by rename, %ld refused, contents always "
+	       "whole\n", (long)sh->ops, (long)sh->violations);
+	fsck_clean();
+}
+
 /* ---- failover ---- */
 
 static int
@@ -615,6 +726,8 @@ main(int argc, char **argv)
 		run_hosts8(test_is_sanitized() ? 10 : 15);
 	else if (!strcmp(what, "join64"))
 		run_join64();
+	else if (!strcmp(what, "replace2"))
+		run_replace2(test_is_sanitized() ? 8 : 6);
 	else if (!strcmp(what, "kill"))
 		run_kill();
 	else if (!strcmp(what, "stop"))

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -655,6 +656,31 @@ rename_checks(struct vfs *vfs, struct rename_ctx *c, unsigned int flags)
 	return 0;
 }
 
+/* The rename itself: one transaction, all or nothing. */
+static int
+rename_commit(struct vfs *vfs, struct rename_ctx *c)
+{
+	int rc = 0;
+
+	tx_begin(vfs);
+	if (c->have_victim) {
+		rc = dir_remove(vfs, c->ddir, c->dst.name, c->dst.name_len);
+		if (rc == 0)
+			rc = free_inode(vfs, &c->victim);
+	}
+	if (rc == 0)
+		rc = dir_remove(vfs, c->sdir, c->src.name, c->src.name_len);
+	if (rc == 0)
+		rc = dir_add(vfs, c->ddir, c->dst.name, c->dst.name_len,
+			     &c->hit);
+	if (rc == 0 && c->ml) {
+		rc = inode_dirty(vfs, &c->moved);
+		if (rc == 0)
+			inode_body(&c->moved)->parent = to_le64(c->dst.parent);
+	}
+	return tx_end(vfs, rc, false);
+}
+
 int
 vfs_rename(struct vfs *vfs, const char *from, const char *to,
 	   unsigned int flags)
@@ -677,27 +703,19 @@ vfs_rename(struct vfs *vfs, const char *from, const char *to,
 		rc = rename_lock_dirs(vfs, &c);
 	if (rc == 0)
 		rc = rename_checks(vfs, &c, flags);
-	if (rc == 0) {
-		tx_begin(vfs);
-		if (c.have_victim) {
-			rc = dir_remove(vfs, c.ddir, c.dst.name,
-					c.dst.name_len);
-			if (rc == 0)
-				rc = free_inode(vfs, &c.victim);
-		}
-		if (rc == 0)
-			rc = dir_remove(vfs, c.sdir, c.src.name,
-					c.src.name_len);
-		if (rc == 0)
-			rc = dir_add(vfs, c.ddir, c.dst.name, c.dst.name_len,
-				     &c.hit);
-		if (rc == 0 && c.ml) {
-			rc = inode_dirty(vfs, &c.moved);
-			if (rc == 0)
-				inode_body(&c.moved)->parent =
-					to_le64(c.dst.parent);
-		}
-		rc = tx_end(vfs, rc, false);
+	/*
+	 * A replaced file's data is already freed (in steps of their own):
+	 * from here on there is no way back, so a lock another host holds
+	 * for a moment is waited out rather than leaving the name on an
+	 * emptied file. Each failed try is rolled back whole.
+	 */
+	for (unsigned int tries = 0; rc == 0; tries++) {
+		rc = rename_commit(vfs, &c);
+		if (!c.have_victim || (rc != -EBUSY && rc != -EAGAIN) ||
+		    tries == 50)
+			break;
+		usleep(10000 + (useconds_t)(vfs_random_key() % 40000));
+		rc = 0;
 	}
 	if (rc == 1)
 		rc = 0;
