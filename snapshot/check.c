@@ -146,6 +146,9 @@ snap_check_path(const char *path, bool repair, struct vdisk_check_report *rep)
 		rc = 1;
 		goto out;
 	}
+	/* Only a look: the tree that counts is read again under the lock. */
+	snap_tree_free(t);
+	t = NULL;
 	rc = st->ops->lock(st, leaf, repair, &lk);
 	if (rc == -EBUSY)
 		vdisk_err("snapshot", "%s: in use; check it when it is closed",

@@ -177,13 +177,14 @@ finish(struct json_writer *w)
 struct port_opts {
 	const char *type, *path, *iface, *trunk, *mode;
 	const char *address, *gateway, *gateway_mac, *shape_in, *shape_out;
+	const char *group;
 	uint64_t vlan, mac_limit, mtu;
 	bool has_vlan, has_mac_limit, has_mtu;
 };
 
 struct net_opts {
 	const char *subnet, *gateway, *dhcp_range, *dns, *domain, *nat;
-	const char *nat_ports;
+	const char *nat_ports, *reserve;
 	uint64_t vlan, lease;
 	bool dhcp, isolated, has_vlan, has_lease;
 };
@@ -194,7 +195,7 @@ enum {
 	OPT_DURATION, OPT_SWITCH, OPT_HELP, OPT_ADDRESS, OPT_GATEWAY,
 	OPT_GATEWAY_MAC, OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_SUBNET, OPT_DHCP,
 	OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
-	OPT_MAX,
+	OPT_MAX, OPT_GROUP, OPT_RESERVE,
 };
 
 static const struct option all_opts[] = {
@@ -227,6 +228,8 @@ static const struct option all_opts[] = {
 	{ "nat-ports", required_argument, NULL, OPT_NAT_PORTS },
 	{ "isolated", no_argument, NULL, OPT_ISOLATED },
 	{ "max", required_argument, NULL, OPT_MAX },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "reserve", required_argument, NULL, OPT_RESERVE },
 	{ 0 },
 };
 
@@ -338,6 +341,8 @@ parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 		case OPT_NAT_PORTS: o->n.nat_ports = optarg; break;
 		case OPT_ISOLATED: o->n.isolated = true; break;
 		case OPT_MAX: num = &o->max; break;
+		case OPT_GROUP: o->p.group = optarg; break;
+		case OPT_RESERVE: o->n.reserve = optarg; break;
 		}
 		if (c == OPT_VLAN)
 			o->n.has_vlan = true;
@@ -398,6 +403,8 @@ port_fields(struct json_writer *w, const struct port_opts *p)
 		json_str(w, "shape_in", p->shape_in);
 	if (p->shape_out)
 		json_str(w, "shape_out", p->shape_out);
+	if (p->group)
+		json_str(w, "group", strcmp(p->group, "none") ? p->group : "");
 }
 
 /* ---- subcommands ---- */
@@ -460,10 +467,10 @@ do_add_port(int argc, char **argv)
 
 	PARSE(2, 2, OPT_TYPE, OPT_PATH, OPT_IFACE, OPT_VLAN, OPT_TRUNK, OPT_MODE,
 	      OPT_MACLIMIT, OPT_MTU, OPT_ADDRESS, OPT_GATEWAY, OPT_GATEWAY_MAC,
-	      OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_JSON);
+	      OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_GROUP, OPT_JSON);
 	if (!o.p.type)
 		return cli_usage_error("add-port: --type is required "
-				       "(vhostuser, tap, afpacket, null, ring)");
+				       "(vhostuser, memif, tap, afpacket, null, ring)");
 	req_begin(&w, "port/add");
 	json_str(&w, "switch", o.args[0]);
 	json_str(&w, "port", o.args[1]);
@@ -480,13 +487,103 @@ do_set_port(int argc, char **argv)
 
 	PARSE(1, 1, OPT_VLAN, OPT_TRUNK, OPT_MODE, OPT_MACLIMIT, OPT_MTU,
 	      OPT_ADDRESS, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_SHAPE_IN,
-	      OPT_SHAPE_OUT, OPT_JSON);
+	      OPT_SHAPE_OUT, OPT_GROUP, OPT_JSON);
 	if (o.p.gateway && !o.p.address)
 		return cli_usage_error("set-port: --gateway comes with --address");
 	req_begin(&w, "port/set");
 	json_str(&w, "port", o.args[0]);
 	port_fields(&w, &o.p);
 	return finish(&w);
+}
+
+/* add-group and set-group: a group's policy options. */
+static int
+group_change(const char *name, int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named(name);
+	bool add = !strcmp(name, "add-group");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(add ? 2 : 1, add ? 2 : 1, OPT_VLAN, OPT_TRUNK, OPT_MODE,
+	      OPT_MACLIMIT, OPT_MTU, OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_JSON);
+	req_begin(&w, add ? "group/add" : "group/set");
+	if (add)
+		json_str(&w, "switch", o.args[0]);
+	json_str(&w, "group", o.args[add ? 1 : 0]);
+	port_fields(&w, &o.p);
+	return finish(&w);
+}
+
+static int
+do_add_group(int argc, char **argv)
+{
+	return group_change("add-group", argc, argv);
+}
+
+static int
+do_set_group(int argc, char **argv)
+{
+	return group_change("set-group", argc, argv);
+}
+
+static int
+do_del_group(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("del-group");
+	struct json_writer w;
+	struct opts o;
+
+	PARSE(1, 1, OPT_JSON);
+	req_begin(&w, "group/del");
+	json_str(&w, "group", o.args[0]);
+	return finish(&w);
+}
+
+static void print_vlan(const struct json_node *p);
+static int64_t num(const struct json_node *n, const char *key);
+static void print_shape(const struct json_node *p, const char *key,
+			const char *label);
+
+static int
+do_groups(int argc, char **argv)
+{
+	const struct cli_cmd *self = cmd_named("groups");
+	const struct json_node *gs, *g, *ps, *p;
+	struct json_writer w;
+	struct reply r;
+	struct opts o;
+	int rc;
+
+	PARSE(0, 1, OPT_JSON);
+	req_begin(&w, "group/list");
+	if (o.nargs)
+		json_str(&w, "switch", o.args[0]);
+	rc = call(&w, &r);
+	if (rc)
+		return rc;
+	if (want_json) {
+		printf("%s", r.text);
+		reply_free(&r);
+		return 0;
+	}
+	gs = json_get(r.root, "groups");
+	for (g = gs ? gs->child : NULL; g; g = g->next) {
+		printf("group %s on %s: ", json_get_str(g, "name", "?"),
+		       json_get_str(g, "switch", "?"));
+		print_vlan(g);
+		printf(", mtu %" PRId64 ", mac limit %" PRId64, num(g, "mtu"),
+		       num(g, "mac_limit"));
+		print_shape(g, "shape_in", "in");
+		print_shape(g, "shape_out", "out");
+		printf("\n  ports:");
+		ps = json_get(g, "ports");
+		for (p = ps ? ps->child : NULL; p; p = p->next)
+			printf(" %s", p->str);
+		printf("\n");
+	}
+	reply_free(&r);
+	return 0;
 }
 
 static int
@@ -583,6 +680,8 @@ do_show(int argc, char **argv)
 				       json_get_str(p, "gateway", ""));
 			print_shape(p, "shape_in", "in");
 			print_shape(p, "shape_out", "out");
+			if (json_get(p, "group"))
+				printf(", group %s", json_get_str(p, "group", ""));
 			printf(", link %s, %" PRId64 " MACs%s\n",
 			       json_get_str(p, "link", "?"), pm,
 			       json_get_bool(p, "capturing", false) ? ", capturing"
@@ -817,7 +916,7 @@ do_add_network(int argc, char **argv)
 
 	PARSE(2, 2, OPT_SUBNET, OPT_VLAN, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_DHCP,
 	      OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
-	      OPT_JSON);
+	      OPT_RESERVE, OPT_JSON);
 	if (!o.n.subnet)
 		return cli_usage_error("add-network: --subnet CIDR is required "
 				       "(e.g. 192.168.50.0/24)");
@@ -852,6 +951,8 @@ do_add_network(int argc, char **argv)
 		json_str(&w, "nat_ports", o.n.nat_ports);
 	if (o.n.isolated)
 		json_bool(&w, "isolated", true);
+	if (o.n.reserve)
+		json_str(&w, "reserve", o.n.reserve);
 	return finish(&w);
 }
 
@@ -1060,25 +1161,45 @@ static const struct cli_cmd cmds[] = {
 	{ "del-switch", "NAME", "Remove a switch (it must have no ports)",
 	  do_del_switch },
 	{ "add-port",
-	  "SWITCH PORT --type vhostuser|tap|afpacket|null|ring [--path SOCKET] "
+	  "SWITCH PORT --type vhostuser|memif|tap|afpacket|null|ring "
+	  "[--path SOCKET] "
 	  "[--iface IFACE] [--vlan N] [--trunk LIST] [--vlan-mode MODE] "
 	  "[--mac-limit N] [--mtu N] [--address CIDR [--gateway IP]] "
-	  "[--shape-in SPEC] [--shape-out SPEC]",
-	  "Add a port. --vlan N: access port (4095: all VLANs, tags kept); "
+	  "[--shape-in SPEC] [--shape-out SPEC] [--group GROUP]",
+	  "Add a port. vhostuser and memif ports connect to the server "
+	  "socket --path (the VM's); tap creates --iface (it survives a "
+	  "switch restart, also when moved into a namespace); afpacket "
+	  "uses an existing --iface. --vlan N: access port (4095: all VLANs, tags kept); "
 	  "--trunk 10,20-30: trunk; both with --vlan-mode native-tagged or "
 	  "native-untagged: native VLAN N",
 	  do_add_port },
 	{ "set-port",
 	  "PORT [--vlan N] [--trunk LIST] [--vlan-mode MODE] [--mac-limit N] "
 	  "[--mtu N] [--address CIDR|none [--gateway IP [--gateway-mac MAC]]] "
-	  "[--shape-in SPEC] [--shape-out SPEC]",
-	  "Change a port's VLANs, MAC limit, MTU, uplink address or shaping. "
+	  "[--shape-in SPEC] [--shape-out SPEC] [--group GROUP|none]",
+	  "Change a port's VLANs, MAC limit, MTU, uplink address or shaping, "
+	  "or its port group (a member takes the group's policy). "
 	  "--address makes it a routed uplink for NAT. SPEC: "
 	  "avg=RATE[,peak=RATE][,burst=BYTES] (RATE bit/s, 100M; BYTES 64K) or "
 	  "off; -in shapes what the port sends into the switch, -out what the "
 	  "switch sends out of it",
 	  do_set_port },
 	{ "del-port", "PORT", "Remove a port", do_del_port },
+	{ "add-group",
+	  "SWITCH GROUP [--vlan N] [--trunk LIST] [--vlan-mode MODE] "
+	  "[--mac-limit N] [--mtu N] [--shape-in SPEC] [--shape-out SPEC]",
+	  "Add a port group: a named policy (VLANs, MAC limit, MTU, shaping) "
+	  "that ports join with add-port/set-port --group GROUP",
+	  do_add_group },
+	{ "set-group",
+	  "GROUP [--vlan N] [--trunk LIST] [--vlan-mode MODE] [--mac-limit N] "
+	  "[--mtu N] [--shape-in SPEC] [--shape-out SPEC]",
+	  "Change a port group; every member port follows at once",
+	  do_set_group },
+	{ "del-group", "GROUP", "Remove a port group (it must have no ports)",
+	  do_del_group },
+	{ "groups", "[SWITCH] [--json]", "Port groups, their policy and ports",
+	  do_groups },
 	{ "show", "[--json]", "Switches and their ports", do_show },
 	{ "macs", "SWITCH [--json]", "The MAC table of a switch", do_macs },
 	{ "flush-macs", "SWITCH", "Forget the MACs a switch learned",
@@ -1095,9 +1216,10 @@ static const struct cli_cmd cmds[] = {
 	  "SWITCH NET --subnet CIDR [--vlan N] [--gateway IP] [--gateway-mac MAC] "
 	  "[--dhcp [FIRST-LAST]] "
 	  "[--lease S] [--dns IP[,IP]] [--domain NAME] [--nat UPLINK-PORT] "
-	  "[--nat-ports LOW-HIGH] [--isolated]",
+	  "[--nat-ports LOW-HIGH] [--isolated] [--reserve MAC=IP[,MAC=IP]]",
 	  "Add a lab network on a VLAN of a switch: a gateway (default .2) that "
-	  "answers ARP and ping, optionally DHCP (default pool .128-.254) and "
+	  "answers ARP and ping, optionally DHCP (default pool .128-.254; "
+	  "--reserve: fixed addresses by MAC) and "
 	  "NAT through an uplink port that has an --address",
 	  do_add_network },
 	{ "del-network", "NET", "Remove a lab network (and its leases)",

@@ -171,20 +171,26 @@ test_observation_newer_than_now(void)
 static void
 test_self_fence(void)
 {
+	struct vfs_file *f;
 	struct vfs *a;
 	uint64_t t0 = 100 * SEC;
 
 	fresh(NULL);
 	a = host("a", t0);
+	CHECK_OK(vfs_file_create(a, "/small", NULL, 0, &f));
 	CHECK_OK(hb_write_allowed(a, t0 + a->t.fence_ns));
 	CHECK_EQ(hb_write_allowed(a, t0 + a->t.fence_ns + 1), -ESTALE);
-	/* Writes are refused while the lease is lapsed... */
+	/* Writes are refused while the lease is lapsed (a small file's
+	 * too, though it would only reach the journal)... */
 	atomic_store(&a->manual_now_ns, t0 + a->t.fence_ns + 1);
 	CHECK_EQ(vfs_mkdir(a, "/late"), -ESTALE);
+	CHECK_EQ(vfs_file_pwrite(f, "late", 4, 0), -ESTALE);
 	/* ...until a renewal succeeds: nobody took the slot meanwhile. */
 	CHECK_OK(vfs_tick(a, t0 + a->t.fence_ns + 2));
 	CHECK(!vfs_is_fenced(a));
 	CHECK_OK(vfs_mkdir(a, "/late"));
+	CHECK_EQ(vfs_file_pwrite(f, "late", 4, 0), 4);
+	vfs_file_close(f);
 	CHECK_OK(vfs_unmount(a));
 }
 

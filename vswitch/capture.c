@@ -114,6 +114,10 @@ vsw_capture_start(struct vsw *vsw, const char *port, const char *file,
 
 	if (!p)
 		return -ENOENT;
+	if (p->missing) {
+		snprintf(err, errlen, "port '%s' has no device yet", port);
+		return -ENODEV;
+	}
 	if (vsw->capture) {
 		if (!atomic_load(&vsw->capture->done)) {
 			snprintf(err, errlen, "a capture of '%s' is running",

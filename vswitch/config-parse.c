@@ -60,6 +60,38 @@ nets_parse(const struct json_node *s, struct vsw_config_doc *doc,
 	return 0;
 }
 
+static int
+groups_parse(const struct json_node *s, struct vsw_config_doc *doc,
+	     const char *sw, char *err, size_t errlen)
+{
+	const struct json_node *gs = json_get(s, "groups"), *g;
+
+	if (!gs)
+		return 0;
+	if (gs->type != JSON_ARRAY) {
+		snprintf(err, errlen, "switch %s: 'groups' must be an array", sw);
+		return -EINVAL;
+	}
+	for (g = gs->child; g; g = g->next) {
+		struct vsw_req req;
+		const char *name = json_get_str(g, "name", "");
+
+		if (doc->ngroups >= VSW_MAX_GROUPS || !vsw_name_valid(name)) {
+			snprintf(err, errlen, "bad or too many groups");
+			return -EINVAL;
+		}
+		memset(&req, 0, sizeof(req));
+		req.op = VSW_REQ_GROUP_ADD;
+		if (vsw_req_port_fields(g, &req, err, errlen) < 0)
+			return -EINVAL;
+		snprintf(req.pcfg.group, sizeof(req.pcfg.group), "%s", name);
+		doc->group[doc->ngroups].sw = doc->nswitches - 1;
+		doc->group[doc->ngroups].cfg = req.pcfg;
+		doc->ngroups++;
+	}
+	return 0;
+}
+
 int
 vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
 		 char *err, size_t errlen)
@@ -129,6 +161,8 @@ vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
 			doc->port[doc->nports].cfg = req.pcfg;
 			doc->nports++;
 		}
+		if (groups_parse(s, doc, name, err, errlen) < 0)
+			goto out;
 		if (nets_parse(s, doc, name, err, errlen) < 0)
 			goto out;
 	}

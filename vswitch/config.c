@@ -50,6 +50,18 @@ config_json(struct vsw *vsw, struct json_writer *w)
 			json_obj_end(w);
 		}
 		json_arr_end(w);
+		json_arr_begin(w, "groups");
+		for (int k = 0; k < VSW_MAX_GROUPS; k++) {
+			struct vsw_group *g = vsw->group[k];
+
+			if (!g || g->sw != s)
+				continue;
+			json_obj_begin(w, NULL);
+			json_str(w, "name", g->cfg.name);
+			vsw_group_policy_json(&g->cfg, w);
+			json_obj_end(w);
+		}
+		json_arr_end(w);
 		json_arr_begin(w, "networks");
 		for (int k = 0; k < VSW_MAX_NETS; k++) {
 			struct vsw_net *n = vsw->net[k];
@@ -208,10 +220,17 @@ vsw_config_restore(struct vsw *vsw, const char *path)
 			log_err("vswitch.config", "switch %s: %s", doc->sw[i].name,
 				strerror(-r));
 	}
+	for (unsigned int i = 0; i < doc->ngroups; i++) {
+		const char *sw = doc->sw[doc->group[i].sw].name;
+
+		if (vsw_group_add(vsw, sw, &doc->group[i].cfg, err,
+				  sizeof(err)) < 0)
+			log_err("vswitch.config", "%s", err);
+	}
 	for (unsigned int i = 0; i < doc->nports; i++) {
 		const char *sw = doc->sw[doc->port[i].sw].name;
 
-		r = vsw_port_add(vsw, sw, &doc->port[i].cfg);
+		r = vsw_port_restore(vsw, sw, &doc->port[i].cfg);
 		if (r < 0)
 			log_err("vswitch.config", "port %s on %s: %s",
 				doc->port[i].cfg.name, sw, strerror(-r));

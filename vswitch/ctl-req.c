@@ -45,6 +45,10 @@ static const struct req_def req_defs[] = {
 	{ "fwd/add", VSW_REQ_FWD_ADD, false, false, true },
 	{ "fwd/del", VSW_REQ_FWD_DEL, false, false, true },
 	{ "mac/add", VSW_REQ_MAC_ADD, false, true },
+	{ "group/add", VSW_REQ_GROUP_ADD, true, false },
+	{ "group/set", VSW_REQ_GROUP_SET, false, false },
+	{ "group/del", VSW_REQ_GROUP_DEL, false, false },
+	{ "group/list", VSW_REQ_GROUP_LIST, false, false },
 };
 
 const char *
@@ -183,10 +187,12 @@ vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 				 vsw_port_type_name(c->type));
 			return -EINVAL;
 		}
-		if (c->type == VSW_PORT_VHOSTUSER &&
+		if ((c->type == VSW_PORT_VHOSTUSER ||
+		     c->type == VSW_PORT_MEMIF) &&
 		    (c->path[0] != '/' || strchr(c->path, ','))) {
-			snprintf(err, errlen, "a vhostuser port needs an absolute "
-				 "'path' without commas");
+			snprintf(err, errlen, "a %s port needs an absolute "
+				 "'path' without commas",
+				 vsw_port_type_name(c->type));
 			return -EINVAL;
 		}
 	}
@@ -206,6 +212,15 @@ vsw_req_port_fields(const struct json_node *obj, struct vsw_req *req,
 			return -EINVAL;
 		}
 		c->mtu = (uint32_t)v;
+	}
+	r = get_str(obj, "group", c->group, sizeof(c->group), err, errlen);
+	if (r < 0)
+		return r;
+	req->has_group = r;
+	if (r && c->group[0] && !vsw_name_valid(c->group)) {
+		snprintf(err, errlen, "bad group name '%s' (1-15 of A-Z a-z "
+			 "0-9 _ . -)", c->group);
+		return -EINVAL;
 	}
 	r = uplink_fields(obj, req, err, errlen);
 	if (r < 0)
@@ -271,6 +286,41 @@ get_range(const struct json_node *obj, const char *key, bool ips,
 bad:
 	snprintf(err, errlen, "'%s' must be %s", key,
 		 ips ? "FIRST-LAST addresses" : "LOW-HIGH in 1..65535");
+	return -EINVAL;
+}
+
+/* "reserve": "MAC=IP,MAC=IP,..." (DHCP static reservations). */
+static int
+reserve_field(const struct json_node *obj, struct vsw_net_config *c,
+	      char *err, size_t errlen)
+{
+	char buf[VSW_NET_MAX_RESERVE * 36 + 1], *save = NULL, *item;
+	int r = get_str(obj, "reserve", buf, sizeof(buf), err, errlen);
+
+	if (r <= 0)
+		return r;
+	for (item = strtok_r(buf, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save)) {
+		struct vsw_net_reservation *rv = &c->reserve[c->nreserve];
+		char *eq = strchr(item, '=');
+
+		if (c->nreserve >= VSW_NET_MAX_RESERVE) {
+			snprintf(err, errlen, "at most %d reservations",
+				 VSW_NET_MAX_RESERVE);
+			return -EINVAL;
+		}
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		if (vsw_mac_parse(item, rv->mac) < 0 || (rv->mac[0] & 1) ||
+		    vsw_ipv4_parse(eq + 1, &rv->ip) < 0)
+			goto bad;
+		c->nreserve++;
+	}
+	return 1;
+bad:
+	snprintf(err, errlen, "'reserve' must be MAC=IP[,MAC=IP...] with "
+		 "unicast MACs");
 	return -EINVAL;
 }
 
@@ -432,6 +482,9 @@ vsw_req_net_fields(const struct json_node *obj, struct vsw_net_config *c,
 	if (r < 0)
 		return r;
 	c->isolated = json_get_bool(obj, "isolated", false);
+	r = reserve_field(obj, c, err, errlen);
+	if (r < 0)
+		return r;
 	r = get_range(obj, "nat_ports", false, &lo, &hi, err, errlen);
 	if (r < 0)
 		return r;
@@ -531,8 +584,25 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 	r = get_name(root, "network", req->net, def->need_net, err, errlen);
 	if (r < 0)
 		return r;
-	if (def->op == VSW_REQ_PORT_ADD || def->op == VSW_REQ_PORT_SET) {
+	if (def->op == VSW_REQ_PORT_ADD || def->op == VSW_REQ_PORT_SET ||
+	    def->op == VSW_REQ_GROUP_ADD || def->op == VSW_REQ_GROUP_SET) {
 		r = vsw_req_port_fields(root, req, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (def->op == VSW_REQ_GROUP_ADD || def->op == VSW_REQ_GROUP_SET ||
+	    def->op == VSW_REQ_GROUP_DEL) {
+		r = get_name(root, "group", req->pcfg.group, true, err, errlen);
+		if (r < 0)
+			return r;
+		if (req->has_addr) {
+			snprintf(err, errlen, "a group holds VLANs, MAC limit, "
+				 "MTU and shaping, not an address");
+			return -EINVAL;
+		}
+	}
+	if (def->op == VSW_REQ_GROUP_LIST) {
+		r = get_name(root, "switch", req->sw, false, err, errlen);
 		if (r < 0)
 			return r;
 	}

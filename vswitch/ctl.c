@@ -18,14 +18,22 @@
 void
 vsw_port_config_json(const struct vsw_port_config *c, struct json_writer *w)
 {
-	char list[2048];
-
 	json_str(w, "name", c->name);
 	json_str(w, "type", vsw_port_type_name(c->type));
 	if (c->type == VSW_PORT_TAP || c->type == VSW_PORT_AFPACKET)
 		json_str(w, "iface", c->iface);
-	if (c->type == VSW_PORT_VHOSTUSER)
+	if (c->type == VSW_PORT_VHOSTUSER || c->type == VSW_PORT_MEMIF)
 		json_str(w, "path", c->path);
+	vsw_group_policy_json(c, w);
+	if (c->group[0])
+		json_str(w, "group", c->group);
+}
+
+void
+vsw_group_policy_json(const struct vsw_port_config *c, struct json_writer *w)
+{
+	char list[2048];
+
 	json_str(w, "vlan_mode", vsw_vlan_mode_name(c->vlan.mode));
 	if (c->vlan.mode == VSW_VLAN_PASSTHROUGH)
 		json_u64(w, "vlan", VSW_VID_PASSTHROUGH);
@@ -68,10 +76,17 @@ vsw_show_json(struct vsw *vsw, struct json_writer *w)
 			if (!p || p->sw != s)
 				continue;
 			memset(&link, 0, sizeof(link));
-			rte_eth_link_get_nowait(p->eth, &link);
+			if (!p->missing)
+				rte_eth_link_get_nowait(p->eth, &link);
 			json_obj_begin(w, NULL);
 			vsw_port_config_json(&p->cfg, w);
-			json_str(w, "link", link.link_status ? "up" : "down");
+			/* A memif client without its server is just down, as a
+			 * vhost-user one is. */
+			json_str(w, "link", p->missing &&
+				 p->cfg.type != VSW_PORT_MEMIF ? "missing"
+				 : link.link_status ? "up" : "down");
+			if (p->missing && p->cfg.type != VSW_PORT_MEMIF)
+				json_str(w, "error", strerror(-p->missing_err));
 			json_u64(w, "macs", port_macs(vsw, p));
 			json_bool(w, "capturing", atomic_load(&p->rt->capture) != NULL);
 			json_obj_end(w);
@@ -237,10 +252,11 @@ stats_json(struct vsw *vsw, const struct vsw_req *req, struct json_writer *w)
 }
 
 static int
-port_set(struct vsw *vsw, struct vsw_req *req)
+port_set(struct vsw *vsw, struct vsw_req *req, char *err, size_t errlen)
 {
 	struct vsw_port *p = vsw_port_find(vsw, req->port);
 	struct vsw_port_config c;
+	int r;
 
 	if (!p)
 		return -ENOENT;
@@ -261,7 +277,14 @@ port_set(struct vsw *vsw, struct vsw_req *req)
 		c.shape_in = req->pcfg.shape_in;
 	if (req->has_shape_out)
 		c.shape_out = req->pcfg.shape_out;
-	return vsw_port_set(vsw, &c);
+	if (req->has_group)
+		memcpy(c.group, req->pcfg.group, sizeof(c.group));
+	if (c.group[0]) {
+		r = vsw_group_apply(vsw, p->sw->name, req, &c, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return vsw_port_set_locked(vsw, &c);
 }
 
 static const char *
@@ -334,13 +357,38 @@ execute(struct vsw *vsw, struct vsw_req *req, struct json_writer *w,
 		r = vsw_switch_set_aging(vsw, req->sw, req->aging_s);
 		break;
 	case VSW_REQ_PORT_ADD:
+		if (req->pcfg.group[0]) {
+			pthread_mutex_lock(&vsw->lock);
+			r = vsw_group_apply(vsw, req->sw, req, &req->pcfg, err,
+					    errlen);
+			pthread_mutex_unlock(&vsw->lock);
+			if (r < 0)
+				return r;
+		}
 		r = vsw_port_add(vsw, req->sw, &req->pcfg);
 		break;
 	case VSW_REQ_PORT_SET:
 		pthread_mutex_lock(&vsw->lock);
-		r = port_set(vsw, req);
+		r = port_set(vsw, req, err, errlen);
 		pthread_mutex_unlock(&vsw->lock);
 		break;
+	case VSW_REQ_GROUP_ADD:
+		r = vsw_group_add(vsw, req->sw, &req->pcfg, err, errlen);
+		break;
+	case VSW_REQ_GROUP_SET:
+		r = vsw_group_set(vsw, req, err, errlen);
+		break;
+	case VSW_REQ_GROUP_DEL:
+		r = vsw_group_del(vsw, req->pcfg.group, err, errlen);
+		break;
+	case VSW_REQ_GROUP_LIST:
+		pthread_mutex_lock(&vsw->lock);
+		if (req->sw[0] && !vsw_switch_find(vsw, req->sw))
+			r = -ENOENT;
+		else
+			vsw_groups_json(vsw, req->sw[0] ? req->sw : NULL, w);
+		pthread_mutex_unlock(&vsw->lock);
+		return r;
 	case VSW_REQ_PORT_DEL:
 		r = vsw_port_del(vsw, req->port);
 		break;

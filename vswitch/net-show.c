@@ -97,6 +97,17 @@ vsw_net_config_json(const struct vsw_net_config *c, struct json_writer *w)
 		json_str(w, "gateway_mac", vsw_mac_format(c->gateway_mac, b));
 	snprintf(buf, sizeof(buf), "%u-%u", c->nat_port_min, c->nat_port_max);
 	json_str(w, "nat_ports", buf);
+	if (c->nreserve) {
+		char list[VSW_NET_MAX_RESERVE * 36] = "";
+		size_t at = 0;
+
+		for (unsigned int i = 0; i < c->nreserve; i++)
+			at += (size_t)snprintf(list + at, sizeof(list) - at,
+					       "%s%s=%s", i ? "," : "",
+					       vsw_mac_format(c->reserve[i].mac, b),
+					       vsw_ipv4_format(c->reserve[i].ip, a));
+		json_str(w, "reserve", list);
+	}
 }
 
 void

@@ -154,6 +154,11 @@ dhcp_start(struct vsw *vsw, struct vsw_net *n, char *err, size_t errlen)
 	dc.pool_first = n->cfg.pool_first;
 	dc.pool_last = n->cfg.pool_last;
 	dc.lease_secs = n->cfg.lease_secs;
+	for (unsigned int i = 0; i < n->cfg.nreserve; i++) {
+		memcpy(dc.reservations[i].mac, n->cfg.reserve[i].mac, 6);
+		dc.reservations[i].ip = n->cfg.reserve[i].ip;
+	}
+	dc.nreservations = n->cfg.nreserve;
 	r = vsw_dhcp_create(&dc, &n->rt->dhcp, err, errlen);
 	if (r < 0)
 		return r;
@@ -333,6 +338,7 @@ leases_save(struct vsw *vsw, struct vsw_net *n, bool in_dp)
 void
 vsw_housekeeping(struct vsw *vsw)
 {
+	vsw_ports_retry(vsw);
 	pthread_mutex_lock(&vsw->lock);
 	for (int i = 0; i < VSW_MAX_NETS; i++) {
 		struct vsw_net *n = vsw->net[i];

@@ -13,6 +13,10 @@
  *   vhostuser  net_vhost as a client of the server socket 'path';
  *              DPDK's vhost library reconnects when the server goes away;
  *              frames bypass the PMD (vhost-port.c)
+ *   memif      net_memif as a client of the memif socket 'path' (id 0);
+ *              the peer (a VM's or test's net_memif, or libmemif) is the
+ *              server, as with vhost-user, so a switch restart leaves it
+ *              running
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,7 +66,7 @@ free_rings(struct vsw_port *p)
 
 /* Creates the ethdev of 'p' and sets p->eth and p->devname. */
 static int
-create_dev(struct vsw *vsw, struct vsw_port *p)
+create_dev(struct vsw *vsw, struct vsw_port *p, bool quiet)
 {
 	const struct vsw_port_config *c = &p->cfg;
 	/* Process-wide: a device name is never reused, even by a new vsw. */
@@ -89,7 +93,16 @@ create_dev(struct vsw *vsw, struct vsw_port *p)
 		return 0;
 	case VSW_PORT_TAP:
 		snprintf(p->devname, sizeof(p->devname), "net_tap_vsw%u", seq);
-		snprintf(args, sizeof(args), "iface=%s", c->iface);
+		if (p->tap_mac[0])
+			snprintf(args, sizeof(args), "iface=%s,mac=%s", c->iface,
+				 p->tap_mac);
+		else
+			snprintf(args, sizeof(args), "iface=%s", c->iface);
+		break;
+	case VSW_PORT_MEMIF:
+		snprintf(p->devname, sizeof(p->devname), "net_memif_vsw%u", seq);
+		snprintf(args, sizeof(args), "role=client,id=0,socket=%s",
+			 c->path);
 		break;
 	case VSW_PORT_AFPACKET:
 		snprintf(p->devname, sizeof(p->devname), "net_af_packet_vsw%u",
@@ -106,6 +119,8 @@ create_dev(struct vsw *vsw, struct vsw_port *p)
 	}
 	err = rte_vdev_init(p->devname, args);
 	if (err < 0) {
+		if (quiet)
+			return -ENODEV;
 		log_err("vswitch.port", "%s: cannot create %s device (%s): %s",
 			c->name, vsw_port_type_name(c->type), args,
 			strerror(-err));
@@ -131,14 +146,14 @@ destroy_dev(struct vsw_port *p)
 	rte_vdev_uninit(p->devname);
 }
 
-int
-vsw_port_open(struct vsw *vsw, struct vsw_port *p)
+static int
+port_open(struct vsw *vsw, struct vsw_port *p, bool quiet)
 {
 	struct rte_eth_conf conf;
 	int err;
 
 	memset(&conf, 0, sizeof(conf));
-	err = create_dev(vsw, p);
+	err = create_dev(vsw, p, quiet);
 	if (err < 0) {
 		if (p->cfg.type == VSW_PORT_RING)
 			free_rings(p);
@@ -176,18 +191,44 @@ vsw_port_open(struct vsw *vsw, struct vsw_port *p)
 	return 0;
 
 err_dev:
-	log_err("vswitch.port", "%s: cannot set up %s: %s", p->cfg.name,
-		p->devname, strerror(-err));
+	if (!quiet)
+		log_err("vswitch.port", "%s: cannot set up %s: %s", p->cfg.name,
+			p->devname, strerror(-err));
 	destroy_dev(p);
 	return -ENODEV;
 }
 
-void
-vsw_port_close(struct vsw *vsw, struct vsw_port *p)
+int
+vsw_port_open(struct vsw *vsw, struct vsw_port *p, bool quiet)
 {
+	int home = -1, err;
+
+	if (p->cfg.type == VSW_PORT_TAP) {
+		err = vsw_tap_enter(p->cfg.iface, &home, p->tap_mac,
+				    sizeof(p->tap_mac));
+		if (err < 0) {
+			if (!quiet)
+				log_err("vswitch.port", "%s: cannot create TAP "
+					"interface %s: %s", p->cfg.name,
+					p->cfg.iface, strerror(-err));
+			return -ENODEV;
+		}
+	}
+	err = port_open(vsw, p, quiet);
+	vsw_tap_leave(home);
+	return err;
+}
+
+void
+vsw_port_close(struct vsw *vsw, struct vsw_port *p, bool forget)
+{
+	if (p->missing)
+		return;
 	if (p->cfg.type == VSW_PORT_VHOSTUSER)
 		vsw_vhost_detach(p);
 	rte_eth_dev_stop(p->eth);
 	destroy_dev(p);
+	if (forget && p->cfg.type == VSW_PORT_TAP)
+		vsw_tap_forget(p->cfg.iface);
 	log_info("vswitch.port", "%s: port removed", p->cfg.name);
 }

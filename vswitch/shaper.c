@@ -29,8 +29,15 @@ vsw_shaper_config(struct vsw_shaper *s, const struct vsw_shape_config *c,
 {
 	uint64_t avg = c->avg_bps / 8, peak = MAX(c->peak_bps, c->avg_bps) / 8;
 	uint64_t burst = MAX(c->burst_bytes, 2ull * VSW_SHAPER_FRAME_MAX);
-	uint64_t pdepth = MAX(peak * PEAK_WINDOW_US / 1000000,
-			      2ull * VSW_SHAPER_FRAME_MAX);
+	/*
+	 * Without a peak of its own (peak = average) the average bucket is
+	 * the only limit, and the peak bucket as deep: time the data plane
+	 * lost (its CPU taken for more than 10 ms) is made up from the burst
+	 * instead of lost, so the long-run average holds.
+	 */
+	uint64_t pdepth = peak > avg ? MAX(peak * PEAK_WINDOW_US / 1000000,
+					   2ull * VSW_SHAPER_FRAME_MAX)
+				     : burst;
 	uint64_t qframes = avg * QUEUE_WINDOW_MS / 1000 / 1024;
 
 	if (q) {

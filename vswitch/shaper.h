@@ -3,7 +3,8 @@
  * A traffic shaper for one direction of a port: two token buckets (the
  * average rate with the burst as its depth, the peak rate with a depth of
  * 10 ms at peak or two full frames, whichever is more) in front of a FIFO.
- * A frame leaves when both buckets are non-negative and takes its length
+ * With peak = average the peak bucket is as deep as the average one (a
+ * single limit). A frame leaves when both buckets are non-negative and takes its length
  * from both, so a bucket overdraws by at most one frame: over any span t
  * the port sends at most burst + avg * t + one frame. Frames that find
  * the FIFO full are refused (the caller drops and counts them).

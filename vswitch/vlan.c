@@ -18,6 +18,7 @@ static const char *const type_names[VSW_PORT_TYPE_COUNT] = {
 	[VSW_PORT_TAP] = "tap",
 	[VSW_PORT_AFPACKET] = "afpacket",
 	[VSW_PORT_VHOSTUSER] = "vhostuser",
+	[VSW_PORT_MEMIF] = "memif",
 };
 
 static const char *const mode_names[VSW_VLAN_MODE_COUNT] = {

@@ -346,6 +346,24 @@ struct vsw_port {
 	bool lsc_registered;
 	uint8_t mac[6];               /* the device's MAC (uplink source) */
 	uint32_t shape_gen[2];
+	/*
+	 * The device could not be opened when the saved config was restored
+	 * (an interface or socket not there yet): the port stays in the
+	 * config and in listings, outside the data plane, and housekeeping
+	 * tries again (vsw_ports_retry).
+	 */
+	bool missing;
+	int missing_err;
+	uint64_t retry_ms;            /* next try, CLOCK_MONOTONIC ms */
+	uint32_t retry_wait_ms;
+	uint64_t down_since_ms;       /* memif: link seen down since; 0 up */
+	char tap_mac[18];             /* TAP: the interface's MAC, kept */
+};
+
+/* A port group: the policy fields of 'cfg' (name = the group's). */
+struct vsw_group {
+	struct vsw_port_config cfg;
+	struct vsw_switch *sw;
 };
 
 struct vsw {
@@ -355,6 +373,8 @@ struct vsw {
 	struct vsw_switch *sw[VSW_MAX_SWITCHES];
 	struct vsw_port *port[VSW_MAX_PORTS];
 	struct vsw_net *net[VSW_MAX_NETS];
+	struct vsw_group *group[VSW_MAX_GROUPS];
+	bool closing;                 /* vsw_destroy: ports closed, not deleted */
 	struct vsw_ct_timeouts ct_timeouts;
 	struct vsw_cfg *_Atomic cfg;  /* read by the data plane */
 	struct rte_rcu_qsbr *rcu;
@@ -423,9 +443,26 @@ int vsw_frame_parse(const uint8_t *data, uint32_t len,
 		    const struct vsw_vlan_tables *t, uint32_t max_frame,
 		    struct vsw_frame *fr);
 
-/* port.c */
-int vsw_port_open(struct vsw *vsw, struct vsw_port *p);
-void vsw_port_close(struct vsw *vsw, struct vsw_port *p);
+/* port.c; 'quiet': no error lines (retries of a missing port). */
+int vsw_port_open(struct vsw *vsw, struct vsw_port *p, bool quiet);
+/* 'forget': the port is deleted (a TAP interface goes too), not just
+ * closed. */
+void vsw_port_close(struct vsw *vsw, struct vsw_port *p, bool forget);
+
+/* tap-port.c: TAP interfaces that survive the switch (see there). */
+int vsw_tap_enter(const char *iface, int *home, char *mac, size_t maclen);
+void vsw_tap_leave(int home);
+void vsw_tap_forget(const char *iface);
+
+/* vsw.c: a port whose device is missing at restore is kept (see
+ * vsw_port.missing); housekeeping retries it. */
+/* Checks a port's settings, filling defaults (MAC limit, MTU). */
+int vsw_port_config_check(struct vsw *vsw, struct vsw_port_config *c);
+/* vsw_port_set with the lock held. */
+int vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg);
+int vsw_port_restore(struct vsw *vsw, const char *sw_name,
+		     const struct vsw_port_config *cfg);
+void vsw_ports_retry(struct vsw *vsw);
 
 /* vhost-port.c: vhost-user ports' fast path beside their net_vhost ethdev. */
 int vsw_vhost_attach(struct vsw_port *p);
@@ -539,6 +576,10 @@ enum vsw_req_op {
 	VSW_REQ_FWD_ADD,
 	VSW_REQ_FWD_DEL,
 	VSW_REQ_MAC_ADD,
+	VSW_REQ_GROUP_ADD,
+	VSW_REQ_GROUP_SET,
+	VSW_REQ_GROUP_DEL,
+	VSW_REQ_GROUP_LIST,
 	VSW_REQ_COUNT,
 };
 
@@ -554,6 +595,7 @@ struct vsw_req {
 	bool has_mac_limit, has_mtu;
 	bool has_addr;           /* address (and gateway, gateway_mac) given */
 	bool has_shape_in, has_shape_out;
+	bool has_group;          /* port/set: 'group' given ("" leaves it) */
 	uint32_t aging_s;
 	char file[VSW_PATH_MAX * 2];
 	uint64_t count;
@@ -609,9 +651,15 @@ struct vsw_config_net {
 	struct vsw_forward_config fwd[VSW_MAX_FORWARDS];
 };
 
+struct vsw_config_group {
+	unsigned int sw;
+	struct vsw_port_config cfg;
+};
+
 struct vsw_config_doc {
-	unsigned int nswitches, nports, nnets;
+	unsigned int nswitches, nports, nnets, ngroups;
 	struct vsw_config_switch sw[VSW_MAX_SWITCHES];
+	struct vsw_config_group group[VSW_MAX_GROUPS];
 	struct vsw_config_port port[VSW_MAX_PORTS];
 	struct vsw_config_net net[VSW_MAX_NETS];
 };
@@ -619,6 +667,27 @@ struct vsw_config_doc {
 /* Returns 0, or -EINVAL with a one-line reason in 'err'. */
 int vsw_config_parse(const char *text, size_t len, struct vsw_config_doc *doc,
 		     char *err, size_t errlen);
+
+/* group.c: port groups. Requests take the lock themselves. */
+int vsw_group_add(struct vsw *vsw, const char *sw_name,
+		  const struct vsw_port_config *policy, char *err,
+		  size_t errlen);
+int vsw_group_set(struct vsw *vsw, const struct vsw_req *req, char *err,
+		  size_t errlen);
+int vsw_group_del(struct vsw *vsw, const char *name, char *err,
+		  size_t errlen);
+void vsw_groups_json(struct vsw *vsw, const char *sw, struct json_writer *w);
+/* The policy part of a group's settings (config file and listings). */
+void vsw_group_policy_json(const struct vsw_port_config *c,
+			   struct json_writer *w);
+/* Fills the policy of port config 'c' from its group 'c->group' on
+ * switch 'sw_name'; refuses policy fields given beside a group. Lock
+ * held. */
+int vsw_group_apply(struct vsw *vsw, const char *sw_name,
+		    const struct vsw_req *req, struct vsw_port_config *c,
+		    char *err, size_t errlen);
+/* Forgets the groups of switch 's' (it is being removed). Lock held. */
+void vsw_groups_drop(struct vsw *vsw, const struct vsw_switch *s);
 
 /* telemetry.c */
 void vsw_telemetry_register(struct vsw *vsw);

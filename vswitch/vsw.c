@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -17,6 +18,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -61,6 +63,9 @@ net_build(struct vsw *vsw, struct vsw_cfg *cfg, int i)
 	struct vsw_dp_switch *ds = &cfg->sw[n->sw->idx];
 	struct vsw_port *up = n->cfg.nat_uplink[0]
 			      ? vsw_port_find(vsw, n->cfg.nat_uplink) : NULL;
+
+	if (up && up->missing)
+		up = NULL;
 
 	d->active = true;
 	d->isolated = n->cfg.isolated;
@@ -123,7 +128,7 @@ cfg_build(struct vsw *vsw)
 		struct vsw_dp_port *d = &cfg->port[i];
 		struct vsw_dp_switch *ds;
 
-		if (!p)
+		if (!p || p->missing)
 			continue;
 		d->active = true;
 		d->vhost = p->cfg.type == VSW_PORT_VHOSTUSER;
@@ -283,7 +288,9 @@ vsw_destroy(struct vsw *vsw)
 	if (vsw->capture)
 		vsw_capture_stop(vsw);
 	pthread_mutex_unlock(&vsw->lock);
-	/* Networks go first (keeping their leases), then ports, switches. */
+	/* Networks go first (keeping their leases), then ports, switches.
+	 * TAP interfaces stay for the next start (closing). */
+	vsw->closing = true;
 	vsw_nets_close(vsw);
 	for (int i = 0; i < VSW_MAX_PORTS; i++)
 		if (vsw->port[i] && vsw_port_del(vsw, vsw->port[i]->cfg.name) < 0)
@@ -291,6 +298,7 @@ vsw_destroy(struct vsw *vsw)
 	for (int i = 0; i < VSW_MAX_SWITCHES; i++)
 		if (vsw->sw[i] && vsw_switch_del(vsw, vsw->sw[i]->name) < 0)
 			log_warn("vswitch", "a switch was not removed cleanly");
+	vsw_groups_drop(vsw, NULL);
 	free(atomic_load(&vsw->cfg));
 	vsw_dp_destroy(vsw->dp);
 	rte_free(vsw->rcu);
@@ -432,6 +440,7 @@ switch_del_locked(struct vsw *vsw, const char *name)
 		return err;
 	}
 	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, (int)s->idx, -1);
+	vsw_groups_drop(vsw, s);
 	/* 'name' may be s->name: say so before freeing it. */
 	log_info("vswitch", "switch %s removed", s->name);
 	rte_free(s->rt);
@@ -492,8 +501,8 @@ vsw_mac_add_static(struct vsw *vsw, const char *port, const uint8_t *mac,
 
 /* ---- ports ---- */
 
-static int
-port_config_check(struct vsw *vsw, struct vsw_port_config *c)
+int
+vsw_port_config_check(struct vsw *vsw, struct vsw_port_config *c)
 {
 	if (!vsw_name_valid(c->name))
 		return -EINVAL;
@@ -502,7 +511,7 @@ port_config_check(struct vsw *vsw, struct vsw_port_config *c)
 	if ((c->type == VSW_PORT_TAP || c->type == VSW_PORT_AFPACKET) &&
 	    !vsw_name_valid(c->iface))
 		return -EINVAL;
-	if (c->type == VSW_PORT_VHOSTUSER &&
+	if ((c->type == VSW_PORT_VHOSTUSER || c->type == VSW_PORT_MEMIF) &&
 	    (c->path[0] != '/' || strlen(c->path) >= VSW_PATH_MAX ||
 	     strchr(c->path, ',')))
 		return -EINVAL;
@@ -560,9 +569,20 @@ shaper_drain(struct vsw_port *p, int dir)
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)m, n);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* 'keep': a device that cannot be opened leaves the port missing (kept,
+ * retried) instead of failing. */
 static int
 port_add_locked(struct vsw *vsw, const char *sw_name,
-		const struct vsw_port_config *cfg)
+		const struct vsw_port_config *cfg, bool keep)
 {
 	struct vsw_switch *s = vsw_switch_find(vsw, sw_name);
 	struct vsw_port *p;
@@ -581,7 +601,7 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
-	err = port_config_check(vsw, &p->cfg);
+	err = vsw_port_config_check(vsw, &p->cfg);
 	if (err < 0)
 		goto err_free;
 	for (int i = 0; i < VSW_MAX_PORTS; i++) {
@@ -592,7 +612,8 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 		if (((p->cfg.type == VSW_PORT_TAP ||
 		      p->cfg.type == VSW_PORT_AFPACKET) &&
 		     !strcmp(q->cfg.iface, p->cfg.iface)) ||
-		    (p->cfg.type == VSW_PORT_VHOSTUSER &&
+		    ((p->cfg.type == VSW_PORT_VHOSTUSER ||
+		      p->cfg.type == VSW_PORT_MEMIF) &&
 		     !strcmp(q->cfg.path, p->cfg.path))) {
 			err = -EEXIST;
 			goto err_free;
@@ -609,16 +630,30 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 	err = shapers_alloc(p, &p->cfg);
 	if (err < 0)
 		goto err_rt;
-	err = vsw_port_open(vsw, p);
-	if (err < 0)
+	/* A memif client waits for its server as a vhost-user one does. */
+	if (p->cfg.type == VSW_PORT_MEMIF)
+		keep = true;
+	err = vsw_port_open(vsw, p, keep);
+	if (err < 0 && !keep)
 		goto err_rt;
+	if (err < 0) {
+		p->missing = true;
+		p->missing_err = err;
+		p->eth = UINT16_MAX;
+		p->retry_wait_ms = 1000;
+		p->retry_ms = now_ms() + p->retry_wait_ms;
+		log_warn("vswitch.port", "%s: device missing (%s); the port "
+			 "stays in the config and is tried again", cfg->name,
+			 p->cfg.type == VSW_PORT_MEMIF ? "no memif server"
+			 : "cannot open it");
+	}
 	vsw->port[slot] = p;
 	s->nports++;
 	err = vsw_publish(vsw);
 	if (err < 0) {
 		vsw->port[slot] = NULL;
 		s->nports--;
-		vsw_port_close(vsw, p);
+		vsw_port_close(vsw, p, true);
 		goto err_rt;
 	}
 	return 0;
@@ -639,13 +674,100 @@ vsw_port_add(struct vsw *vsw, const char *sw_name,
 	int err;
 
 	pthread_mutex_lock(&vsw->lock);
-	err = port_add_locked(vsw, sw_name, cfg);
+	err = port_add_locked(vsw, sw_name, cfg, false);
 	pthread_mutex_unlock(&vsw->lock);
 	return err;
 }
 
-static int
-port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
+int
+vsw_port_restore(struct vsw *vsw, const char *sw_name,
+		 const struct vsw_port_config *cfg)
+{
+	int err;
+
+	pthread_mutex_lock(&vsw->lock);
+	err = port_add_locked(vsw, sw_name, cfg, true);
+	pthread_mutex_unlock(&vsw->lock);
+	return err;
+}
+
+/*
+ * DPDK's memif client connects once, when the device starts: after its
+ * server went away (a VM restarted) the port is closed and opened again
+ * like a missing one. Called with the lock held.
+ */
+static void
+memif_check(struct vsw *vsw, struct vsw_port *p, uint64_t now)
+{
+	struct rte_eth_link link;
+
+	memset(&link, 0, sizeof(link));
+	rte_eth_link_get_nowait(p->eth, &link);
+	if (link.link_status) {
+		p->down_since_ms = 0;
+		return;
+	}
+	if (!p->down_since_ms) {
+		p->down_since_ms = now;
+		return;
+	}
+	/* Give a fresh connection time for its handshake. */
+	if (now - p->down_since_ms < 2000)
+		return;
+	p->missing = true;
+	if (vsw_publish(vsw) < 0) {
+		p->missing = false;
+		return;
+	}
+	vsw_dp_call(vsw, VSW_DP_OP_FLUSH, -1, (int)p->slot);
+	p->missing = false;
+	vsw_port_close(vsw, p, false);
+	p->missing = true;
+	p->missing_err = -ENOTCONN;
+	p->down_since_ms = 0;
+	p->retry_wait_ms = 500;
+	p->retry_ms = now + p->retry_wait_ms;
+	log_info("vswitch.port", "%s: memif peer gone; reconnecting",
+		 p->cfg.name);
+}
+
+/* Opens missing ports whose time has come; waits double up to 8 s. */
+void
+vsw_ports_retry(struct vsw *vsw)
+{
+	uint64_t now = now_ms();
+	bool changed = false;
+
+	pthread_mutex_lock(&vsw->lock);
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		struct vsw_port *p = vsw->port[i];
+		int err;
+
+		if (p && !p->missing && p->cfg.type == VSW_PORT_MEMIF)
+			memif_check(vsw, p, now);
+		if (!p || !p->missing || now < p->retry_ms)
+			continue;
+		err = vsw_port_open(vsw, p, true);
+		if (err < 0) {
+			p->missing_err = err;
+			if (p->retry_wait_ms < (p->cfg.type == VSW_PORT_MEMIF
+						? 1000u : 8000u))
+				p->retry_wait_ms *= 2;
+			p->retry_ms = now + p->retry_wait_ms;
+			continue;
+		}
+		p->missing = false;
+		changed = true;
+		log_info("vswitch.port", "%s: device found, port up",
+			 p->cfg.name);
+	}
+	if (changed && vsw_publish(vsw) < 0)
+		log_err("vswitch.port", "cannot publish the ports found");
+	pthread_mutex_unlock(&vsw->lock);
+}
+
+int
+vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 {
 	struct vsw_port *p = vsw_port_find(vsw, cfg->name);
 	struct vsw_port_config c, old;
@@ -663,7 +785,8 @@ port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 	memcpy(c.gateway_mac, cfg->gateway_mac, 6);
 	c.shape_in = cfg->shape_in;
 	c.shape_out = cfg->shape_out;
-	err = port_config_check(vsw, &c);
+	memcpy(c.group, cfg->group, sizeof(c.group));
+	err = vsw_port_config_check(vsw, &c);
 	if (err < 0)
 		return err;
 	err = shapers_alloc(p, &c);
@@ -701,7 +824,7 @@ vsw_port_set(struct vsw *vsw, const struct vsw_port_config *cfg)
 	int err;
 
 	pthread_mutex_lock(&vsw->lock);
-	err = port_set_locked(vsw, cfg);
+	err = vsw_port_set_locked(vsw, cfg);
 	pthread_mutex_unlock(&vsw->lock);
 	return err;
 }
@@ -727,7 +850,7 @@ port_del_locked(struct vsw *vsw, const char *name)
 	if (p->cfg.addr)
 		vsw_dp_call(vsw, VSW_DP_OP_CT_FLUSH, -1, (int)p->slot);
 	p->sw->nports--;
-	vsw_port_close(vsw, p);
+	vsw_port_close(vsw, p, !vsw->closing);
 	for (int d = 0; d < 2; d++) {
 		shaper_drain(p, d);
 		rte_free(p->rt->shaper_q[d]);

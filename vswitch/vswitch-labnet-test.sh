@@ -122,14 +122,20 @@ ctl set-port up0 --address 198.51.100.2/24 || fail "uplink address"
 echo "-- two lab networks; the VMs get leases from the switch"
 ctl add-network br0 lab --subnet 192.168.50.0/24 --dhcp --nat up0 ||
 	fail "add-network lab"
+# vm2 has a static reservation (by its MAC, outside the pool).
 ctl add-network br0 lab2 --vlan 20 --subnet 10.20.0.0/24 --dhcp 10.20.0.100-10.20.0.110 \
-	--nat up0 || fail "add-network lab2"
+	--reserve 02:00:00:20:00:07=10.20.0.50 --nat up0 || fail "add-network lab2"
+ctl add-network br0 bad --subnet 10.30.0.0/24 --dhcp --reserve 02:00:00:20:00:07 2>"$tmp/err"
+[ $? = 1 ] && grep -q "'reserve' must be MAC=IP" "$tmp/err" || fail "bad reservation: $(cat "$tmp/err")"
 vm_on_tap "$nv1" "$tap1" vm1
 vm_on_tap "$nv2" "$tap2" vm2 --vlan 20
+ip -n "$nv2" link set "$tap2" address 02:00:00:20:00:07
 ip1=$(lease "$nv1" "$tap1")
 ip2=$(lease "$nv2" "$tap2")
 case $ip1 in 192.168.50.1[2-9][0-9]|192.168.50.2[0-5][0-9]) ;; *) fail "vm1 got '$ip1'" ;; esac
-case $ip2 in 10.20.0.10[0-9]|10.20.0.110) ;; *) fail "vm2 got '$ip2'" ;; esac
+[ "$ip2" = 10.20.0.50 ] || fail "vm2 got '$ip2', not its reservation 10.20.0.50"
+ctl networks lab2 --json | grep -q '"reserve":"02:00:00:20:00:07=10.20.0.50"' ||
+	fail "reservation not listed"
 ctl leases lab --json | grep -q "\"ip\":\"$ip1\".*\"state\":\"bound\".*\"hostname\":\"$nv1\"" ||
 	fail "lease of vm1 not listed: $(ctl leases lab --json)"
 

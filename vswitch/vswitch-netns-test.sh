@@ -24,7 +24,7 @@ conf=$tmp/vswitchd.json
 prefix=vswnt$id
 ns1=vt$id-h1 ns2=vt$id-h2 ns3=vt$id-h3
 tap=vst${id}a
-va2=vsa${id}b vb2=vsb${id}b va3=vsa${id}c vb3=vsb${id}c
+va2=vsa${id}b vb2=vsb${id}b va3=vsa${id}c vb3=vsb${id}c va4=vsa${id}d vb4=vsb${id}d
 dpid=
 
 ctl() { "$build/tools/vswitchctl" --socket "$sock" "$@"; }
@@ -39,6 +39,7 @@ cleanup() {
 	for n in $ns1 $ns2 $ns3; do ip netns del "$n" 2>/dev/null; done
 	ip link del "$va2" 2>/dev/null
 	ip link del "$va3" 2>/dev/null
+	ip link del "$va4" 2>/dev/null
 	ip link del "$tap" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -249,9 +250,16 @@ can_ping "$ns1" 10.199.0.2 || fail "switch broken after bad requests"
 
 echo "-- kill -9 and restart with the saved config"
 ctl set-port tap1 --vlan 10 >/dev/null
+# A port whose interface is gone when the switch comes back.
+ip link add "$va4" type veth peer name "$vb4" && ip link set "$va4" up ||
+	fail "veth 4"
+ctl add-port br0 af4 --type afpacket --iface "$va4" --vlan 30 || fail "add af4"
+can_ping "$ns1" 10.199.0.2 || fail "TAP host before restart"
+tapmac=$(mac_of "$ns1" "$tap")
 kill -9 "$dpid"
 wait "$dpid" 2>/dev/null
 dpid=
+ip link del "$va4"
 t0=$(date +%s%N)
 start_daemon
 ok=
@@ -268,4 +276,35 @@ echo "traffic back ${ms} ms after restart"
 [ "$ms" -lt 1000 ] || fail "traffic back after ${ms} ms (goal < 1000)"
 ctl show --json | grep -q '"name":"af3","type":"afpacket","iface":"'"$va3"'","vlan_mode":"access","vlan":10' ||
 	fail "config not restored"
+# The TAP interface outlived the switch in its namespace, address and MAC
+# kept, and carries traffic again.
+ok=
+for _ in $(seq 100); do
+	if ip netns exec "$ns1" ping -c 1 -W 0.05 10.199.0.2 >/dev/null 2>&1; then
+		ok=1
+		break
+	fi
+done
+t2=$(date +%s%N)
+[ -n "$ok" ] || fail "no traffic through the TAP port after restart"
+echo "TAP host back $(( (t2 - t0) / 1000000 )) ms after restart"
+[ "$(mac_of "$ns1" "$tap")" = "$tapmac" ] || fail "TAP MAC changed across restart"
+[ $(( (t2 - t0) / 1000000 )) -lt 1000 ] || fail "TAP traffic back after 1 s"
+echo "-- a port missing at restore stays in the config"
+ctl show --json | grep -q '"name":"af4","type":"afpacket","iface":"'"$va4"'","vlan_mode":"access","vlan":30[^}]*"link":"missing"' ||
+	fail "af4 not shown missing: $(ctl show --json)"
+ctl set-port af3 --vlan 10 || fail "set-port after restore"
+grep -q '"name":"af4"' "$conf" || fail "af4 dropped from the saved config"
+ip link add "$va4" type veth peer name "$vb4" && ip link set "$va4" up ||
+	fail "veth 4 again"
+ok=
+for _ in $(seq 100); do
+	ctl show --json | grep -q '"name":"af4"[^}]*"link":"\(up\|down\)"' && ok=1 && break
+	sleep 0.1
+done
+[ -n "$ok" ] || fail "af4 did not come back with its interface"
+ctl del-port af4 || fail "del-port af4"
+echo "-- del-port takes the TAP interface with it"
+ctl del-port tap1 || fail "del-port tap1"
+ip -n "$ns1" link show "$tap" >/dev/null 2>&1 && fail "TAP interface left after del-port"
 echo "PASS"

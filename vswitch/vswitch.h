@@ -46,6 +46,7 @@ enum vsw_port_type {
 	VSW_PORT_TAP,       /* net_tap: a host-side interface named 'iface' */
 	VSW_PORT_AFPACKET,  /* net_af_packet on an existing interface 'iface' */
 	VSW_PORT_VHOSTUSER, /* net_vhost client of the server socket 'path' */
+	VSW_PORT_MEMIF,     /* net_memif client of the memif socket 'path' */
 	VSW_PORT_TYPE_COUNT,
 };
 
@@ -101,7 +102,15 @@ struct vsw_port_config {
 	uint8_t gateway_mac[6];        /* static next-hop MAC; zero = ARP */
 	struct vsw_shape_config shape_in;  /* frames the switch receives */
 	struct vsw_shape_config shape_out; /* frames the switch sends */
+	/*
+	 * A port group (VMware's port groups): a named policy on the switch
+	 * (VLANs, MAC limit, MTU, shaping) that the port follows; changing
+	 * the group changes every member. "" = none.
+	 */
+	char group[VSW_NAME_MAX];
 };
+
+#define VSW_MAX_GROUPS 64
 
 /*
  * A lab network: a subnet on one VLAN of a switch with a gateway inside
@@ -111,6 +120,7 @@ struct vsw_port_config {
  */
 #define VSW_MAX_NETS 64
 #define VSW_MAX_FORWARDS 64            /* per network */
+#define VSW_NET_MAX_RESERVE 32         /* DHCP reservations per network */
 
 struct vsw_net_config {
 	char name[VSW_NAME_MAX];
@@ -127,6 +137,12 @@ struct vsw_net_config {
 	bool isolated;                 /* no router handed out, nothing routed */
 	uint16_t nat_port_min, nat_port_max; /* uplink ports for NAT; 0: 1024..65535 */
 	uint8_t gateway_mac[6];        /* zero: derived from the names */
+	/* DHCP static reservations: this MAC always gets this address. */
+	struct vsw_net_reservation {
+		uint8_t mac[6];
+		uint32_t ip;
+	} reserve[VSW_NET_MAX_RESERVE];
+	unsigned int nreserve;
 };
 
 struct vsw_forward_config {
