@@ -158,6 +158,18 @@ ask_holder(const char *op, const char *const *disks, unsigned int n,
 	return r.err;
 }
 
+/*
+ * A process of this host holds the disk and answers on its control
+ * socket: ask it at once (taking the lock first would wait for it).
+ */
+static bool
+held_here(const char *disk)
+{
+	char buf[64];
+
+	return snap_control_call(disk, NULL, buf, sizeof(buf)) == 0;
+}
+
 /* ---- create, revert, delete, commit ---- */
 
 int
@@ -171,6 +183,9 @@ snap_create(const char *const *disks, unsigned int ndisks, const char *name,
 	vdisk_clear_error();
 	if (ndisks == 0 || ndisks > SNAP_MAX_DISKS || !name || !name[0])
 		return -EINVAL;
+	if (held_here(disks[0]))
+		return ask_holder("create", disks, ndisks, name, description,
+				  stats, -EBUSY);
 	xs = calloc(ndisks, sizeof(*xs));
 	if (!xs)
 		return -ENOMEM;
@@ -246,7 +261,7 @@ delete_or_commit(const char *disk, const char *name, bool commit,
 	int rc;
 
 	vdisk_clear_error();
-	rc = hold(disk, &x);
+	rc = held_here(disk) ? -EBUSY : hold(disk, &x);
 	if (rc == -EBUSY)
 		return ask_holder(commit ? "commit" : "delete", &disk, 1, name,
 				  NULL, stats, rc);

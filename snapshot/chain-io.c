@@ -1337,6 +1337,7 @@ plan_copy(struct chain_req *r)
 			return rc;
 		k++;
 	}
+	c->copied_grains += k;
 	active_add(c, r, r->first, last, WR_COPY);
 	return 0;
 }

@@ -256,7 +256,9 @@ open_parent(struct chain *c, struct chain_layer *child, struct chain_layer **out
 	}
 	rc = chain_layer_open(pst, dir, hint, false, true, out);
 	if (rc < 0) {
-		if (rc == -ENOENT)
+		/* Only when the parent itself is gone: a missing delta of
+		 * a parent that is there has been named already. */
+		if (rc == -ENOENT && pst->ops->exists(pst, hint) <= 0)
 			vdisk_err("snapshot", "%s: broken parent link: %s is "
 				  "missing", child->path, child->desc->parent_hint);
 		if (own)
@@ -294,7 +296,9 @@ chain_open(struct vdisk_store *st, const char *leaf, const char *path,
 	snprintf(top->desc_name, sizeof(top->desc_name), "%s", leaf);
 	snprintf(top->path, sizeof(top->path), "%s", path);
 	c->l[c->n++] = top;
-	rc = layer_open_data(top, top_writable);
+	/* Read-only until the whole chain checks out: a chain that fails
+	 * to open leaves every file as it was (no dirty flag set). */
+	rc = layer_open_data(top, false);
 	if (rc < 0)
 		goto err;
 	c->capacity = vdisk_desc_capacity(d);
@@ -336,6 +340,11 @@ chain_open(struct vdisk_store *st, const char *leaf, const char *path,
 	if (!c->l[0]->delta && c->n > 1) {
 		rc = -EUCLEAN;
 		goto err;
+	}
+	if (top_writable) {
+		rc = chain_layer_make_writable(c, 0);
+		if (rc < 0)
+			goto err;
 	}
 	c->cache_roots = (uint32_t)DIV_ROUND_UP(c->ngrains,
 						(uint64_t)DELTA_GD_GRAINS);

@@ -81,6 +81,7 @@ struct chain {
 	struct chain_req *commit_waiters;
 	/* Merge state (merge.c). */
 	struct chain_mirror *mirror;
+	uint64_t copied_grains;       /* grains copied by merges (stats) */
 	uint64_t gen;                 /* bumped at every reconfiguration */
 };
 

@@ -52,12 +52,34 @@ check_delta(struct vdisk_store *st, const char *file,
 	delta_close(d);
 }
 
+/*
+ * The file a node's parent link may name: its tree parent's descriptor,
+ * or, while an unfinished delete of that parent is being finished, the
+ * parent's own parent (the link has been switched already).
+ */
+static bool
+link_ok(struct snap_tree *t, const struct snap_node *n, const char *hint)
+{
+	const struct snap_intent *in = &t->intent;
+	struct snap_node *p = snap_tree_find(t, n->parent);
+
+	if (!strcmp(hint, p ? p->file : "") ||
+	    (!p && hint[0] && !snap_plain_name(hint)))
+		return true;
+	if (in->op == INTENT_DELETE && n->parent == in->node.id) {
+		struct snap_node *pp = snap_tree_find(t, in->node.parent);
+
+		return !strcmp(hint, pp ? pp->file : "") ||
+		       (!pp && !snap_plain_name(hint));
+	}
+	return false;
+}
+
 static void
 check_node(struct vdisk_store *st, struct snap_tree *t,
 	   const struct snap_node *n, struct vdisk_check_report *rep)
 {
 	struct vdisk_desc *d = malloc(sizeof(*d)), *pd = NULL;
-	struct snap_node *p;
 
 	if (!d)
 		return;
@@ -75,16 +97,17 @@ check_node(struct vdisk_store *st, struct snap_tree *t,
 	else if (st->ops->exists(st, d->ext[0].file) <= 0)
 		problem(rep, "%s: data file %s is missing", n->file,
 			d->ext[0].file);
-	p = snap_tree_find(t, n->parent);
-	if (p && strcmp(d->parent_hint, p->file))
-		problem(rep, "%s: its parent link names %s, the tree %s",
-			n->file, d->parent_hint, p->file);
-	if (p) {
+	if (!link_ok(t, n, d->parent_hint))
+		problem(rep, "%s: its parent link names '%s', not what the "
+			"tree says", n->file, d->parent_hint);
+	if (d->parent_hint[0] && snap_plain_name(d->parent_hint)) {
 		pd = malloc(sizeof(*pd));
-		if (pd && vdisk_desc_load(st, p->file, pd) == 0 &&
-		    pd->cid != d->parent_cid)
+		if (pd && vdisk_desc_load(st, d->parent_hint, pd) < 0)
+			problem(rep, "%s: broken parent link: %s is missing",
+				n->file, d->parent_hint);
+		else if (pd && pd->cid != d->parent_cid)
 			problem(rep, "%s: content ID mismatch with its parent "
-				"%s", n->file, p->file);
+				"%s", n->file, d->parent_hint);
 	}
 out:
 	free(pd);
@@ -115,11 +138,17 @@ snap_check_path(const char *path, bool repair, struct vdisk_check_report *rep)
 		rc = 1;      /* vdisk reports what is wrong with it */
 		goto out;
 	}
+	/* A plain disk without a tree is vdisk's to check. */
 	rc = snap_tree_load(st, leaf, &t);
+	snap_tree_free(t);
+	t = NULL;
 	if (rc == -ENOENT && !snap_desc_layered(cur)) {
 		rc = 1;
 		goto out;
 	}
+	/* Only a look: the tree that counts is read again under the lock. */
+	snap_tree_free(t);
+	t = NULL;
 	rc = st->ops->lock(st, leaf, repair, &lk);
 	if (rc == -EBUSY)
 		vdisk_err("snapshot", "%s: in use; check it when it is closed",
@@ -159,8 +188,14 @@ snap_check_path(const char *path, bool repair, struct vdisk_check_report *rep)
 			rep->repaired++, rep->errors++;
 		rc = 0;
 	}
-	for (unsigned int i = 0; i < t->n; i++)
+	for (unsigned int i = 0; i < t->n; i++) {
+		/* A node an unfinished delete has begun to remove is
+		 * allowed to be half gone: the next open finishes it. */
+		if (t->intent.op == INTENT_DELETE &&
+		    t->intent.node.id == t->nodes[i].id)
+			continue;
 		check_node(st, t, &t->nodes[i], rep);
+	}
 	/* The current chain as an opener sees it. */
 	vdisk_clear_error();
 	rc = chain_open(st, leaf, path, cur, false, &c);

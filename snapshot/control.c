@@ -287,8 +287,10 @@ serve_one(struct snap_control *c, int fd)
 	for (unsigned int i = 0; i < r->ndisks; i++) {
 		disks[i] = disk_by_id(c, r->disks[i]);
 		if (!disks[i]) {
-			vdisk_err("snapshot", "%s is not open in this process "
-				  "(pid %d)", r->disks[i], (int)getpid());
+			vdisk_err("snapshot", "%s is not held by the process "
+				  "(pid %d) holding the other disks: disks of "
+				  "one snapshot must be held together or not "
+				  "at all", r->disks[i], (int)getpid());
 			reply(fd, -EBUSY, NULL);
 			goto out;
 		}

@@ -191,6 +191,7 @@ merge_up_kid(struct snap_ctx *x, const struct snap_node *s,
 	struct vdisk_desc *kd = malloc(sizeof(*kd));
 	struct chain_layer *kl = NULL;
 	struct mchain m;
+	uint64_t c0;
 	bool mirror;
 	uint64_t t;
 	int rc;
@@ -203,6 +204,7 @@ merge_up_kid(struct snap_ctx *x, const struct snap_node *s,
 	rc = mchain_open(x, kid, s, &m);
 	if (rc < 0)
 		goto out_free;
+	c0 = m.c->copied_grains;
 	rc = mchain_writable(x, &m, m.idx + 1);
 	mirror = m.live && m.idx == 0;
 	if (rc == 0)
@@ -268,6 +270,8 @@ merge_up_kid(struct snap_ctx *x, const struct snap_node *s,
 		chain_layer_close(kl);
 	}
 out:
+	if (stats)
+		stats->bytes_copied += (m.c->copied_grains - c0) * DELTA_GRAIN;
 	if (rc < 0 && m.live && m.c->mirror) {
 		pthread_mutex_lock(&m.c->mu);
 		free(m.c->mirror->copied);
@@ -290,7 +294,7 @@ merge_down_kid(struct snap_ctx *x, const struct snap_node *s,
 	struct vdisk_desc *kd = malloc(sizeof(*kd));
 	struct chain_layer *gone = NULL;
 	struct mchain m;
-	uint64_t t;
+	uint64_t t, c0;
 	int rc;
 
 	if (!kd)
@@ -301,6 +305,7 @@ merge_down_kid(struct snap_ctx *x, const struct snap_node *s,
 	rc = mchain_open(x, kid, s, &m);
 	if (rc < 0)
 		goto out_free;
+	c0 = m.c->copied_grains;
 	rc = mchain_writable(x, &m, m.idx);
 	if (rc == 0)
 		rc = snap_merge_down(m.c, m.idx + 1, p);
@@ -339,6 +344,8 @@ merge_down_kid(struct snap_ctx *x, const struct snap_node *s,
 		stats->pause_ns += mono_ns() - t;
 	chain_layer_close(gone);
 out:
+	if (stats)
+		stats->bytes_copied += (m.c->copied_grains - c0) * DELTA_GRAIN;
 	mchain_close(x, &m);
 out_free:
 	free(kd);
@@ -396,8 +403,9 @@ snap_delete_run(struct snap_ctx *x, struct progress *p,
 	if (!sd)
 		return -ENOMEM;
 	rc = vdisk_desc_load(x->st, s.file, sd);
-	if (rc == -ENOENT && in->how != MERGE_DOWN) {
-		/* Removed already: only the tree is left to fix. */
+	if (rc == -ENOENT) {
+		/* Removed already (after every child switched): only the
+		 * tree is left to fix. */
 		rc = finish(x);
 		goto out;
 	}

@@ -115,9 +115,17 @@ snap_mode_set(const char *disk, enum snap_mode mode)
 	rc = snap_ctx_hold(disk, &x);
 	if (rc < 0)
 		return rc;
-	if (x.tree->redo && mode == SNAP_PERSISTENT) {
-		vdisk_err("snapshot", "%s: a redo log is pending; power off "
-			  "with keep, discard or commit first", disk);
+	/* A nonpersistent redo log left by a crash (or a plain close) is
+	 * thrown away as its next open would; an undoable one waits for
+	 * its owner's decision, which a mode change must not make. */
+	if (x.tree->redo && x.tree->mode == MODE_NONPERSISTENT)
+		rc = end_redo(&x, SNAP_DISCARD, NULL);
+	if (rc < 0) {
+		/* end_redo() said why. */
+	} else if (x.tree->redo && (enum snap_mode)x.tree->mode != mode) {
+		vdisk_err("snapshot", "%s: an undoable redo log is pending; "
+			  "'vsnap poweroff DISK discard' or 'commit' first",
+			  disk);
 		rc = -EBUSY;
 	} else {
 		x.tree->mode = (enum snap_mode_kind)mode;

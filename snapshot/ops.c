@@ -160,24 +160,32 @@ snap_ctx_store_cur(struct snap_ctx *x)
 	return rc;
 }
 
-/* Layers below the current state, following descriptors (offline). */
+/*
+ * Layers of the current state's chain. Offline the chain is opened
+ * (read-only) to count them, which also refuses a broken one (a missing
+ * or corrupt delta, a broken parent link, a content-ID mismatch) before
+ * a snapshot would freeze it into a node.
+ */
 static int
 depth_of(struct snap_ctx *x, unsigned int *depth)
 {
-	struct vdisk_info *in;
+	struct chain *c;
 	int rc;
 
 	if (x->chain) {
 		*depth = x->chain->n;
 		return 0;
 	}
-	in = malloc(sizeof(*in));
-	if (!in)
-		return -ENOMEM;
-	rc = vdisk_stat(x->path, in);
-	*depth = in->chain_len;
-	free(in);
-	return rc;
+	if (!snap_desc_layered(&x->cur)) {
+		*depth = 1;
+		return 0;
+	}
+	rc = chain_open(x->st, x->leaf, x->path, &x->cur, false, &c);
+	if (rc < 0)
+		return rc;
+	*depth = c->n;
+	chain_close(c);
+	return 0;
 }
 
 static bool

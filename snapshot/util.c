@@ -221,9 +221,22 @@ int
 snap_disk_id(const char *path, char *out, size_t len)
 {
 	char dir[PATH_MAX], real[PATH_MAX];
-	const char *leaf = strrchr(path, '/');
+	const char *leaf = strrchr(path, '/'), *ds = ds_part(path);
 
-	if (ds_part(path)) {
+	if (ds) {
+		/* A LUN that is a local file is named by its real path, so
+		   "lun0.img:/d" and "/abs/lun0.img:/d" are the same disk;
+		   iSCSI URLs and wrapped LUNs stay as written. */
+		size_t n = (size_t)(ds - 1 - path);
+
+		if (n < sizeof(dir)) {
+			memcpy(dir, path, n);
+			dir[n] = '\0';
+			if (realpath(dir, real)) {
+				snprintf(out, len, "%s:%s", real, ds);
+				return 0;
+			}
+		}
 		snprintf(out, len, "%s", path);
 		return 0;
 	}

@@ -37,7 +37,7 @@ json() {
 expect 0 "$VFS" --help
 expect 2 "$VFS"
 expect 2 "$VFS" frobnicate
-for c in mkfs info ls stat mkdir rm mv create put get hosts locks lock fsck; do
+for c in mkfs info ls stat mkdir rm mv create put get hosts locks lock mount fsck; do
 	expect 0 "$VFS" "$c" --help
 done
 expect 2 "$VFS" mkfs

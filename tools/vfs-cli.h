@@ -43,5 +43,6 @@ int vt_cmd_hosts(int argc, char **argv);
 int vt_cmd_locks(int argc, char **argv);
 int vt_cmd_lock(int argc, char **argv);
 int vt_cmd_fsck(int argc, char **argv);
+int vt_cmd_mount(int argc, char **argv);
 
 #endif

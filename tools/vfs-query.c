@@ -100,6 +100,8 @@ vt_cmd_info(int argc, char **argv)
 		json_u64(&w, "free_bytes", in.free_blocks * in.block_bytes);
 		json_u64(&w, "meta_blocks", in.meta_blocks);
 		json_u64(&w, "free_meta_blocks", in.free_meta_blocks);
+		json_u64(&w, "inodes", in.inodes);
+		json_u64(&w, "free_inodes", in.free_inodes);
 		json_u64(&w, "slots", in.slots);
 		json_u64(&w, "journals", in.journals);
 		json_u64(&w, "journal_bytes", in.journal_bytes);
@@ -107,6 +109,10 @@ vt_cmd_info(int argc, char **argv)
 		json_u64(&w, "incompat", in.incompat);
 		json_u64(&w, "compat", in.compat);
 		json_u64(&w, "autoclear", in.autoclear);
+		json_arr_begin(&w, "features");
+		if (in.incompat & VFS_FEATURE_SMALL_FILES)
+			json_str(&w, NULL, "small-files");
+		json_arr_end(&w);
 		json_str(&w, "created", vt_time(in.created_wall_ns, t,
 						sizeof(t)));
 		json_str(&w, "ats_method", in.ats_method);
@@ -118,6 +124,10 @@ vt_cmd_info(int argc, char **argv)
 		printf("format       version %u (incompat %#" PRIx64
 		       ", compat %#" PRIx64 ", autoclear %#" PRIx64 ")\n",
 		       in.version, in.incompat, in.compat, in.autoclear);
+		printf("features     %s\n",
+		       in.incompat & VFS_FEATURE_SMALL_FILES ?
+			       "small-files (thin files up to 3456 bytes in "
+			       "their inode)" : "none");
 		printf("created      %s\n", vt_time(in.created_wall_ns, t,
 						   sizeof(t)));
 		printf("capacity     %s in %" PRIu64 " blocks of %s\n",
@@ -131,6 +141,8 @@ vt_cmd_info(int argc, char **argv)
 		printf("metadata     %" PRIu64 " of %" PRIu64
 		       " 4 KiB blocks free\n", in.free_meta_blocks,
 		       in.meta_blocks);
+		printf("inodes       %" PRIu64 " of %" PRIu64 " free (one per "
+		       "file or directory)\n", in.free_inodes, in.inodes);
 		printf("hosts        %u heartbeat slots, %u journals of %s\n",
 		       in.slots, in.journals,
 		       cli_format_size(in.journal_bytes, s1, sizeof(s1)));

@@ -43,6 +43,9 @@ static const struct cli_cmd cmds[] = {
 		  "COMMAND [ARG...]",
 	  "run COMMAND while holding a file's lock (like flock(1))",
 	  vt_cmd_lock },
+	{ "mount", "LUN MOUNTPOINT [--read-only] [--foreground]",
+	  "mount as a filesystem (FUSE); umount MOUNTPOINT ends it",
+	  vt_cmd_mount },
 	{ "fsck", "LUN [--repair] [--json]",
 	  "check the datastore (exit 0 clean, 1 repaired or repairable, "
 	  "2 corrupt)", vt_cmd_fsck },

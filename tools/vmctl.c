@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmctl: controls a running VM through its control socket.
- *   vmctl SOCKET status|pause|resume|stop|poweroff [--json]
+ *   vmctl SOCKET status|pause|resume [--json]
+ *   vmctl SOCKET stop|poweroff [--undoable keep|discard|commit] [--json]
  *   vmctl SOCKET balloon SIZE [--json]
  *   vmctl SOCKET stats [--json]
  * Exit: 0 done, 1 failed (no VM there, or it refused), 2 usage.
@@ -18,6 +19,7 @@
 
 static const char *sock_path;
 static bool json_out;
+static const char *undoable;   /* stop, poweroff: --undoable */
 
 /* Takes --json and --help out of argv; returns -1 after printing help. */
 static int
@@ -28,6 +30,20 @@ parse_flags(const struct cli_cmd *cmd, int *argc, char **argv)
 	for (int i = 1; i < *argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json_out = true;
+		} else if (!strcmp(argv[i], "--undoable") ||
+			   !strncmp(argv[i], "--undoable=", 11)) {
+			const char *v = argv[i][10] == '=' ? argv[i] + 11
+							   : argv[++i];
+			enum vmm_undoable u;
+
+			if (strcmp(cmd->name, "stop") &&
+			    strcmp(cmd->name, "poweroff"))
+				return cli_usage_error("--undoable goes with stop "
+						       "and poweroff");
+			if (!v || vmm_undoable_parse(v, &u) < 0)
+				return cli_usage_error("--undoable takes keep, "
+						       "discard or commit");
+			undoable = v;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			cli_cmd_usage(cmd);
 			return -1;
@@ -125,10 +141,12 @@ print_stats(const struct json_node *r)
 	arr = json_get(r, "disks");
 	i = 0;
 	for (v = arr && arr->type == JSON_ARRAY ? arr->child : NULL; v; v = v->next, i++)
-		printf("disk%d:   %s (%s)\n         read %.0f op/s %s/s, write %.0f op/s "
+		printf("disk%d:   %s (%s, %s)\n         read %.0f op/s %s/s, write %.0f op/s "
 		       "%s/s; total %.0f reads, %.0f writes, %.0f flushes, %.0f errors\n",
 		       i, json_get_str(v, "path", "?"),
-		       json_get_str(v, "backend", "?"), num(v, "read_ops_per_s"),
+		       json_get_str(v, "backend", "?"),
+		       json_get_str(v, "mode", "persistent"),
+		       num(v, "read_ops_per_s"),
 		       size_str(num(v, "read_bytes_per_s"), b1),
 		       num(v, "write_ops_per_s"),
 		       size_str(num(v, "write_bytes_per_s"), b2),
@@ -188,8 +206,36 @@ static const struct cli_cmd cmds[];
 SIMPLE_CMD(cmd_status, 0, "{\"cmd\":\"status\"}", print_status)
 SIMPLE_CMD(cmd_pause, 1, "{\"cmd\":\"pause\"}", NULL)
 SIMPLE_CMD(cmd_resume, 2, "{\"cmd\":\"resume\"}", NULL)
-SIMPLE_CMD(cmd_stop, 3, "{\"cmd\":\"stop\"}", NULL)
-SIMPLE_CMD(cmd_poweroff, 4, "{\"cmd\":\"poweroff\"}", NULL)
+
+/* stop and poweroff: the request carries the undoable disks' fate. */
+static int
+end_vm(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	char req[96];
+	int rc = parse_flags(cmd, &argc, argv);
+
+	if (rc)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (undoable)
+		snprintf(req, sizeof(req),
+			 "{\"cmd\":\"%s\",\"undoable\":\"%s\"}", cmd->name,
+			 undoable);
+	else
+		snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", cmd->name);
+	return simple(cmd, argc, argv, req, NULL);
+}
+
+static int
+cmd_stop(int argc, char **argv)
+{
+	return end_vm(&cmds[3], argc, argv);
+}
+
+static int
+cmd_poweroff(int argc, char **argv)
+{
+	return end_vm(&cmds[4], argc, argv);
+}
 SIMPLE_CMD(cmd_stats, 6, "{\"cmd\":\"stats\"}", print_stats)
 
 static int
@@ -224,8 +270,13 @@ static const struct cli_cmd cmds[] = {
 	{ "status", "[--json]", "name, state, uptime, size of the VM", cmd_status },
 	{ "pause", "[--json]", "stop the vCPUs (devices keep their state)", cmd_pause },
 	{ "resume", "[--json]", "run a paused VM again", cmd_resume },
-	{ "stop", "[--json]", "end the VM cleanly: drain and flush its disks", cmd_stop },
-	{ "poweroff", "[--json]", "end the VM at once, like pulling the plug", cmd_poweroff },
+	{ "stop", "[--undoable keep|discard|commit] [--json]",
+	  "end the VM cleanly: drain and flush its disks, then apply their "
+	  "modes (nonpersistent: changes discarded; undoable: as --undoable "
+	  "says, else as vmm was told or asks)", cmd_stop },
+	{ "poweroff", "[--undoable keep|discard|commit] [--json]",
+	  "end the VM at once, like pulling the plug; disk modes as for stop",
+	  cmd_poweroff },
 	{ "balloon", "SIZE [--json]", "ask the guest to give SIZE of its memory back", cmd_balloon },
 	{ "stats", "[--json]", "CPU time, memory, per-disk and per-NIC rates", cmd_stats },
 };

@@ -2,11 +2,15 @@
 /*
  * vmm: runs one VM from a vm.cfg file until it powers off or vmctl
  * stops it.
- *   vmm [--set KEY=VALUE]... [--log LEVEL] vm.cfg
- *   vmm keys            lists the configuration keys
+ *   vmm [--set KEY=VALUE]... [--undoable keep|discard|commit]
+ *       [--log LEVEL] vm.cfg
+ *   vmm keys [--json]   lists the configuration keys
  * Exit: 0 the VM ended normally (or the test guest reported success),
  * 1 it failed or the test guest reported failure, 2 usage or config
- * error. SIGINT/SIGTERM power the VM off.
+ * error. SIGINT/SIGTERM power the VM off. At the end, the disks' modes
+ * apply: nonpersistent changes are discarded; undoable ones follow
+ * vmctl's --undoable, else ours, else a question on the terminal, else
+ * they are kept.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/log.h"
@@ -25,11 +30,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vmm [OPTIONS] VM.CFG\n"
-		"       vmm keys\n\n"
+		"       vmm keys [--json]\n\n"
 		"Runs one virtual machine described by VM.CFG (key = value lines)\n"
 		"until it powers off or 'vmctl SOCKET stop|poweroff' ends it.\n\n"
 		"Options:\n"
 		"  --set KEY=VALUE  override one config key (repeatable)\n"
+		"  --undoable WHAT  at the end, keep, discard or commit the\n"
+		"                   changes of undoable disks (default: ask on\n"
+		"                   a terminal, else keep)\n"
 		"  --log LEVEL      error, warn, info or debug (default warn)\n"
 		"  -h, --help       this text\n\n"
 		"Exit status: 0 normal end (test guest passed), 1 failure,\n"
@@ -72,9 +80,32 @@ apply_sets(struct vmm_config *cfg, char **sets, int nsets)
 	return 0;
 }
 
-static int
-run(struct vmm_config *cfg)
+/* Asks on the terminal what to do with the undoable disks' changes. */
+static enum vmm_undoable
+ask_undoable(const struct vmm_config *cfg, unsigned int ndisks)
 {
+	char line[64];
+	enum vmm_undoable how;
+
+	for (;;) {
+		fprintf(stderr, "%s: %u undoable disk%s: keep, discard or commit "
+			"the changes of this run? [keep] ", vmm_config_name(cfg),
+			ndisks, ndisks == 1 ? "" : "s");
+		fflush(stderr);
+		if (!fgets(line, sizeof(line), stdin))
+			return VMM_UNDOABLE_KEEP;
+		line[strcspn(line, " \r\n")] = '\0';
+		if (!line[0])
+			return VMM_UNDOABLE_KEEP;
+		if (vmm_undoable_parse(line, &how) == 0)
+			return how;
+	}
+}
+
+static int
+run(struct vmm_config *cfg, enum vmm_undoable undoable)
+{
+	unsigned int nundo;
 	struct sig_ctx sc = { 0 };
 	struct vmm_vm *vm;
 	pthread_t th;
@@ -97,7 +128,17 @@ run(struct vmm_config *cfg)
 	sc.vm = vm;
 	pthread_create(&th, NULL, signal_thread, &sc);
 	pthread_detach(th);
+	vmm_vm_set_undoable(vm, undoable);
 	how = vmm_vm_run(vm, &code);
+	undoable = vmm_vm_undoable(vm, &nundo);
+	if (undoable == VMM_UNDOABLE_ASK && nundo && isatty(STDIN_FILENO) &&
+	    isatty(STDERR_FILENO))
+		undoable = ask_undoable(cfg, nundo);
+	if (vmm_vm_close_disks(vm, undoable, stderr) < 0 &&
+	    how != VMM_EXIT_ERROR) {
+		vmm_vm_destroy(vm);
+		return CLI_EXIT_FAIL;
+	}
 	vmm_vm_destroy(vm);
 	switch (how) {
 	case VMM_EXIT_GUEST_CODE:
@@ -117,13 +158,17 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "set", required_argument, NULL, 's' },
+		{ "undoable", required_argument, NULL, 'u' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
 	struct vmm_config *cfg;
 	char err[512], *sets[64];
+	enum vmm_undoable undoable = VMM_UNDOABLE_ASK;
+	bool json = false;
 	enum log_level lvl;
 	int c, nsets = 0, rc;
 
@@ -135,6 +180,11 @@ main(int argc, char **argv)
 				return cli_usage_error("too many --set options");
 			sets[nsets++] = optarg;
 			break;
+		case 'u':
+			if (vmm_undoable_parse(optarg, &undoable) < 0)
+				return cli_usage_error("--undoable takes keep, "
+						       "discard or commit");
+			break;
 		case 'l':
 			if (log_parse_level(optarg, &lvl) < 0)
 				return cli_usage_error("unknown log level '%s'",
@@ -144,6 +194,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
+		case 'j':
+			json = true;
+			break;
 		case 'V':
 			printf("vmm %s\n", VSTACK_VERSION);
 			return CLI_EXIT_OK;
@@ -153,6 +206,12 @@ main(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("expected one VM.CFG argument");
+	if (!strcmp(argv[optind], "keys") && json) {
+		vmm_config_print_keys_json(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (json)
+		return cli_usage_error("--json goes with 'vmm keys'");
 	if (!strcmp(argv[optind], "keys")) {
 		printf("Keys of a vm.cfg file:\n");
 		vmm_config_print_keys(stdout);
@@ -164,7 +223,7 @@ main(int argc, char **argv)
 	}
 	rc = apply_sets(cfg, sets, nsets);
 	if (rc == 0)
-		rc = run(cfg);
+		rc = run(cfg, undoable);
 	vmm_config_free(cfg);
 	return rc;
 }

@@ -514,7 +514,10 @@ vdisk_queue_wake(struct vdisk_queue *q)
 {
 	uint64_t one = 1;
 
-	(void)!write(vdisk_queue_event_fd(q), &one, sizeof(one));
+	if (q->st->ops->queue_wake)
+		q->st->ops->queue_wake(q->sq);
+	else
+		(void)!write(vdisk_queue_event_fd(q), &one, sizeof(one));
 }
 
 struct vdisk *

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "tests/lib/testutil.h"
+#include "vdisk/vdisk-provider.h"
 #include "vdisk/vdisk.h"
 #include "vfs-cluster/vfs.h"
 
@@ -272,6 +273,33 @@ test_discard_waits_for_writes(void)
 	free(buf);
 }
 
+/*
+ * vdisk_queue_wake() (what a layer calls when it finishes a request
+ * without store I/O, e.g. a discard on a delta) must make the queue's
+ * event fd readable: here that fd is an epoll set, which a write to it
+ * would not wake.
+ */
+static void
+test_wake_reaches_event_fd(void)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct vdisk_queue *q;
+	struct vdisk *d;
+	char path[700];
+
+	make_disk("wake.vmdk", 1 << 20, VDISK_THIN);
+	snprintf(path, sizeof(path), "%s:/wake.vmdk", lun);
+	CHECK_OK(vdisk_open(path, 0, &d));
+	CHECK_OK(vdisk_queue_create(d, 4, &q));
+	p.fd = vdisk_queue_event_fd(q);
+	CHECK_EQ(poll(&p, 1, 0), 0);
+	vdisk_queue_wake(q);
+	CHECK_EQ(poll(&p, 1, 1000), 1);
+	CHECK(vdisk_poll(q, 0, 0) >= 0);
+	vdisk_queue_destroy(q);
+	vdisk_close(d);
+}
+
 int
 main(void)
 {
@@ -279,6 +307,7 @@ main(void)
 	CHECK_OK(test_make_file(lun, 256ull << 20));
 	CHECK_OK(vfs_mkfs(lun, &(struct vfs_mkfs_opts){ .lease_ms = 3000 }));
 	RUN_TEST(test_event_fd_sleeps);
+	RUN_TEST(test_wake_reaches_event_fd);
 	RUN_TEST(test_discard_by_type);
 	RUN_TEST(test_discard_waits_for_writes);
 	test_tmpdir_remove();

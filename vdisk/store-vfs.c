@@ -923,6 +923,8 @@ static const struct store_ops ds_ops = {
 	.queue_create = ds_queue_create,
 	.queue_destroy = ds_queue_destroy,
 	.queue_event_fd = ds_queue_event_fd,
+	/* The event fd is an epoll fd: a write to it would be lost. */
+	.queue_wake = signal_efd,
 	.submit = ds_submit,
 	.kick = ds_kick,
 	.poll = ds_poll,

@@ -99,6 +99,9 @@ struct store_ops {
 			    struct store_queue **out);
 	void (*queue_destroy)(struct store_queue *q);
 	int (*queue_event_fd)(struct store_queue *q);
+	/* Makes queue_event_fd() readable from any thread; NULL: writing
+	   1 to that fd does (it is an eventfd). */
+	void (*queue_wake)(struct store_queue *q);
 	/* 'io' validated by the engine; offsets are file offsets. */
 	int (*submit)(struct store_queue *q, struct vdisk_io *io);
 	int (*kick)(struct store_queue *q);

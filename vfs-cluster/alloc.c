@@ -481,9 +481,9 @@ free_blocks(struct vfs *vfs, uint64_t first, uint64_t count)
 
 int
 alloc_count_free(struct vfs *vfs, uint64_t *free_blocks_out,
-		 uint64_t *free_meta)
+		 uint64_t *free_meta, uint64_t *free_inodes)
 {
-	uint64_t fb = 0, fm = 0;
+	uint64_t fb = 0, fm = 0, fi = 0;
 	uint32_t nfree;
 	int rc;
 
@@ -498,8 +498,11 @@ alloc_count_free(struct vfs *vfs, uint64_t *free_blocks_out,
 		if (rc < 0)
 			return rc;
 		fm += nfree;
+		if (od_mcluster_type(c) == OD_CLUSTER_INODE)
+			fi += nfree;
 	}
 	*free_blocks_out = fb;
 	*free_meta = fm;
+	*free_inodes = fi;
 	return 0;
 }

@@ -103,6 +103,16 @@ chunk_load(struct vfs *vfs, struct vnode *vn, uint64_t k)
 	return 0;
 }
 
+/* A small file moves to a block (small.c); the map cache starts over. */
+static int
+unsmall(struct vfs *vfs, struct vnode *vn)
+{
+	int rc = small_to_block(vfs, vn);
+
+	chunks_drop(vn);
+	return rc;
+}
+
 static uint32_t
 ext_type(uint64_t e)
 {
@@ -254,6 +264,17 @@ map_range(struct vfs *vfs, struct vnode *vn, uint64_t off, uint64_t len,
 
 	if (off >= vn->size)
 		return 0;
+	/* A small file's data is in its inode, not on a LUN range: only
+	 * the exclusive holder may move it to a block to map it. */
+	if (vn->small) {
+		if (!slow)
+			return -EAGAIN;
+		if (vn->mode != OD_LOCK_EX)
+			return -EOPNOTSUPP;
+		rc = unsmall(vfs, vn);
+		if (rc < 0)
+			return rc;
+	}
 	end = MIN(off + len, vn->size);
 	while (pos < end) {
 		uint64_t lblk = pos / bs, boff = pos % bs;
@@ -504,6 +525,13 @@ resize_locked(struct vfs *vfs, struct vnode *vn, uint64_t size)
 		return rc;
 	if (size > bmap_capacity(OD_MAP_MAX_DEPTH) * bs)
 		return -EFBIG;
+	if (vn->small) {
+		if (size <= OD_INLINE_MAX)
+			return small_resize(vfs, vn, size);
+		rc = unsmall(vfs, vn);
+		if (rc < 0)
+			return rc;
+	}
 	if (size == old)
 		return 0;
 	if (size < old) {
@@ -572,6 +600,11 @@ provision_locked(struct vfs *vfs, struct vnode *vn, uint64_t off,
 
 	if (alloc == VFS_ALLOC_THIN || lo >= hi)
 		return 0;
+	if (vn->small) {
+		rc = unsmall(vfs, vn);
+		if (rc < 0)
+			return rc;
+	}
 	rc = commit_locked(vfs, vn);
 	if (rc == 0)
 		rc = inode_get(vfs, vn->ino, vn->lock, &r);
@@ -796,6 +829,10 @@ punch_locked(struct vfs *vfs, struct vnode *vn, uint64_t off, uint64_t len,
 
 	if (off >= vn->size || len == 0)
 		return 0;
+	if (vn->small) {
+		rc = small_zero(vfs, vn, off, len);
+		return rc ? rc : journal_commit(vfs);
+	}
 	end = len > vn->size - off ? vn->size : off + len;
 	rc = commit_locked(vfs, vn);
 	if (rc < 0)
@@ -992,7 +1029,10 @@ rw(struct vfs_file *file, bool write, uint8_t *buf, uint64_t len,
    uint64_t offset)
 {
 	struct vfs_extent ext[16];
-	uint8_t *bounce = vfs_alloc_buf(BOUNCE_BYTES + 2 * VFS_SECTOR);
+	/* Sized to the request: small calls (FUSE, metadata-sized files)
+	 * should not pay for a 1 MiB buffer each. */
+	uint8_t *bounce = vfs_alloc_buf(ALIGN_UP(MIN(len, (uint64_t)BOUNCE_BYTES),
+						 VFS_SECTOR) + 2 * VFS_SECTOR);
 	uint64_t done = 0;
 	int rc = 0;
 
@@ -1024,12 +1064,33 @@ rw(struct vfs_file *file, bool write, uint8_t *buf, uint64_t len,
 	return rc < 0 ? rc : (int64_t)done;
 }
 
+/* Reads a small file; -EAGAIN once it has moved to a block. */
+static int64_t
+small_pread(struct vfs_file *file, void *buf, uint64_t len, uint64_t offset)
+{
+	int rc = vfs_op_enter(file->vfs, false);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&file->vn->mu);
+	rc = small_read(file->vfs, file->vn, buf, len, offset);
+	pthread_mutex_unlock(&file->vn->mu);
+	vfs_op_leave(file->vfs);
+	return rc;
+}
+
 int64_t
 vfs_file_pread(struct vfs_file *file, void *buf, uint64_t len,
 	       uint64_t offset)
 {
 	if (offset >= file->vn->size)
 		return 0;
+	if (file->vn->small) {
+		int64_t n = small_pread(file, buf, len, offset);
+
+		if (n != -EAGAIN)
+			return n;
+	}
 	return rw(file, false, buf, MIN(len, file->vn->size - offset), offset);
 }
 
@@ -1046,6 +1107,29 @@ vfs_file_pwrite(struct vfs_file *file, const void *buf, uint64_t len,
 		return -EROFS;
 	if (len == 0)
 		return 0;
+	if (vn->small) {
+		/* Multi-writers only write provisioned blocks. */
+		if (vn->mode != OD_LOCK_EX)
+			return -EBUSY;
+		/* A lapsed lease refuses at once, as the data path does,
+		 * rather than at the commit that would carry the write. */
+		rc = hb_write_allowed(vfs, vfs_now(vfs));
+		if (rc < 0)
+			return rc;
+		rc = file_enter(file, true);
+		if (rc < 0)
+			return rc;
+		if (!vn->small)
+			rc = 0;
+		else if (offset + len <= OD_INLINE_MAX)
+			rc = small_write(vfs, vn, buf, len, offset) ?:
+			     (int)len;
+		else
+			rc = unsmall(vfs, vn);
+		file_leave(file);
+		if (rc != 0)
+			return rc;
+	}
 	if (offset + len > vn->size) {
 		if (vn->mode != OD_LOCK_EX)
 			return -EROFS;
@@ -1089,8 +1173,10 @@ vnode_new(struct vfs *vfs, uint64_t ino, uint32_t gen, struct vlock *vl,
 		if (rc == 0 && (le16(inode_body(&r)->type) != OD_INODE_FILE ||
 				le32(inode_body(&r)->generation) != gen))
 			rc = -ENOENT;
-		if (rc == 0)
+		if (rc == 0) {
 			vn->size = le64(inode_body(&r)->size);
+			vn->small = od_inode_inline(inode_body(&r));
+		}
 	} else {
 		vn->ro_body = vfs_alloc_buf(sizeof(*vn->ro_body));
 		rc = vn->ro_body ? inode_read_unlocked(vfs, ino, vn->ro_body) :
@@ -1098,8 +1184,10 @@ vnode_new(struct vfs *vfs, uint64_t ino, uint32_t gen, struct vlock *vl,
 		if (rc == 0 && (le16(vn->ro_body->type) != OD_INODE_FILE ||
 				le32(vn->ro_body->generation) != gen))
 			rc = -ENOENT;
-		if (rc == 0)
+		if (rc == 0) {
 			vn->size = le64(vn->ro_body->size);
+			vn->small = od_inode_inline(vn->ro_body);
+		}
 	}
 	if (rc < 0) {
 		pthread_mutex_destroy(&vn->mu);

@@ -131,6 +131,228 @@ test_files(void)
 	free(back);
 }
 
+/*
+ * Small thin files keep their data in the inode: no block, written and
+ * read back, shrunk and grown, zeroed, persistent, readable by shared
+ * and read-only opens; they move to a block when they outgrow the inode
+ * or get mapped, with their data intact.
+ */
+static void
+test_small_files(void)
+{
+	const uint64_t max = VFS_SMALL_FILE_BYTES;
+	uint8_t *buf = malloc(2 * max), *back = malloc(2 * max);
+	struct vfs_extent ext[4];
+	struct vfs_info info;
+	struct vfs_stat st;
+	struct vfs_file *f, *g;
+	struct vfs *vfs, *ro;
+	uint64_t free0;
+
+	fresh(256 * MIB, NULL);
+	vfs = mnt();
+	CHECK_OK(vfs_get_info(vfs, &info));
+	free0 = info.free_blocks;
+	test_pattern_fill(buf, 2 * max, 11, 0);
+	CHECK_OK(vfs_file_create(vfs, "/vm.vmx", NULL, 0, &f));
+	CHECK_EQ(vfs_file_pwrite(f, buf, 300, 0), 300);
+	CHECK_EQ(vfs_file_pwrite(f, buf + 3000, max - 3000, 3000),
+		 (int64_t)(max - 3000));
+	CHECK_OK(vfs_file_stat(f, &st));
+	CHECK_EQ(st.size_bytes, max);
+	CHECK_EQ(st.allocated_bytes, 0);
+	memset(back, 0xee, max);
+	CHECK_EQ(vfs_file_pread(f, back, 2 * max, 0), (int64_t)max);
+	CHECK(memcmp(back, buf, 300) == 0);
+	CHECK(od_is_zero_for_test(back + 300, 2700));
+	CHECK(memcmp(back + 3000, buf + 3000, max - 3000) == 0);
+	/* Shrink and grow: what was cut off reads as zeros. */
+	CHECK_OK(vfs_file_truncate(f, 100));
+	CHECK_OK(vfs_file_truncate(f, 2000));
+	CHECK_EQ(vfs_file_pread(f, back, max, 0), 2000);
+	CHECK(memcmp(back, buf, 100) == 0);
+	CHECK(od_is_zero_for_test(back + 100, 1900));
+	CHECK_OK(vfs_file_zero_range(f, 10, 20));
+	CHECK_OK(vfs_file_punch(f, 50, 10));
+	CHECK_EQ(vfs_file_pread(f, back, 100, 0), 100);
+	CHECK(memcmp(back, buf, 10) == 0 && od_is_zero_for_test(back + 10, 20));
+	CHECK(memcmp(back + 30, buf + 30, 20) == 0);
+	CHECK(od_is_zero_for_test(back + 50, 10));
+	CHECK(memcmp(back + 60, buf + 60, 40) == 0);
+	CHECK_OK(vfs_file_sync(f));
+	vfs_file_close(f);
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_EQ(info.free_blocks, free0);
+
+	/* Outgrowing the inode moves the data to a block. */
+	CHECK_OK(vfs_file_create(vfs, "/log", NULL, 0, &f));
+	CHECK_EQ(vfs_file_pwrite(f, buf, 1000, 0), 1000);
+	CHECK_EQ(vfs_file_pwrite(f, buf + 1000, max, 1000), (int64_t)max);
+	CHECK_OK(vfs_file_stat(f, &st));
+	CHECK_EQ(st.allocated_bytes, MIB);
+	CHECK_EQ(vfs_file_pread(f, back, 2 * max, 0), (int64_t)(max + 1000));
+	CHECK(memcmp(back, buf, max + 1000) == 0);
+	vfs_file_close(f);
+	/* So does a thick allocation. */
+	CHECK_OK(vfs_file_create(vfs, "/nvram", NULL, 0, &f));
+	CHECK_EQ(vfs_file_pwrite(f, buf, 500, 0), 500);
+	CHECK_OK(vfs_file_allocate(f, 0, 500, VFS_ALLOC_LAZY_ZEROED));
+	CHECK_OK(vfs_file_stat(f, &st));
+	CHECK_EQ(st.allocated_bytes, MIB);
+	CHECK_EQ(vfs_file_pread(f, back, max, 0), 500);
+	CHECK(memcmp(back, buf, 500) == 0);
+	vfs_file_close(f);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+
+	/* Persistent; shared opens read it but cannot map it; the
+	 * exclusive holder's map moves it to a block. */
+	vfs = mnt();
+	CHECK_OK(vfs_file_open(vfs, "/vm.vmx", VFS_O_SHARED, &g));
+	CHECK_EQ(vfs_file_pread(g, back, max, 0), 2000);
+	CHECK(memcmp(back, buf, 10) == 0 && od_is_zero_for_test(back + 10, 20));
+	CHECK_EQ(vfs_file_map(g, 0, 100, 0, ext, 4), -EOPNOTSUPP);
+	CHECK_EQ(vfs_file_pwrite(g, buf, 10, 0), -EROFS);
+	vfs_file_close(g);
+	CHECK_OK(vfs_mount(uri, &(struct vfs_mount_opts){
+				   .flags = VFS_MOUNT_READ_ONLY }, &ro));
+	CHECK_OK(vfs_file_open(ro, "/vm.vmx", 0, &g));
+	CHECK_EQ(vfs_file_pread(g, back, max, 0), 2000);
+	CHECK(memcmp(back + 60, buf + 60, 40) == 0);
+	vfs_file_close(g);
+	CHECK_OK(vfs_unmount(ro));
+	CHECK_OK(vfs_file_open(vfs, "/vm.vmx", 0, &f));
+	CHECK_EQ(vfs_file_map(f, 0, 2000, 0, ext, 4), 1);
+	CHECK_EQ(ext[0].type, VFS_EXTENT_DATA);
+	CHECK_EQ(ext[0].len_bytes, 2000);
+	CHECK_OK(vfs_file_stat(f, &st));
+	CHECK_EQ(st.allocated_bytes, MIB);
+	CHECK_EQ(vfs_file_pread(f, back, max, 0), 2000);
+	CHECK(memcmp(back + 60, buf + 60, 40) == 0);
+	CHECK(od_is_zero_for_test(back + 100, 1900));
+	vfs_file_close(f);
+	/* Replacing and removing small files gives nothing back twice. */
+	CHECK_OK(vfs_file_create(vfs, "/a", NULL, 0, &f));
+	CHECK_EQ(vfs_file_pwrite(f, "small", 5, 0), 5);
+	vfs_file_close(f);
+	CHECK_OK(vfs_file_create(vfs, "/b", NULL, 0, &f));
+	CHECK_EQ(vfs_file_pwrite(f, "other", 5, 0), 5);
+	vfs_file_close(f);
+	CHECK_OK(vfs_rename(vfs, "/a", "/b", 0));
+	CHECK_OK(vfs_file_open(vfs, "/b", 0, &f));
+	CHECK_EQ(vfs_file_pread(f, back, 10, 0), 5);
+	CHECK(memcmp(back, "small", 5) == 0);
+	vfs_file_close(f);
+	CHECK_OK(vfs_unlink(vfs, "/b"));
+	CHECK_OK(vfs_unlink(vfs, "/vm.vmx"));
+	CHECK_OK(vfs_unlink(vfs, "/log"));
+	CHECK_OK(vfs_unlink(vfs, "/nvram"));
+	CHECK_OK(vfs_get_info(vfs, &info));
+	CHECK_EQ(info.free_blocks, free0);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+	free(buf);
+	free(back);
+}
+
+/*
+ * Small files against a model: random writes, truncates, punches and
+ * zeroings around the inline limit (so files move to blocks, shrink and
+ * grow again), a remount now and then; every file must always read back
+ * exactly as the model says.
+ */
+#define MODEL_FILES 4
+#define MODEL_MAX (3 * VFS_SMALL_FILE_BYTES)
+
+static uint64_t model_rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+model_rand(uint64_t n)
+{
+	model_rng ^= model_rng << 13;
+	model_rng ^= model_rng >> 7;
+	model_rng ^= model_rng << 17;
+	return model_rng % n;
+}
+
+static void
+test_small_model(void)
+{
+	static uint8_t model[MODEL_FILES][MODEL_MAX], back[MODEL_MAX + 16];
+	static uint8_t data[MODEL_MAX];
+	uint64_t size[MODEL_FILES] = { 0 };
+	struct vfs_file *f[MODEL_FILES];
+	char name[16];
+	struct vfs *vfs;
+
+	fresh(256 * MIB, NULL);
+	vfs = mnt();
+	for (int i = 0; i < MODEL_FILES; i++) {
+		snprintf(name, sizeof(name), "/m%d", i);
+		CHECK_OK(vfs_file_create(vfs, name, NULL, 0, &f[i]));
+	}
+	for (int op = 0; op < 1500; op++) {
+		int i = (int)model_rand(MODEL_FILES);
+		/* Mostly near the inline limit, sometimes anywhere. */
+		uint64_t off = model_rand(4) ? model_rand(VFS_SMALL_FILE_BYTES) :
+					       model_rand(MODEL_MAX);
+		uint64_t len = 1 + model_rand(model_rand(8) ? 600 :
+					      MODEL_MAX - off);
+
+		if (off + len > MODEL_MAX)
+			len = MODEL_MAX - off;
+		switch (model_rand(6)) {
+		case 0:
+		case 1:
+		case 2:
+			test_pattern_fill(data, len, (uint64_t)op, 0);
+			CHECK_EQ(vfs_file_pwrite(f[i], data, len, off),
+				 (int64_t)len);
+			memcpy(model[i] + off, data, len);
+			size[i] = MAX(size[i], off + len);
+			break;
+		case 3:
+			CHECK_OK(vfs_file_truncate(f[i], off));
+			if (off < size[i])
+				memset(model[i] + off, 0, size[i] - off);
+			size[i] = off;
+			break;
+		case 4:
+			CHECK_OK(vfs_file_punch(f[i], off, len));
+			if (off < size[i])
+				memset(model[i] + off, 0,
+				       MIN(len, size[i] - off));
+			break;
+		default:
+			CHECK_OK(vfs_file_zero_range(f[i], off, len));
+			if (off < size[i])
+				memset(model[i] + off, 0,
+				       MIN(len, size[i] - off));
+			break;
+		}
+		if (op % 250 == 249) {
+			for (int k = 0; k < MODEL_FILES; k++)
+				vfs_file_close(f[k]);
+			CHECK_OK(vfs_unmount(vfs));
+			fsck_clean();
+			vfs = mnt();
+			for (int k = 0; k < MODEL_FILES; k++) {
+				snprintf(name, sizeof(name), "/m%d", k);
+				CHECK_OK(vfs_file_open(vfs, name, 0, &f[k]));
+			}
+		}
+		for (int k = 0; k < MODEL_FILES; k++) {
+			CHECK_EQ(vfs_file_pread(f[k], back, sizeof(back), 0),
+				 (int64_t)size[k]);
+			CHECK(memcmp(back, model[k], size[k]) == 0);
+		}
+	}
+	for (int k = 0; k < MODEL_FILES; k++)
+		vfs_file_close(f[k]);
+	CHECK_OK(vfs_unmount(vfs));
+	fsck_clean();
+}
+
 static void
 test_alloc_types(void)
 {
@@ -585,6 +807,8 @@ main(void)
 {
 	RUN_TEST(test_mkfs_mount);
 	RUN_TEST(test_files);
+	RUN_TEST(test_small_files);
+	RUN_TEST(test_small_model);
 	RUN_TEST(test_alloc_types);
 	RUN_TEST(test_namespace);
 	RUN_TEST(test_enospc);

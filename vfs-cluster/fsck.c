@@ -716,6 +716,12 @@ check_inode(struct fsck *f, uint64_t ino, uint32_t gen, uint8_t type,
 			(unsigned long long)ino);
 		goto out;
 	}
+	if (od_inode_inline(b) && !(f->g.incompat & VFS_INCOMPAT_INLINE)) {
+		problem(f, VFS_FSCK_CORRUPT, "inode %llu keeps its data inline"
+			" on a volume without that feature",
+			(unsigned long long)ino);
+		goto out;
+	}
 	check_lock(f, vfs_mblock_off(&f->g, ino), mb, false, "inode");
 	if (le16(b->type) != type || le32(b->generation) != gen) {
 		problem(f, VFS_FSCK_CORRUPT, "directory %llu: entry for inode "
@@ -731,7 +737,9 @@ check_inode(struct fsck *f, uint64_t ino, uint32_t gen, uint8_t type,
 		f->rep->dirs++;
 	else
 		f->rep->files++;
-	walk_entries(&w, b->map, OD_MAP_ROOT, le32(b->map_depth), 0);
+	/* An inline file's map area is its data (checked above). */
+	if (!od_inode_inline(b))
+		walk_entries(&w, b->map, OD_MAP_ROOT, le32(b->map_depth), 0);
 	if (le64(b->blocks) != w.leaves) {
 		problem(f, VFS_FSCK_REPAIRABLE, "inode %llu: block count %llu,"
 			" counted %llu", (unsigned long long)ino,

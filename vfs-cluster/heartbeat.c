@@ -234,6 +234,7 @@ hb_claim(struct vfs *vfs, uint64_t now_ns)
 {
 	uint64_t len = (uint64_t)vfs->g.slots * VFS_SECTOR;
 	uint8_t *buf = vfs_alloc_buf(len);
+	uint32_t limit = vfs->g.slots, start = 0;
 	int rc = -EUSERS;
 
 	if (!buf)
@@ -242,14 +243,21 @@ hb_claim(struct vfs *vfs, uint64_t now_ns)
 		free(buf);
 		return -EIO;
 	}
-	for (uint32_t i = 0; i < vfs->g.slots; i++) {
-		uint32_t s = candidate(vfs, i);
+	if (vfs_writable(vfs)) {
+		/* A writer needs a journal, and with Disk Paxos a ballot
+		 * block: its slot is their index. */
+		limit = MIN(limit, vfs->g.journals);
+		if (vfs->paxos)
+			limit = MIN(limit, (uint32_t)VFS_PAXOS_MAX);
+		/* Hosts starting together would all race for the same first
+		 * free slot, one ATS each, queued on one sector: starting at
+		 * a random slot spreads them out. */
+		if (limit)
+			start = (uint32_t)(vfs_random_key() % limit);
+	}
+	for (uint32_t i = 0; i < limit; i++) {
+		uint32_t s = candidate(vfs, (start + i) % limit);
 
-		if (vfs_writable(vfs) && s >= vfs->g.journals)
-			break;
-		/* A writer needs a ballot block: its slot is its index. */
-		if (vfs_writable(vfs) && vfs->paxos && s >= VFS_PAXOS_MAX)
-			break;
 		if (vfs->paxos) {
 			struct od_slot seen;
 

@@ -217,13 +217,23 @@ walk(struct vfs *vfs, struct inode_ref *r, uint64_t lblk, bool create,
 	return 0;
 }
 
+/*
+ * An inline file's map area holds its data, not entries: it maps
+ * nothing, and file.c moves its data to a block before mapping any.
+ */
 int
 bmap_get(struct vfs *vfs, struct inode_ref *r, uint64_t lblk,
 	 uint64_t *entry)
 {
 	struct mitem *own;
 	uint64_t *s;
-	int rc = walk(vfs, r, lblk, false, &s, &own);
+	int rc;
+
+	if (od_inode_inline(inode_body(r))) {
+		*entry = 0;
+		return 0;
+	}
+	rc = walk(vfs, r, lblk, false, &s, &own);
 
 	*entry = rc == 0 && s ? le64(*s) : 0;
 	return rc;
@@ -234,8 +244,11 @@ bmap_set(struct vfs *vfs, struct inode_ref *r, uint64_t lblk, uint64_t entry)
 {
 	struct mitem *own;
 	uint64_t *s;
-	int rc = walk(vfs, r, lblk, entry != 0, &s, &own);
+	int rc;
 
+	if (od_inode_inline(inode_body(r)))
+		return -EUCLEAN;
+	rc = walk(vfs, r, lblk, entry != 0, &s, &own);
 	if (rc < 0 || !s)
 		return rc;
 	rc = tx_dirty(vfs, own);
@@ -254,6 +267,8 @@ bmap_chunk(struct vfs *vfs, struct inode_ref *r, uint64_t k, uint64_t *out)
 	int rc;
 
 	memset(out, 0, OD_PTR_ENTRIES * sizeof(*out));
+	if (od_inode_inline(body))
+		return 0;
 	if (depth == 0) {
 		if (k == 0)
 			for (unsigned int i = 0; i < OD_MAP_ROOT; i++)
@@ -363,6 +378,8 @@ bmap_truncate(struct vfs *vfs, struct inode_ref *r, uint64_t from,
 	uint32_t depth = le32(body->map_depth);
 	int rc;
 
+	if (od_inode_inline(body))
+		return 0;
 	rc = trunc_node(&t, body->map, OD_MAP_ROOT, depth, r->it, 0);
 	if (rc == 0 || rc == -EAGAIN) {
 		int rc2 = flush_run(&t);
@@ -428,6 +445,8 @@ bmap_walk(struct vfs *vfs, struct inode_ref *r,
 	struct walk_ctx w = { vfs, r, fn, arg };
 	struct od_inode *body = inode_body(r);
 
+	if (od_inode_inline(body))
+		return 0;
 	return walk_node(&w, body->map, OD_MAP_ROOT, le32(body->map_depth), 0);
 }
 
@@ -443,7 +462,7 @@ bmap_get_ro(struct vfs *vfs, const struct od_inode *body, uint64_t lblk,
 	int rc = 0;
 
 	*entry = 0;
-	if (lblk >= bmap_capacity(depth))
+	if (od_inode_inline(body) || lblk >= bmap_capacity(depth))
 		return 0;
 	e = le64(body->map[lblk / span(depth)]);
 	rem = lblk % span(depth);
@@ -490,6 +509,8 @@ bmap_chunk_ro(struct vfs *vfs, const struct od_inode *body, uint64_t k,
 	int rc = 0;
 
 	memset(out, 0, OD_PTR_ENTRIES * sizeof(*out));
+	if (od_inode_inline(body))
+		return 0;
 	if (depth == 0) {
 		if (k == 0)
 			for (unsigned int i = 0; i < OD_MAP_ROOT; i++)

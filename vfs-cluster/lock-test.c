@@ -280,7 +280,11 @@ test_frozen_holder_paxos(void)
 	fresh();
 	h[0] = host("a", 0);
 	h[1] = host("b", 0);
-	CHECK_OK(vfs_file_create(h[0], "/f", NULL, 0, &fa));
+	/* Big enough to have a data block: the write goes to the LUN (a
+	 * small file's would wait in the journal for the next commit). */
+	CHECK_OK(vfs_file_create(h[0], "/f",
+				 &(struct vfs_create_opts){ .size_bytes = 1 << 20 },
+				 0, &fa));
 	CHECK_EQ(vfs_file_pwrite(fa, "aaaaa", 5, 0), 5);
 	CHECK_OK(vfs_file_sync(fa));
 	run(h, 2, 0, 2 * SEC, 100 * MS);

@@ -129,11 +129,11 @@ file_open(const char *path, const struct lun_config *cfg, struct lun **out)
 		return -ENOMEM;
 	f->sync_tail = &f->sync_done;
 	f->efd = -1;
+	/* The errno says it all (ENOENT, EACCES...): the caller reports
+	 * it, once. */
 	err = open_fd(f, path, cfg->read_only);
-	if (err < 0) {
-		log_err("vfs.lun", "%s: %s", path, strerror(-err));
+	if (err < 0)
 		goto err_free;
-	}
 	err = probe_geometry(f, path);
 	if (err < 0)
 		goto err_close;

@@ -66,9 +66,27 @@ wl_append(int fd, uint64_t seq, uint32_t type, uint64_t offset,
 	uint32_t crc = 0;
 	unsigned int n = 0;
 	ssize_t total = sizeof(h), rc;
+	uint8_t *gather = NULL;
 
-	if (iovcnt > 64)
-		return -EINVAL;
+	if (has_data && iovcnt > 64) {
+		/* A long vector (a merge's batch of grains): gathered into
+		 * one buffer, so the record still goes out in one writev. */
+		size_t at = 0;
+
+		gather = malloc(len ? len : 1);
+		if (!gather)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < iovcnt && at < len; i++) {
+			size_t l = MIN(iov[i].iov_len, len - at);
+
+			memcpy(gather + at, iov[i].iov_base, l);
+			at += l;
+		}
+		rc = wl_append(fd, seq, type, offset,
+			       &(struct iovec){ gather, at }, 1, len);
+		free(gather);
+		return (int)rc;
+	}
 	v[n++] = (struct iovec){ &h, sizeof(h) };
 	for (unsigned int i = 0; has_data && i < iovcnt; i++) {
 		crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);

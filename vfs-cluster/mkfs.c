@@ -87,6 +87,7 @@ vfs_geom_plan(uint64_t lun_bytes, const struct vfs_mkfs_opts *o,
 	g->dclusters = (uint32_t)DIV_ROUND_UP(g->data_blocks, dcb);
 	g->root_ino = 1;
 	g->version = VFS_FORMAT_VERSION;
+	g->incompat = VFS_INCOMPAT_INLINE;
 	g->lun_bytes = lun_bytes;
 	g->created_wall_ns = clock_wall_ns();
 	if (getrandom(g->uuid, sizeof(g->uuid), 0) != sizeof(g->uuid))

@@ -295,6 +295,11 @@ new_inode(struct vfs *vfs, struct inode_ref *dir, const char *name,
 	if (rc < 0)
 		goto err;
 	init_inode(body, ino, gen, type, alloc, dir->ino);
+	/* Thin files start small: their data lives in the inode until it
+	 * outgrows it (no 1 MiB block for a 300-byte .vmx). */
+	if (type == OD_INODE_FILE && alloc == VFS_ALLOC_THIN &&
+	    (vfs->g.incompat & VFS_INCOMPAT_INLINE))
+		body->flags = to_le16(OD_INODE_INLINE);
 	ent.ino = ino;
 	ent.generation = gen;
 	ent.type = (uint8_t)type;
@@ -449,6 +454,9 @@ free_inode(struct vfs *vfs, struct inode_ref *r)
 	/* Keep the generation: the next life of this inode moves past it,
 	 * so a stale directory entry can never match it. */
 	b->type = to_le16(OD_INODE_FREE);
+	if (od_inode_inline(b))
+		memset(od_inode_data(b), 0, OD_INLINE_MAX);
+	b->flags = 0;
 	b->size = 0;
 	b->nentries = 0;
 	b->map_depth = 0;

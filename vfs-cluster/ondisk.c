@@ -575,6 +575,9 @@ od_cluster_seal(struct od_cluster *c)
 
 /* ---- inode ---- */
 
+static_assert(OD_INLINE_MAX == VFS_SMALL_FILE_BYTES, "small file size");
+static_assert(VFS_INCOMPAT_INLINE == VFS_FEATURE_SMALL_FILES, "feature");
+
 int
 od_inode_check(const struct od_inode *ino, uint64_t expect_ino)
 {
@@ -591,6 +594,19 @@ od_inode_check(const struct od_inode *ino, uint64_t expect_ino)
 	if (le64(ino->ino) != expect_ino || type > OD_INODE_DIR ||
 	    depth > OD_MAP_MAX_DEPTH || le32(ino->alloc) > VFS_ALLOC_EAGER_ZEROED)
 		return -EUCLEAN;
+	if (le16(ino->flags) & ~OD_INODE_INLINE)
+		return -EUCLEAN;
+	if (od_inode_inline(ino)) {
+		uint64_t size = le64(ino->size);
+		const uint8_t *d = (const uint8_t *)ino->map;
+
+		/* Data past the size is zero, so growing reads zeros. */
+		if (type != OD_INODE_FILE || depth || le64(ino->blocks) ||
+		    le32(ino->alloc) != VFS_ALLOC_THIN ||
+		    size > OD_INLINE_MAX ||
+		    !od_is_zero(d + size, OD_INLINE_MAX - size))
+			return -EUCLEAN;
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #define VFS_ONDISK_H
 
 #include <assert.h>
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,8 +40,12 @@
 #define VFS_PTR_MAGIC 0x52545056u     /* "VPTR" */
 #define VFS_DIR_MAGIC 0x52494456u     /* "VDIR" */
 
-/* Feature flags. None defined yet in version 1. */
-#define VFS_INCOMPAT_SUPPORTED 0ull
+/*
+ * Feature flags. INLINE: small thin files keep their data in the inode
+ * (OD_INODE_INLINE); set by mkfs, older binaries refuse such a volume.
+ */
+#define VFS_INCOMPAT_INLINE (1ull << 0)
+#define VFS_INCOMPAT_SUPPORTED VFS_INCOMPAT_INLINE
 #define VFS_COMPAT_SUPPORTED 0ull
 #define VFS_AUTOCLEAR_SUPPORTED 0ull
 
@@ -421,13 +426,21 @@ enum od_inode_type {
 #define OD_MAP_TBZ (1ull << 62)          /* to be zeroed */
 #define OD_MAP_BLOCK_MASK ((1ull << 48) - 1)
 
+/*
+ * Inode flags. INLINE: a thin file of at most OD_INLINE_MAX bytes whose
+ * data sits in map[] and tail[] (bytes past the size zero); it has no
+ * blocks and map depth 0. It moves to a block when it outgrows that.
+ */
+#define OD_INODE_INLINE (1u << 0)
+#define OD_INLINE_MAX (OD_MAP_ROOT * 8u + 1408u)
+
 struct od_inode {
 	uint32_t magic;
 	uint32_t crc;            /* over the 3584 body bytes */
 	uint64_t ino;            /* its own mblock number */
 	uint32_t generation;
 	uint16_t type;           /* enum od_inode_type */
-	uint16_t flags;
+	uint16_t flags;          /* OD_INODE_* */
 	uint32_t alloc;          /* enum vfs_alloc */
 	uint32_t map_depth;      /* 0..OD_MAP_MAX_DEPTH */
 	uint64_t size;
@@ -443,6 +456,21 @@ struct od_inode {
 };
 static_assert(sizeof(struct od_inode) == VFS_MBLOCK - VFS_SECTOR, "inode");
 static_assert(offsetof(struct od_inode, map) == 128, "inode map");
+static_assert(offsetof(struct od_inode, tail) + sizeof(((struct od_inode *)0)->tail) ==
+		      128 + OD_INLINE_MAX, "inline data runs to the end");
+
+/* The data area of an inline file: map[] and tail[], contiguous. */
+static inline uint8_t *
+od_inode_data(struct od_inode *ino)
+{
+	return (uint8_t *)ino->map;
+}
+
+static inline bool
+od_inode_inline(const struct od_inode *ino)
+{
+	return le16toh(ino->flags) & OD_INODE_INLINE;
+}
 
 /* Validates in place: an all-zero body is a never-used free inode. */
 int od_inode_check(const struct od_inode *ino, uint64_t expect_ino);

@@ -46,7 +46,9 @@ paxos_init(struct paxos *px, const struct paxos_cfg *cfg)
 	    cfg->me.slot >= cfg->nblocks || !cfg->io_timeout_ns)
 		return -EINVAL;
 	px->cfg = *cfg;
-	px->buf = aligned_alloc(4096, (size_t)(1 + cfg->nblocks) * VFS_SECTOR);
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	px->buf = aligned_alloc(4096, ALIGN_UP((size_t)(1 + cfg->nblocks) *
+					       VFS_SECTOR, 4096));
 	px->sec = aligned_alloc(4096, 4096);
 	px->blocks = calloc(cfg->nblocks, sizeof(*px->blocks));
 	if (!px->buf || !px->sec || !px->blocks) {

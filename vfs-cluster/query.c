@@ -31,6 +31,9 @@ vfs_get_info(struct vfs *vfs, struct vfs_info *info)
 	info->block_bytes = g->block_bytes;
 	info->data_blocks = g->data_blocks;
 	info->meta_blocks = (uint64_t)g->mclusters * g->mcluster_blocks;
+	/* Even meta clusters hold the inodes. */
+	info->inodes = (uint64_t)DIV_ROUND_UP(g->mclusters, 2) *
+		       g->mcluster_blocks;
 	info->slots = g->slots;
 	info->journals = g->journals;
 	info->journal_bytes = g->journal_bytes;
@@ -40,7 +43,8 @@ vfs_get_info(struct vfs *vfs, struct vfs_info *info)
 			   lun_ats_method_name(vfs->info->ats_method);
 	info->fencing = vfs->pr_fencing ? VFS_FENCING_PR : VFS_FENCING_SELF;
 	info->slot = vfs->slot;
-	rc = alloc_count_free(vfs, &info->free_blocks, &info->free_meta_blocks);
+	rc = alloc_count_free(vfs, &info->free_blocks, &info->free_meta_blocks,
+			      &info->free_inodes);
 	vfs_op_leave(vfs);
 	return rc;
 }

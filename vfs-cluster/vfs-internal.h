@@ -268,7 +268,7 @@ void alloc_unreserve(struct vfs *vfs, uint64_t first, uint64_t count,
 int free_blocks(struct vfs *vfs, uint64_t first, uint64_t count) must_check;
 /* Sums free counts of all clusters (unlocked reads; vfs info). */
 int alloc_count_free(struct vfs *vfs, uint64_t *free_blocks,
-		     uint64_t *free_meta) must_check;
+		     uint64_t *free_meta, uint64_t *free_inodes) must_check;
 
 /* ---- inodes and block maps (inode.c, bmap.c) ---- */
 
@@ -372,6 +372,7 @@ struct vnode {
 	uint64_t nchunks;
 	struct pending *pend;
 	unsigned int npend;
+	bool small;              /* data inline in the inode (small.c) */
 	struct vnode *next;
 };
 
@@ -379,6 +380,23 @@ struct vfs_file {
 	struct vfs *vfs;
 	struct vnode *vn;
 };
+
+/*
+ * Small files kept in the inode (small.c); vfs->mu and vn->mu held, the
+ * changes with the exclusive lock. small_read() returns the bytes read,
+ * or -EAGAIN once the file has moved to a block; the others change the
+ * data and size in one transaction (-EFBIG past OD_INLINE_MAX).
+ */
+int small_read(struct vfs *vfs, struct vnode *vn, uint8_t *buf, uint64_t len,
+	       uint64_t off) must_check;
+int small_write(struct vfs *vfs, struct vnode *vn, const uint8_t *buf,
+		uint64_t len, uint64_t off) must_check;
+int small_zero(struct vfs *vfs, struct vnode *vn, uint64_t off, uint64_t len)
+	must_check;
+int small_resize(struct vfs *vfs, struct vnode *vn, uint64_t size)
+	must_check;
+/* Moves the data to a file block of its own (durably, crash-safe). */
+int small_to_block(struct vfs *vfs, struct vnode *vn) must_check;
 
 struct vnode *vnode_find(struct vfs *vfs, uint64_t ino);
 /* Turns a freshly created, internally locked inode into an open file. */

@@ -73,6 +73,16 @@ struct vfs_file;
 struct vfs_dir;
 
 #define VFS_NAME_MAX 255         /* bytes in one path component */
+/*
+ * Thin files up to this size keep their data in their inode (no file
+ * block): their writes are metadata changes, durable at the next group
+ * commit (within vfs_mount_opts.commit_ms, or at vfs_file_sync()). A
+ * file moves to blocks when it outgrows this, is
+ * provisioned thick, or is mapped (vfs_file_map()).
+ */
+#define VFS_SMALL_FILE_BYTES 3456u
+/* Incompatible feature flags (vfs_info.incompat). */
+#define VFS_FEATURE_SMALL_FILES (1ull << 0)   /* the above; mkfs sets it */
 #define VFS_LABEL_MAX 63         /* bytes in a volume label */
 #define VFS_HOST_NAME_MAX 63     /* bytes of a host name kept on disk */
 #define VFS_MAX_SHARED_HOLDERS 28 /* hosts sharing one lock */
@@ -347,6 +357,9 @@ struct vfs_extent {
  * an unprovisioned range). Call it for every request, just before
  * submitting: it is the point where a fenced session gets -ESTALE.
  * A mapped range costs no I/O and no metadata lock.
+ * A small file (data in its inode, see VFS_SMALL_FILE_BYTES) moves to a
+ * block of its own at its first mapping by an exclusive holder; other
+ * opens get -EOPNOTSUPP for it and read it with vfs_file_pread().
  */
 int vfs_file_map(struct vfs_file *file, uint64_t offset, uint64_t len,
 		 unsigned int flags, struct vfs_extent *ext,
@@ -403,6 +416,8 @@ struct vfs_info {
 	uint32_t block_bytes;
 	uint64_t data_blocks, free_blocks;      /* file blocks */
 	uint64_t meta_blocks, free_meta_blocks; /* 4 KiB metadata blocks */
+	uint64_t inodes, free_inodes; /* those of them that can be inodes
+					 (one per file or directory) */
 	uint32_t slots, journals, journal_bytes;
 	uint32_t lease_ms;
 	uint64_t created_wall_ns;

@@ -309,6 +309,7 @@ vmm_blk_vdisk_open(const char *path, bool readonly, unsigned int depth,
 	bv->base.sector_bytes = VDISK_SECTOR;
 	bv->base.readonly = readonly;
 	bv->base.can_discard = true;
+	bv->base.vdisk = bv->disk;
 	snprintf(bv->base.desc, sizeof(bv->base.desc), "vdisk %s%s",
 		 vdisk_type_name(info.type),
 		 datastore ? " on the datastore" : "");

@@ -59,6 +59,17 @@ probe(const char *path, enum kind *out)
 	return 0;
 }
 
+bool
+vmm_blk_is_vdisk(const char *path)
+{
+	enum kind kind;
+	int rc = probe(path, &kind);
+
+	if (rc == -ENOENT)
+		return datastore_path(path);
+	return rc == 0 && kind == KIND_VDISK;
+}
+
 int
 vmm_blk_open(const char *path, bool readonly, unsigned int depth,
 	     struct vmm_blk_backend **out, char *err, size_t errlen)

@@ -29,6 +29,8 @@
 
 #include "common/compiler.h"
 
+struct vdisk;
+
 enum vmm_blk_op {
 	VMM_BLK_READ,
 	VMM_BLK_WRITE,
@@ -80,6 +82,8 @@ struct vmm_blk_backend {
 	bool can_discard;
 	char desc[64];            /* what the disk is ("vdisk thin"), for
 				     logs and stats */
+	struct vdisk *vdisk;      /* the engine's disk (block-vdisk.c), or
+				     NULL: what snapshot requests run on */
 };
 
 /*
@@ -94,6 +98,12 @@ struct vmm_blk_backend {
 int vmm_blk_open(const char *path, bool readonly, unsigned int depth,
 		 struct vmm_blk_backend **out, char *err, size_t errlen)
 	must_check;
+
+/*
+ * Whether 'path' names a disk of the vdisk engine (a datastore path or a
+ * local descriptor), the only kind that has snapshots and disk modes.
+ */
+bool vmm_blk_is_vdisk(const char *path);
 
 /*
  * Opens a raw image file on io_uring with 'depth' requests in flight.

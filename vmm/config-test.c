@@ -158,8 +158,9 @@ test_errors(void)
 		  "vm.cfg:2: key 'ksm': page sharing cannot be used with vhost-user NICs (nic0, line 3)");
 	parse_bad("kernel = k\ntestguest = a\n", "vm.cfg:2: key 'testguest': 'kernel' and 'testguest' are both set");
 	parse_bad("testguest = a\ninitrd = i\n", "vm.cfg:2: key 'initrd': 'initrd' needs 'kernel'");
-	parse_bad("testguest = a\ndisk0 = d\ndisk0.mode = undoable\n",
-		  "vm.cfg:3: key 'disk0.mode': nonpersistent and undoable modes come from the snapshot layer");
+	parse_bad("testguest = a\ndisk0 = d\ndisk0.mode = undoable\n"
+		  "disk0.readonly = true\n",
+		  "vm.cfg:3: key 'disk0.mode': disk0 is read-only: only persistent applies");
 	parse_bad("testguest = a\nname = a\001b\n", "control character");
 	parse_bad("testguest = a\nna-me = x\n", "bad character in key");
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/json.h"
 #include "vmm/config.h"
 
 #define CFG_MAX_LINE 4096
@@ -347,6 +348,7 @@ set_indexed(struct parse_ctx *p, const struct key_def *d, const char *key,
 				    "expected persistent, nonpersistent or "
 				    "undoable, got '%s'", v);
 		disk->mode_line = p->line;
+		disk->mode_set = true;
 		return 0;
 	case KT_DISK_RO:
 		if (idx >= VMM_MAX_DISKS)
@@ -504,11 +506,13 @@ key_line(const struct vmm_config *c, const char *name)
 	return 0;
 }
 
+/* The first disk with a redo-log mode that is also read-only. */
 static bool
 nonpersistent_wanted(const struct vmm_config *c, int *which)
 {
 	for (int i = 0; i < VMM_MAX_DISKS; i++) {
-		if (c->disk[i].path && c->disk[i].mode != VMM_DISK_PERSISTENT) {
+		if (c->disk[i].path && c->disk[i].mode != VMM_DISK_PERSISTENT &&
+		    c->disk[i].readonly) {
 			*which = i;
 			return true;
 		}
@@ -536,7 +540,7 @@ check_config(struct parse_ctx *p)
 			    "'initrd' needs 'kernel'");
 	for (i = 0; i < VMM_MAX_DISKS; i++) {
 		snprintf(key, sizeof(key), "disk%d.mode", i);
-		if (!c->disk[i].path && c->disk[i].mode_line)
+		if (!c->disk[i].path && c->disk[i].mode_set)
 			return fail(p, c->disk[i].mode_line, key,
 				    "disk%d is not set", i);
 	}
@@ -562,12 +566,10 @@ check_config(struct parse_ctx *p)
 	    !strcmp(c->console_path, c->serial_path))
 		return fail(p, key_line(c, "console"), "console",
 			    "the serial port listens on the same socket");
-	if (nonpersistent_wanted(c, &i)) {
+	if (nonpersistent_wanted(c, &i) && c->disk[i].readonly) {
 		snprintf(key, sizeof(key), "disk%d.mode", i);
 		return fail(p, c->disk[i].mode_line, key,
-			    "nonpersistent and undoable modes come from the "
-			    "snapshot layer, which this build does not have yet; "
-			    "use persistent");
+			    "disk%d is read-only: only persistent applies", i);
 	}
 	return 0;
 }
@@ -737,6 +739,23 @@ vmm_config_print_keys(void *file)
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		fprintf(f, "  %-16s %s\n", keys[i].name, keys[i].help);
+}
+
+void
+vmm_config_print_keys_json(void *file)
+{
+	struct json_writer w;
+
+	json_writer_init(&w, file);
+	json_arr_begin(&w, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_obj_begin(&w, NULL);
+		json_str(&w, "key", keys[i].name);
+		json_str(&w, "help", keys[i].help);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_end_document(&w);
 }
 
 void

@@ -31,6 +31,7 @@ enum vmm_serial_kind {
 struct vmm_disk_cfg {
 	char *path;               /* NULL: no such disk */
 	enum vmm_disk_mode mode;
+	bool mode_set;            /* named in the file or by --set */
 	bool readonly;
 	unsigned int line;        /* where diskN was set, for messages */
 	unsigned int mode_line;

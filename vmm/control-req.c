@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Control requests from untrusted bytes: one JSON object with "cmd" and,
- * for balloon, "bytes". Parsed with common/json's limits into a small
+ * for balloon, "bytes", for stop and poweroff an optional "undoable"
+ * (keep, discard or commit). Parsed with common/json's limits into a small
  * struct before anything acts on it (control.c), so the whole of what a
  * client can send is covered by vmm-control-fuzz.
  */
@@ -62,6 +63,16 @@ vmm_control_parse(const char *text, size_t len, struct vmm_ctl_req *req,
 			goto out;
 		}
 		req->bytes = (uint64_t)bytes;
+	}
+	if (req->cmd == VMM_CTL_STOP || req->cmd == VMM_CTL_POWEROFF) {
+		const char *u = json_get_str(root, "undoable", NULL);
+
+		if (u && vmm_undoable_parse(u, &req->undoable) < 0) {
+			snprintf(err, errlen, "\"undoable\" must be keep, discard "
+				 "or commit, not '%.40s'", u);
+			rc = -EINVAL;
+			goto out;
+		}
 	}
 out:
 	json_free(doc);

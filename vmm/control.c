@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "snapshot/snapshot.h"
 #include "vmm/control.h"
 #include "vmm/devices/devices.h"
 
@@ -148,6 +149,8 @@ put_stats(struct vmm_vm *vm, struct json_writer *w)
 		json_obj_begin(w, NULL);
 		json_str(w, "path", vmm_blk_path(vm->blk[i]));
 		json_str(w, "backend", vmm_blk_kind(vm->blk[i]));
+		json_str(w, "mode", snap_mode_string((enum snap_mode)
+			 vm->disk_mode[vmm_blk_index(vm->blk[i])]));
 		put_rates(w, &s, false);
 		json_obj_end(w);
 	}
@@ -217,6 +220,8 @@ run_request(struct vmm_vm *vm, const struct vmm_ctl_req *req,
 		return 0;
 	case VMM_CTL_STOP:
 	case VMM_CTL_POWEROFF:
+		if (req->undoable != VMM_UNDOABLE_ASK)
+			atomic_store(&vm->undoable_req, (int)req->undoable);
 		vmm_vm_request_exit(vm, req->cmd == VMM_CTL_STOP
 						? VMM_EXIT_STOPPED
 						: VMM_EXIT_POWEROFF);

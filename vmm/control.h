@@ -30,6 +30,7 @@ enum vmm_ctl_cmd {
 struct vmm_ctl_req {
 	enum vmm_ctl_cmd cmd;
 	uint64_t bytes;          /* VMM_CTL_BALLOON */
+	enum vmm_undoable undoable; /* STOP, POWEROFF: ASK when not sent */
 };
 
 /*

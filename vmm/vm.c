@@ -217,6 +217,8 @@ build(struct vmm_vm *vm)
 	if (err == 0 && cfg->console != VMM_SERIAL_NONE)
 		err = vmm_console_create(vm, &vm->console);
 	if (err == 0)
+		vmm_disk_snapshots_start(vm);
+	if (err == 0)
 		err = cfg->testguest ? vmm_boot_testguest(vm)
 				     : vmm_boot_linux(vm);
 	for (unsigned int i = 0; err == 0 && i < vm->nvcpus; i++)
@@ -406,6 +408,9 @@ vmm_vm_destroy(struct vmm_vm *vm)
 		return;
 	vmm_control_destroy(vm->control);
 	vmm_cgroup_release(vm);
+	if (vmm_vm_close_disks(vm, vmm_vm_undoable(vm, NULL), NULL) < 0)
+		log_err("vmm", "%s: the disk modes were not all applied",
+			vmm_config_name(vm->cfg));
 	vmm_devices_destroy(vm);
 	vmm_pci_destroy(vm->pci);
 	vmm_serial_destroy(vm->serial);

@@ -169,6 +169,7 @@ struct vmm_net_dev;
 struct vmm_balloon;
 struct vmm_console;
 struct vmm_control;
+struct snap_control;
 
 /* Registers of the boot vCPU, filled in by the loader (boot-*.c). */
 struct vmm_boot_regs {
@@ -229,6 +230,14 @@ struct vmm_vm {
 	char cgroup_dir[2][1024]; /* groups we made, removed at the end */
 	uint64_t tick_ns;         /* last rate sample (devices.c) */
 
+	/* disk modes (disk-mode.c), by config index */
+	uint8_t disk_mode[VMM_MAX_DISKS];   /* enum snap_mode in force */
+	bool disk_layered[VMM_MAX_DISKS];   /* a vdisk disk, written */
+	bool disks_closed;
+	enum vmm_undoable undoable;         /* vmm --undoable */
+	_Atomic int undoable_req;           /* vmctl --undoable, or ASK */
+	struct snap_control *snapctl;       /* vsnap requests, online */
+
 	uint64_t created_ns;
 	uint64_t started_ns;
 	uint64_t paused_total_ns, paused_since_ns;
@@ -251,6 +260,19 @@ int vmm_boot_linux(struct vmm_vm *vm) must_check;
 uint64_t vmm_boot_identity_map(uint8_t *ram, bool user);
 /* Loads vm->boot (vCPU 0) or the reset state (others) into 'v'. */
 int vmm_vcpu_setup_boot(struct vmm_vcpu *v) must_check;
+
+/* disk-mode.c */
+/* Before disk 'index' opens: gives it the mode its config names. */
+int vmm_disk_mode_prepare(struct vmm_vm *vm, unsigned int index, char *err,
+			  size_t errlen) must_check;
+/*
+ * Once a vdisk disk is open: records the mode in force (what power-off
+ * ends). Not for raw images (see disk-mode.c).
+ */
+int vmm_disk_mode_opened(struct vmm_vm *vm, unsigned int index, char *err,
+			 size_t errlen) must_check;
+/* Once every disk is open: serves vsnap requests on them (best effort). */
+void vmm_disk_snapshots_start(struct vmm_vm *vm);
 
 /* serial.c */
 int vmm_serial_create(struct vmm_vm *vm, struct vmm_serial **out) must_check;

@@ -48,6 +48,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *key, const char *value,
 void vmm_config_free(struct vmm_config *cfg);
 /* Writes every known key with its type and meaning (for --help, docs). */
 void vmm_config_print_keys(void *file);
+/* The same as a JSON array of {"key", "help"} (vmm keys --json). */
+void vmm_config_print_keys_json(void *file);
 /* The VM's name ("vm" if the file gives none). */
 const char *vmm_config_name(const struct vmm_config *cfg);
 
@@ -76,7 +78,41 @@ int vmm_vm_create(const struct vmm_config *cfg, struct vmm_vm **out) must_check;
 enum vmm_exit vmm_vm_run(struct vmm_vm *vm, int *guest_code);
 /* Asks a running VM to end as 'how'; safe from any thread. */
 void vmm_vm_request_exit(struct vmm_vm *vm, enum vmm_exit how);
+/*
+ * Frees the VM. Disks not yet closed by vmm_vm_close_disks() are closed
+ * here as that would with VMM_UNDOABLE_ASK (undoable changes kept).
+ */
 void vmm_vm_destroy(struct vmm_vm *vm);
+
+/* ---- disk modes at power-off (disk-mode.c) ---- */
+
+/* What happens to the changes of undoable disks when the VM ends. */
+enum vmm_undoable {
+	VMM_UNDOABLE_ASK = 0,  /* nobody chose: the tool asks, else keep */
+	VMM_UNDOABLE_KEEP,     /* the redo log stays; the next run goes on */
+	VMM_UNDOABLE_DISCARD,  /* back to the state at power-on */
+	VMM_UNDOABLE_COMMIT,   /* the changes go into the disk */
+};
+
+/* "keep", "discard", "commit" -> 0 and '*out'; -EINVAL otherwise. */
+int vmm_undoable_parse(const char *s, enum vmm_undoable *out);
+/* Sets the choice for the end of the run (vmm --undoable). */
+void vmm_vm_set_undoable(struct vmm_vm *vm, enum vmm_undoable how);
+/*
+ * After vmm_vm_run(): the choice in force (a vmctl stop/poweroff
+ * --undoable wins over vmm_vm_set_undoable) and, in '*ndisks', how many
+ * disks run in undoable mode.
+ */
+enum vmm_undoable vmm_vm_undoable(struct vmm_vm *vm, unsigned int *ndisks);
+/*
+ * After vmm_vm_run(): closes the disks (their locks go), then applies
+ * their modes: a nonpersistent disk's redo log is discarded, an
+ * undoable one's kept, discarded or committed as 'how' says (ASK:
+ * kept). One line per such disk goes to 'report' (a FILE *; NULL:
+ * the log only). Returns 0 or the first error (each is reported).
+ */
+int vmm_vm_close_disks(struct vmm_vm *vm, enum vmm_undoable how,
+		       void *report);
 
 /* ---- control client (control-client.c), used by vmctl ---- */
 

@@ -54,3 +54,9 @@ def log(msg):
 
 def today():
     return time.strftime("%Y-%m-%d")
+
+
+def load_note():
+    """The 1-minute load average when the run started: a ratio measured on a
+    busy 2-core machine says less than one measured on an idle one."""
+    return f"1-minute load average at the start: {os.getloadavg()[0]:.1f}"

@@ -67,8 +67,8 @@ test_patterns(void)
 	CHECK_EQ(vmt_count_serial(&t, "unaligned buffers ok"), 2);
 	CHECK_EQ(vmt_count_serial(&t, ": passed"), 2);
 	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stats"), 0);
-	CHECK(strstr(out, "(vdisk thin on the datastore)"));
-	CHECK(strstr(out, "(vdisk zeroedthick)"));
+	CHECK(strstr(out, "(vdisk thin on the datastore, persistent)"));
+	CHECK(strstr(out, "(vdisk zeroedthick, persistent)"));
 	/* While the VM runs, its disk shows the VM's host as the holder. */
 	CHECK_EQ(test_sh("%s info %s | grep -q 'lock: *host .* mode rw'",
 			 vdisk_tool, ds), 0);

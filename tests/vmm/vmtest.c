@@ -14,6 +14,7 @@
 #include "vmm/vmm.h"
 
 const char *vmt_vmm, *vmt_vmctl_path, *vmt_guest;
+const char *vmt_vmm_option;
 
 static uint64_t
 now_ms(void)
@@ -90,7 +91,12 @@ vmt_start(struct vmt *t, const char *name, const char *extra, ...)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 2);
-		execl(vmt_vmm, vmt_vmm, "--log", "info", t->cfg, (char *)NULL);
+		if (vmt_vmm_option)
+			execl(vmt_vmm, vmt_vmm, "--log", "info", vmt_vmm_option,
+			      t->cfg, (char *)NULL);
+		else
+			execl(vmt_vmm, vmt_vmm, "--log", "info", t->cfg,
+			      (char *)NULL);
 		_exit(127);
 	}
 	return 0;

@@ -23,6 +23,8 @@ struct vmt {
 };
 
 extern const char *vmt_vmm, *vmt_vmctl_path, *vmt_guest;
+/* One more vmm option for the next vmt_start()s ("--undoable=keep"). */
+extern const char *vmt_vmm_option;
 
 /* Reads the paths from argv; skips (77) without a usable /dev/kvm. */
 void vmt_init(int argc, char **argv);

@@ -26,6 +26,10 @@ void vmm_blk_stats(struct vmm_blk_dev *d, struct vmm_io_stats *s);
 const char *vmm_blk_path(const struct vmm_blk_dev *d);
 /* What backs the disk: "raw image", "vdisk thin on the datastore"... */
 const char *vmm_blk_kind(const struct vmm_blk_dev *d);
+/* The engine's disk behind it (NULL for raw images). */
+struct vdisk *vmm_blk_vdisk(const struct vmm_blk_dev *d);
+/* Its diskN number in the config. */
+unsigned int vmm_blk_index(const struct vmm_blk_dev *d);
 
 /* virtio-net whose queues a vhost-user back end serves. */
 int vmm_net_create(struct vmm_vm *vm, unsigned int index,

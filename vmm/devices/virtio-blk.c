@@ -328,8 +328,12 @@ vmm_blk_create(struct vmm_vm *vm, unsigned int index, struct vmm_blk_dev **out)
 		err = -ENOMEM;
 		goto err;
 	}
-	err = vmm_blk_open(dc->path, dc->readonly, BLK_QUEUE_SIZE, &d->be,
-			   msg, sizeof(msg));
+	err = vmm_disk_mode_prepare(vm, index, msg, sizeof(msg));
+	if (err == 0)
+		err = vmm_blk_open(dc->path, dc->readonly, BLK_QUEUE_SIZE,
+				   &d->be, msg, sizeof(msg));
+	if (err == 0 && d->be->vdisk)
+		err = vmm_disk_mode_opened(vm, index, msg, sizeof(msg));
 	if (err < 0) {
 		log_err("vmm.blk", "disk%u: %s", index, msg[0] ? msg : strerror(-err));
 		goto err;
@@ -467,6 +471,18 @@ const char *
 vmm_blk_kind(const struct vmm_blk_dev *d)
 {
 	return d->be->desc;
+}
+
+struct vdisk *
+vmm_blk_vdisk(const struct vmm_blk_dev *d)
+{
+	return d->be->vdisk;
+}
+
+unsigned int
+vmm_blk_index(const struct vmm_blk_dev *d)
+{
+	return d->index;
 }
 
 void

@@ -17,6 +17,12 @@
  *                            when its ring is empty (after polling it for
  *                            haltpoll=US microseconds), instead of
  *                            polling all the time
+ *   net dhcp ...              get the address from the network's DHCP
+ *                            server first (a lab network of the switch)
+ *   net ... gw=G [gwping=N]  ping the gateway 10.0.0.G (with dhcp: the
+ *                            router the lease names) N (3) times first
+ *   net ... wan=A.B.C.D      then ping A.B.C.D, off the subnet, through
+ *                            the gateway (NAT) N times
  * IPs are the last octet of 10.0.0.0/24. Transmit never waits: each
  * frame is copied into a buffer of its own descriptor, reclaimed once
  * the back end has used it. The loop runs with interrupts off and
@@ -29,7 +35,8 @@
 #define QSIZE 256
 #define RXBUFS QSIZE
 #define BUFSZ 2048
-#define TXSLOT 256          /* one per TX descriptor: header + frame */
+#define TXSLOT 512          /* one per TX descriptor: header + frame
+					       (a DHCP frame is 342 bytes) */
 #define LOOP_TYPE 0x88b5    /* IEEE local experimental ethertype */
 #define F_MAC 5
 #define F_STATUS 16
@@ -178,7 +185,15 @@ struct seen {
 	bool echo_reply;
 	uint16_t seq;
 	uint64_t answered;
+	/* DHCP (BOOTP) replies to our transaction */
+	uint32_t xid;
+	uint8_t dhcp_type;        /* 2 offer, 5 ack, 6 nak; 0 none */
+	uint8_t yiaddr[4], server[4], router[4];
+	uint32_t lease_s;
 };
+
+static void dhcp_reply(struct nic *n, const uint8_t *b, unsigned int len,
+		       struct seen *s);
 
 static void
 handle(struct nic *n, const uint8_t *f, unsigned int len, struct seen *s)
@@ -201,6 +216,12 @@ handle(struct nic *n, const uint8_t *f, unsigned int len, struct seen *s)
 		const uint8_t *ip = f + 14, *icmp = ip + 20;
 		unsigned int tot = be16(ip + 2);
 
+		/* UDP to port 68: a DHCP server's answer (IHL 5 only). */
+		if (ip[0] == 0x45 && ip[9] == 17 && tot >= 28 &&
+		    tot <= len - 14 && be16(ip + 22) == 68) {
+			dhcp_reply(n, ip + 28, tot - 28, s);
+			return;
+		}
 		if (ip[9] != 1 || memcmp(ip + 16, n->ip, 4) || tot < 28 ||
 		    tot > len - 14 || csum(icmp, tot - 20) != 0)
 			return;
@@ -247,38 +268,216 @@ got_arp(const struct seen *s)
 }
 
 
-static int
-pinger(struct nic *n, uint8_t peer, uint64_t count)
+/* ---- DHCP client (RFC 2131, the parts a lab network needs) ---- */
+
+#define BOOTP_LEN 300       /* the classic minimum some servers want */
+
+static void
+dhcp_reply(struct nic *n, const uint8_t *b, unsigned int len, struct seen *s)
 {
-	uint8_t pip[4] = { 10, 0, 0, peer }, payload[56];
+	unsigned int i = 240;
+
+	if (len < 240 || b[0] != 2 || memcmp(b + 28, n->mac, 6) ||
+	    (uint32_t)(b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7]) != s->xid ||
+	    b[236] != 99 || b[237] != 130 || b[238] != 83 || b[239] != 99)
+		return;
+	memcpy(s->yiaddr, b + 16, 4);
+	/* Options: code, length, value; 0 pads, 255 ends. */
+	while (i < len && b[i] != 255) {
+		unsigned int code = b[i], olen;
+
+		if (code == 0) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || i + 2 + b[i + 1] > len)
+			break;
+		olen = b[i + 1];
+		if (code == 53 && olen == 1)
+			s->dhcp_type = b[i + 2];
+		else if (code == 54 && olen == 4)
+			memcpy(s->server, b + i + 2, 4);
+		else if (code == 3 && olen >= 4)
+			memcpy(s->router, b + i + 2, 4);
+		else if (code == 51 && olen == 4)
+			s->lease_s = (uint32_t)b[i + 2] << 24 | b[i + 3] << 16 |
+				     b[i + 4] << 8 | b[i + 5];
+		i += 2 + olen;
+	}
+}
+
+/* Broadcasts a DISCOVER (type 1) or a REQUEST (3) for s->yiaddr. */
+static int
+dhcp_send(struct nic *n, uint8_t msg, const struct seen *s)
+{
+	uint8_t *ip = eth(n, bcast, 0x0800), *udp = ip + 20, *b = udp + 8;
+	unsigned int o = 240;
+
+	ip[0] = 0x45;
+	put16(ip + 2, 20 + 8 + BOOTP_LEN);
+	ip[8] = 64;
+	ip[9] = 17;
+	memset(ip + 16, 0xff, 4);            /* from 0.0.0.0 to everyone */
+	put16(ip + 10, csum(ip, 20));
+	put16(udp, 68);
+	put16(udp + 2, 67);
+	put16(udp + 4, 8 + BOOTP_LEN);       /* checksum 0: none (IPv4) */
+	b[0] = 1;
+	b[1] = 1;
+	b[2] = 6;
+	b[4] = (uint8_t)(s->xid >> 24);
+	b[5] = (uint8_t)(s->xid >> 16);
+	b[6] = (uint8_t)(s->xid >> 8);
+	b[7] = (uint8_t)s->xid;
+	put16(b + 10, 0x8000);               /* answer by broadcast */
+	memcpy(b + 28, n->mac, 6);
+	b[236] = 99;
+	b[237] = 130;
+	b[238] = 83;
+	b[239] = 99;
+	b[o++] = 53;
+	b[o++] = 1;
+	b[o++] = msg;
+	if (msg == 3) {
+		b[o++] = 50;
+		b[o++] = 4;
+		memcpy(b + o, s->yiaddr, 4);
+		o += 4;
+		b[o++] = 54;
+		b[o++] = 4;
+		memcpy(b + o, s->server, 4);
+		o += 4;
+	}
+	b[o++] = 55;                         /* wanted: mask, router, lease */
+	b[o++] = 3;
+	b[o++] = 1;
+	b[o++] = 3;
+	b[o++] = 51;
+	b[o] = 255;
+	return xmit(n, 14 + 20 + 8 + BOOTP_LEN);
+}
+
+static bool
+got_dhcp(const struct seen *s)
+{
+	return s->dhcp_type != 0;
+}
+
+/* One exchange: sends 'msg' until a reply of type 'want' comes. */
+static bool
+dhcp_step(struct nic *n, struct seen *s, uint8_t msg, uint8_t want)
+{
+	for (int tries = 0; tries < 40; tries++) {
+		s->dhcp_type = 0;
+		dhcp_send(n, msg, s);
+		receive(n, 250, s, got_dhcp);
+		if (s->dhcp_type == want)
+			return true;
+		if (s->dhcp_type == 6)
+			return false;   /* NAK */
+	}
+	return false;
+}
+
+/* Takes the address a DHCP server gives; 0 or 1. */
+static int
+dhcp_client(struct nic *n, uint8_t router[4])
+{
+	struct seen s = { 0 };
+
+	s.xid = (uint32_t)(rdtsc() ^ (uint64_t)n->mac[5] << 24);
+	if (!dhcp_step(n, &s, 1, 2)) {
+		tg_printf("net: DHCP: no offer\n");
+		return 1;
+	}
+	if (!dhcp_step(n, &s, 3, 5)) {
+		tg_printf("net: DHCP: the request was not acknowledged\n");
+		return 1;
+	}
+	memcpy(n->ip, s.yiaddr, 4);
+	memcpy(router, s.router, 4);
+	tg_printf("net: DHCP lease %u.%u.%u.%u for %u s from %u.%u.%u.%u, "
+		  "router %u.%u.%u.%u\n", n->ip[0], n->ip[1], n->ip[2],
+		  n->ip[3], s.lease_s, s.server[0], s.server[1], s.server[2],
+		  s.server[3], router[0], router[1], router[2], router[3]);
+	return 0;
+}
+
+/* ---- echo ---- */
+
+/*
+ * Whether the back end has taken every frame we queued. While the switch
+ * is away nothing is taken; requests sent then would all arrive at once
+ * when it returns, and the peer would spend its answers on them.
+ */
+static bool
+tx_drained(struct nic *n)
+{
+	struct tg_vq *q = &n->v.vq[1];
+
+	while (tg_vq_used(q, NULL) >= 0)
+		;
+	return q->num_free == q->size;
+}
+
+/* "A.B.C.D" -> out; false if it is not one. */
+static bool
+parse_ip(const char *s, uint8_t out[4])
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = 0, digits = 0;
+
+		while (*s >= '0' && *s <= '9' && digits < 4) {
+			v = v * 10 + (unsigned int)(*s++ - '0');
+			digits++;
+		}
+		if (!digits || v > 255 || (i < 3 && *s++ != '.'))
+			return false;
+		out[i] = (uint8_t)v;
+	}
+	return *s == '\0' || *s == ' ';
+}
+
+/* Pings 'pip' 'count' times; frames go to 'via''s MAC (NULL: pip's). */
+static int
+pinger(struct nic *n, const uint8_t pip[4], uint64_t count,
+       const uint8_t *via)
+{
+	const uint8_t *hop = via ? via : pip;
+	uint8_t payload[56];
 	struct seen s = { 0 };
 	uint64_t replies = 0, tries = 0;
 
 	for (int i = 0; i < 56; i++)
 		payload[i] = (uint8_t)i;
 	while (!s.arp_reply && tries++ < 400) {
-		send_arp(n, 1, NULL, pip);
+		send_arp(n, 1, NULL, hop);
 		receive(n, 50, &s, got_arp);
 	}
 	if (!s.arp_reply) {
-		tg_printf("net: no ARP reply from 10.0.0.%u\n", peer);
+		tg_printf("net: no ARP reply from %u.%u.%u.%u\n", hop[0], hop[1],
+			  hop[2], hop[3]);
 		return 1;
 	}
-	tg_printf("net: 10.0.0.%u is at %02x:%02x:%02x:%02x:%02x:%02x\n", peer,
-		  s.peer_mac[0], s.peer_mac[1], s.peer_mac[2], s.peer_mac[3],
-		  s.peer_mac[4], s.peer_mac[5]);
+	tg_printf("net: %u.%u.%u.%u is at %02x:%02x:%02x:%02x:%02x:%02x\n",
+		  hop[0], hop[1], hop[2], hop[3], s.peer_mac[0], s.peer_mac[1],
+		  s.peer_mac[2], s.peer_mac[3], s.peer_mac[4], s.peer_mac[5]);
 	for (uint16_t seq = 1; replies < count && seq < 2000; seq++) {
 		s.echo_reply = false;
-		send_icmp(n, s.peer_mac, pip, 8, 0x7467, seq, payload, 56);
+		if (tx_drained(n))
+			send_icmp(n, s.peer_mac, pip, 8, 0x7467, seq, payload,
+				  56);
 		/* One request per 50 ms slot, answered or not. */
 		receive(n, 50, &s, NULL);
 		if (s.echo_reply && s.seq == seq) {
 			replies++;
-			tg_printf("net: echo reply seq %u\n", seq);
+			tg_printf("net: echo reply seq %u from %u.%u.%u.%u\n",
+				  seq, pip[0], pip[1], pip[2], pip[3]);
 		}
 	}
-	tg_printf("net: %lu/%lu echo replies, rx %lu tx %lu frames\n", replies,
-		  count, n->rx_frames, n->tx_frames);
+	tg_printf("net: %lu/%lu echo replies from %u.%u.%u.%u, rx %lu tx %lu "
+		  "frames\n", replies, count, pip[0], pip[1], pip[2], pip[3],
+		  n->rx_frames, n->tx_frames);
 	return replies == count ? 0 : 1;
 }
 
@@ -412,6 +611,7 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 {
 	int pos = -1;
 	struct tg_pci_dev *p = tg_virtio_find(devs, nd, 1, &pos);
+	uint8_t gw[4] = { 10, 0, 0, 0 }, peer[4] = { 10, 0, 0, 2 };
 	struct nic *n;
 	uint64_t t0;
 
@@ -427,6 +627,8 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 		n->mac[i] = mmio_read8(n->v.device + (uint64_t)i);
 	n->ip[0] = 10;
 	n->ip[3] = (uint8_t)tg_arg_u64("ip", 1);
+	if (tg_arg("dhcp"))
+		n->ip[0] = n->ip[3] = 0;   /* no address until the lease */
 	n->tx = tg_alloc(BUFSZ);
 	n->txslots = tg_alloc((uint64_t)QSIZE * TXSLOT);
 	for (int i = 0; i < RXBUFS; i++)
@@ -445,14 +647,31 @@ tg_net_test(struct tg_pci_dev *devs, int nd)
 		}
 		tg_idle();
 	}
-	tg_printf("net: link up, mac %02x:%02x:%02x:%02x:%02x:%02x ip 10.0.0.%u\n",
+	tg_printf("net: link up, mac %02x:%02x:%02x:%02x:%02x:%02x ip %u.%u.%u.%u\n",
 		  n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-		  n->ip[3]);
+		  n->ip[0], n->ip[1], n->ip[2], n->ip[3]);
+	gw[3] = (uint8_t)tg_arg_u64("gw", 0);
+	if (tg_arg("dhcp") && dhcp_client(n, gw))
+		return 1;
+	if ((tg_arg("gw") || tg_arg("dhcp")) && gw[3] &&
+	    pinger(n, gw, tg_arg_u64("gwping", 3), NULL))
+		return 1;
+	if (tg_arg("wan")) {
+		uint8_t wan[4];
+
+		if (!parse_ip(tg_arg("wan"), wan) || !gw[3]) {
+			tg_printf("net: wan= needs A.B.C.D and a gateway\n");
+			return 1;
+		}
+		if (pinger(n, wan, tg_arg_u64("gwping", 3), gw))
+			return 1;
+	}
 	if (tg_arg("loop"))
 		return looper(n, (uint8_t)tg_arg_u64("peer", 2),
 			      tg_arg_u64("loop", 3));
-	if (tg_arg("ping"))
-		return pinger(n, (uint8_t)tg_arg_u64("peer", 2),
-			      tg_arg_u64("ping", 5));
+	if (tg_arg("ping")) {
+		peer[3] = (uint8_t)tg_arg_u64("peer", 2);
+		return pinger(n, peer, tg_arg_u64("ping", 5), NULL);
+	}
 	return answerer(n, tg_arg_u64("answer", 5));
 }
