@@ -41,7 +41,11 @@ vsw_shaper_config(struct vsw_shaper *s, const struct vsw_shape_config *c,
 	s->rate_peak = per_cycle(peak, tsc_hz);
 	s->depth_avg = (int64_t)(burst << FP);
 	s->depth_peak = (int64_t)(pdepth << FP);
-	s->depth_catchup = MAX(s->depth_peak, s->depth_avg);
+	/* Two frames short of the burst: a catch-up never meets the burst
+	 * bound head on, so the bound keeps its margin. */
+	s->depth_catchup = MAX(s->depth_peak,
+			       s->depth_avg -
+			       (int64_t)((2ull * VSW_SHAPER_FRAME_MAX) << FP));
 	s->tok_avg = s->depth_avg;
 	s->tok_peak = s->depth_peak;
 	/* A gap this long fills any bucket (burst <= 1 GiB, rate >= 1 kB/s). */
