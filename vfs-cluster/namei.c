@@ -686,6 +686,7 @@ vfs_rename(struct vfs *vfs, const char *from, const char *to,
 	   unsigned int flags)
 {
 	struct rename_ctx c;
+	uint64_t start;
 	int rc;
 
 	if (flags & ~VFS_RENAME_NOREPLACE)
@@ -706,13 +707,16 @@ vfs_rename(struct vfs *vfs, const char *from, const char *to,
 	/*
 	 * A replaced file's data is already freed (in steps of their own):
 	 * from here on there is no way back, so a lock another host holds
-	 * for a moment is waited out rather than leaving the name on an
-	 * emptied file. Each failed try is rolled back whole.
+	 * for a moment is waited out (for as long as one lock wait may
+	 * take) rather than leaving the name on an emptied file. Each
+	 * failed try is rolled back whole, with a random pause before the
+	 * next so two hosts waiting on each other do not meet again.
 	 */
-	for (unsigned int tries = 0; rc == 0; tries++) {
+	start = vfs_now(vfs);
+	while (rc == 0) {
 		rc = rename_commit(vfs, &c);
 		if (!c.have_victim || (rc != -EBUSY && rc != -EAGAIN) ||
-		    tries == 50)
+		    vfs_now(vfs) - start > vfs->lock_timeout_ns)
 			break;
 		usleep(10000 + (useconds_t)(vfs_random_key() % 40000));
 		rc = 0;
