@@ -302,6 +302,41 @@ out:
 	return rc;
 }
 
+/*
+ * A lock whose holder has stopped renewing its heartbeat: when it will be
+ * known dead (and its locks broken) by this session's own observation, or
+ * 0 when every holder looks alive. A short wait (a tool's few seconds)
+ * on a dead host's lock is stretched to that point, so the lock of a
+ * crashed process is taken over instead of refused forever: no session
+ * that gives up before watching a full lease could ever see it dead.
+ */
+static uint64_t
+silent_holder_dead_by(struct vfs *vfs, const struct od_lock *rec,
+		      uint64_t now_ns)
+{
+	uint64_t by = 0;
+
+	for (unsigned int i = 0; i < rec->nholders &&
+			      i < OD_LOCK_MAX_HOLDERS; i++) {
+		const struct od_lock_holder *h = &rec->holders[i];
+		struct hb_obs o;
+
+		if (is_self(vfs, h->slot, h->generation) ||
+		    h->slot >= vfs->g.slots ||
+		    hb_observe_slot(vfs, vfs->lun, h->slot, now_ns, &o) < 0)
+			continue;
+		/* A live host renews every renew_ns: two missed renewals
+		 * make it a suspect worth waiting for. */
+		if (!o.seen || o.rec.state != OD_SLOT_LIVE ||
+		    o.rec.generation != h->generation ||
+		    now_ns - o.last_change_ns < 2 * vfs->t.renew_ns)
+			continue;
+		by = MAX(by, o.last_change_ns + vfs->t.dead_ns +
+			     vfs->t.renew_ns);
+	}
+	return by;
+}
+
 int
 lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 	     struct vlock **out, struct od_lock *holder)
@@ -311,12 +346,16 @@ lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 					   vfs->lock_timeout_ns;
 	bool released = false;
 	unsigned int spins = 0;
+	struct od_lock seen;
 	int rc;
 
 	for (;;) {
 		uint64_t now = vfs_now(vfs);
 
-		rc = lock_try(vfs, off, req, now, out, holder);
+		memset(&seen, 0, sizeof(seen));
+		rc = lock_try(vfs, off, req, now, out, &seen);
+		if (holder && rc == -EBUSY)
+			*holder = seen;
 		if (rc == 0 || (rc != -EBUSY && rc != -EAGAIN))
 			return rc;
 		if (rc == -EAGAIN && ++spins < 8)
@@ -326,7 +365,8 @@ lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 			return -EBUSY;
 		if (rc == -EBUSY && req->nowait)
 			return -EBUSY;
-		if (now - start > limit)
+		if (now - start > limit &&
+		    now >= silent_holder_dead_by(vfs, &seen, now))
 			return -EBUSY;
 		if (!released && !tx_modified(vfs)) {
 			/* Let go of what we only cache before sleeping. */
