@@ -499,6 +499,8 @@ run_replace2(double secs)
 
 /* ---- failover ---- */
 
+static int holder_kill(int unused);
+
 static int
 holder_kill(int unused)
 {
@@ -561,6 +563,45 @@ run_kill(void)
 	CHECK_OK(vfs_unmount(vfs));
 	fsck_clean();
 }
+
+/*
+ * A session that would give up on a lock long before a lease has passed
+ * (vdisk waits 3 s) must still take over a killed holder's lock: it keeps
+ * waiting while the holder's heartbeat stands still.
+ */
+static void
+run_kill_short(void)
+{
+	struct vfs_mount_opts o = { .host_name = "short", .ats = ats,
+				    .lock_timeout_ms = 1000 };
+	struct vfs_file *f;
+	struct vfs *vfs;
+	double t0, t1;
+	pid_t pid;
+
+	setup(1024 * MIB, lease_s);
+	vfs = mount_as("setup");
+	CHECK(vfs);
+	CHECK_OK(vfs_file_create(vfs, "/disk", NULL, 0, NULL));
+	CHECK_OK(vfs_unmount(vfs));
+	pid = spawn(holder_kill, 0);
+	while (!atomic_load(&sh->ready) && !sh->failed)
+		usleep(10000);
+	CHECK(!sh->failed);
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	waitpid(pid, NULL, 0);
+	CHECK_OK(vfs_mount(uri, &o, &vfs));
+	t0 = now_s();
+	CHECK_OK(vfs_file_open(vfs, "/disk", 0, &f));
+	t1 = now_s();
+	vfs_file_close(f);
+	CHECK_OK(vfs_unmount(vfs));
+	printf("a 1 s lock wait took over a killed holder's lock after "
+	       "%.2f s (lease %d s)\n", t1 - t0, lease_s);
+	CHECK(t1 - t0 < lease_s + 3);
+	fsck_clean();
+}
+
 
 static int
 holder_stop(int unused)
@@ -730,6 +771,8 @@ main(int argc, char **argv)
 		run_replace2(test_is_sanitized() ? 8 : 6);
 	else if (!strcmp(what, "kill"))
 		run_kill();
+	else if (!strcmp(what, "kill-short"))
+		run_kill_short();
 	else if (!strcmp(what, "stop"))
 		run_stop();
 	else

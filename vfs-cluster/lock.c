@@ -325,14 +325,17 @@ silent_holder_dead_by(struct vfs *vfs, const struct od_lock *rec,
 		    h->slot >= vfs->g.slots ||
 		    hb_observe_slot(vfs, vfs->lun, h->slot, now_ns, &o) < 0)
 			continue;
-		/* A live host renews every renew_ns: two missed renewals
-		 * make it a suspect worth waiting for. */
 		if (!o.seen || o.rec.state != OD_SLOT_LIVE ||
-		    o.rec.generation != h->generation ||
-		    now_ns - o.last_change_ns < 2 * vfs->t.renew_ns)
+		    o.rec.generation != h->generation)
 			continue;
-		by = MAX(by, o.last_change_ns + vfs->t.dead_ns +
-			     vfs->t.renew_ns);
+		/* A live host renews every renew_ns: watch it for two
+		 * renewals before judging; two missed make it a suspect
+		 * worth waiting for. */
+		if (now_ns - o.first_seen_ns < 2 * vfs->t.renew_ns)
+			by = MAX(by, o.first_seen_ns + 2 * vfs->t.renew_ns + 1);
+		else if (now_ns - o.last_change_ns >= 2 * vfs->t.renew_ns)
+			by = MAX(by, o.last_change_ns + vfs->t.dead_ns +
+				     vfs->t.renew_ns);
 	}
 	return by;
 }
