@@ -149,6 +149,21 @@ call(struct json_writer *w, struct reply *out)
 	return cli_exit_code(-(int)e);
 }
 
+/* A query: with --json the reply is printed as it came (*printed). */
+static int
+call_query(struct json_writer *w, struct reply *out, bool *printed)
+{
+	int rc = call(w, out);
+
+	*printed = false;
+	if (rc == 0 && want_json) {
+		printf("%s", out->text);
+		reply_free(out);
+		*printed = true;
+	}
+	return rc;
+}
+
 static void
 req_begin(struct json_writer *w, const char *cmd)
 {
@@ -552,6 +567,7 @@ do_groups(int argc, char **argv)
 	const struct json_node *gs, *g, *ps, *p;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
@@ -559,14 +575,9 @@ do_groups(int argc, char **argv)
 	req_begin(&w, "group/list");
 	if (o.nargs)
 		json_str(&w, "switch", o.args[0]);
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	gs = json_get(r.root, "groups");
 	for (g = gs ? gs->child : NULL; g; g = g->next) {
 		printf("group %s on %s: ", json_get_str(g, "name", "?"),
@@ -639,19 +650,15 @@ do_show(int argc, char **argv)
 	const struct json_node *sws, *s, *p;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
 	PARSE(0, 0, OPT_JSON);
 	req_begin(&w, "show");
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	sws = json_get(r.root, "switches");
 	for (s = sws ? sws->child : NULL; s; s = s->next) {
 		int64_t aging = 0, macs = 0;
@@ -699,20 +706,16 @@ do_macs(int argc, char **argv)
 	const struct json_node *macs, *m;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
 	PARSE(1, 1, OPT_JSON);
 	req_begin(&w, "mac/list");
 	json_str(&w, "switch", o.args[0]);
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	printf("%-5s %-17s %-15s %s\n", "VLAN", "MAC", "PORT", "AGE");
 	macs = json_get(r.root, "macs");
 	for (m = macs ? macs->child : NULL; m; m = m->next) {
@@ -773,6 +776,7 @@ do_stats(int argc, char **argv)
 	const struct json_node *ports, *sws, *p, *d;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
@@ -782,14 +786,9 @@ do_stats(int argc, char **argv)
 		json_str(&w, "port", o.args[0]);
 	if (o.sw)
 		json_str(&w, "switch", o.sw);
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	printf("%-15s %-10s %12s %14s %12s %14s %10s\n", "PORT", "SWITCH",
 	       "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "DROPPED");
 	ports = json_get(r.root, "ports");
@@ -1012,6 +1011,7 @@ do_networks(int argc, char **argv)
 	const struct json_node *nets, *n;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
@@ -1019,14 +1019,9 @@ do_networks(int argc, char **argv)
 	req_begin(&w, "net/list");
 	if (o.nargs)
 		json_str(&w, "network", o.args[0]);
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	nets = json_get(r.root, "networks");
 	for (n = nets ? nets->child : NULL; n; n = n->next)
 		print_net(n);
@@ -1041,20 +1036,16 @@ do_leases(int argc, char **argv)
 	const struct json_node *ls, *l;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
 	PARSE(1, 1, OPT_JSON);
 	req_begin(&w, "net/leases");
 	json_str(&w, "network", o.args[0]);
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	printf("%-15s %-17s %-8s %10s %s\n", "IP", "MAC", "STATE", "EXPIRES-IN",
 	       "HOSTNAME");
 	ls = json_get(r.root, "leases");
@@ -1075,6 +1066,7 @@ do_conntrack(int argc, char **argv)
 	const struct json_node *cs, *c;
 	struct json_writer w;
 	struct reply r;
+	bool printed;
 	struct opts o;
 	int rc;
 
@@ -1083,14 +1075,9 @@ do_conntrack(int argc, char **argv)
 	json_str(&w, "network", o.args[0]);
 	if (o.max)
 		json_u64(&w, "max", o.max);
-	rc = call(&w, &r);
-	if (rc)
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
 		return rc;
-	if (want_json) {
-		printf("%s", r.text);
-		reply_free(&r);
-		return 0;
-	}
 	printf("%-5s %-16s %-21s %-21s %-21s %7s %s\n", "PROTO", "STATE",
 	       "INSIDE", "OUTSIDE", "REMOTE", "TTL", "PKTS OUT/IN");
 	cs = json_get(r.root, "connections");
