@@ -268,6 +268,7 @@ blk_start(struct vmm_virtio_dev *v)
 {
 	struct vmm_blk_dev *d = to_blk(v);
 	struct epoll_event ev = { .events = EPOLLIN };
+	char name[16];
 	uint64_t n;
 	int err;
 
@@ -283,6 +284,8 @@ blk_start(struct vmm_virtio_dev *v)
 	err = pthread_create(&d->thread, NULL, io_thread, d);
 	if (err)
 		return -err;
+	snprintf(name, sizeof(name), "blk%u", d->index);
+	pthread_setname_np(d->thread, name);
 	d->running = true;
 	/* Requests queued before DRIVER_OK: look once. */
 	n = 1;
