@@ -37,7 +37,7 @@
 
 #define MAX_SUB_BYTES (1u << 20)
 #define MAX_SUB_IOV 256u
-#define COPY_MAX_GRAINS 256u
+#define COPY_MAX_GRAINS 1024u
 
 enum req_kind {
 	RK_READ,

@@ -13,8 +13,11 @@
  *
  * Both are idempotent: after a crash they simply run again.
  *
- * The copier sends batches of up to 256 grains (1 MiB), eight at a time,
- * through a queue of its own; chain-io.c does the interlocking.
+ * The copier sends batches of up to 1024 grains (4 MiB: contiguous slots
+ * go out as 1 MiB requests), eight at a time, through a queue of its
+ * own; chain-io.c does the interlocking. On the disks here a commit is
+ * bound by reading the delta (reads run at about half the write rate);
+ * bigger batches or more of them in flight measured the same.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +26,7 @@
 #include "snapshot/chain.h"
 #include "snapshot/snap-internal.h"
 
-#define BATCH 256u
+#define BATCH 1024u
 #define IN_FLIGHT 8u
 
 struct merge {
