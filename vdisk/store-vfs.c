@@ -441,6 +441,9 @@ struct store_queue {
 	int efd;
 	int epfd;                    /* efd + the LUN's event fd; -1: none */
 	unsigned int inflight;
+	/* Requests completed to the engine, ever: a poll counts its own by
+	 * this, since their callbacks may submit more than completed. */
+	uint64_t completed;
 	bool defer;                  /* inside a submit: report completions
 					at the next poll */
 	struct ds_req *reqs, *free;
@@ -597,6 +600,7 @@ lio_done(struct lun_io *lio)
 		return;
 	}
 	q->inflight--;
+	q->completed++;
 	vdisk_engine_complete(io, r->err ? r->err : (int64_t)io->len_bytes);
 }
 
@@ -844,7 +848,7 @@ ds_poll(struct store_queue *q, unsigned int min_done, int timeout_ms)
 	}
 	if (q->inflight) {
 		unsigned int need = min_done > n ? min_done - n : 0;
-		unsigned int before = q->inflight;
+		uint64_t before = q->completed;
 
 		/* Without a LUN event fd, a caller that needs nothing still
 		 * waits a moment, so its poll loop does not spin hot. */
@@ -855,7 +859,7 @@ ds_poll(struct store_queue *q, unsigned int min_done, int timeout_ms)
 				      need ? timeout_ms : 1);
 		if (rc < 0)
 			return rc;
-		n += before - q->inflight;
+		n += (unsigned int)(q->completed - before);
 	}
 	if (q->inflight && q->epfd < 0)
 		signal_efd(q);
