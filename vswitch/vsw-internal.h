@@ -474,6 +474,8 @@ uint16_t vsw_vhost_tx(struct vsw_port_rt *rt, struct rte_mbuf **pkts,
 
 /* datapath.c */
 int vsw_dp_create(struct vsw *vsw, struct vsw_dp **out);
+struct rte_mempool *vsw_pool_create(const char *name, unsigned int n,
+				    unsigned int cache);
 void vsw_dp_destroy(struct vsw_dp *dp);
 unsigned int vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now);
 void vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg,
