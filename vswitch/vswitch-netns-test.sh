@@ -272,7 +272,7 @@ done
 t1=$(date +%s%N)
 [ -n "$ok" ] || fail "no traffic after restart"
 ms=$(( (t1 - t0) / 1000000 ))
-echo "traffic back ${ms} ms after restart"
+echo "traffic back ${ms} ms after restart (vswitchd: $(grep -o 'start-up .*' "$tmp/vswitchd.log" | tail -1))"
 [ "$ms" -lt 1000 ] || fail "traffic back after ${ms} ms (goal < 1000)"
 ctl show --json | grep -q '"name":"af3","type":"afpacket","iface":"'"$va3"'","vlan_mode":"access","vlan":10' ||
 	fail "config not restored"
