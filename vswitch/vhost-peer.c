@@ -296,23 +296,28 @@ rx_post_good(uint16_t first, int n)
 	}
 }
 
+static int lfd = -1;
+
+/* Serves 'path' (first call) and waits for the switch to connect. */
 static int
-connect_switch(const char *path, int seconds)
+accept_switch(const char *path, int seconds)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct pollfd pfd;
-	int lfd, fd;
+	int fd;
 
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		fprintf(stderr, "vhost-peer: socket path too long\n");
-		exit(2);
+	if (lfd < 0) {
+		if (strlen(path) >= sizeof(a.sun_path)) {
+			fprintf(stderr, "vhost-peer: socket path too long\n");
+			exit(2);
+		}
+		strcpy(a.sun_path, path);
+		unlink(path);
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    listen(lfd, 1) < 0)
+			die("listen");
 	}
-	strcpy(a.sun_path, path);
-	unlink(path);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(lfd, 1) < 0)
-		die("listen");
 	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	if (poll(&pfd, 1, seconds * 1000) != 1) {
 		fprintf(stderr, "vhost-peer: the switch did not connect\n");
@@ -321,7 +326,6 @@ connect_switch(const char *path, int seconds)
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		die("accept");
-	close(lfd);
 	return fd;
 }
 
@@ -330,18 +334,28 @@ negotiate(int fd)
 {
 	uint64_t want = (1ull << F_VERSION_1) | (1ull << F_INDIRECT);
 	uint64_t have = get_u64(fd, GET_FEATURES);
+	static int memfd = -1;
 	struct msg m;
-	int memfd;
 
 	set_u64(fd, SET_OWNER, 0, -1);
 	set_u64(fd, SET_FEATURES, have & want, -1);
-	memfd = memfd_create("vhost-peer", 0);
-	if (memfd < 0 || ftruncate(memfd, MEM_BYTES) < 0)
-		die("memfd");
-	mem = mmap(NULL, MEM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
-		   0);
-	if (mem == MAP_FAILED)
-		die("mmap");
+	if (memfd < 0) {
+		memfd = memfd_create("vhost-peer", 0);
+		if (memfd < 0 || ftruncate(memfd, MEM_BYTES) < 0)
+			die("memfd");
+		mem = mmap(NULL, MEM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   memfd, 0);
+		if (mem == MAP_FAILED)
+			die("mmap");
+	} else {
+		/* A new back end: the rings start over, empty. */
+		for (int q = 0; q < 2; q++) {
+			close(vq[q].kick);
+			close(vq[q].call);
+			memset(mem + vq[q].off, 0, 0x3000);
+			vq[q].next_avail = 0;
+		}
+	}
 	memset(&m.mem, 0, sizeof(m.mem));
 	m.mem.nregions = 1;
 	m.mem.r[0].gpa = 0;
@@ -486,29 +500,62 @@ run_hostile(int fd, int seconds)
 	return 0;
 }
 
+/* True when the switch closed the connection (it died or went away). */
+static bool
+switch_gone(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&pfd, 1, 0) == 1 &&
+	       recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/*
+ * Sends a broadcast every 100 us and recycles receive buffers. When the
+ * switch goes away (kill -9) it waits for it to connect again, sets up
+ * afresh, and prints how long after the loss the first frame came in
+ * ("back after N ms"): a restarted switch's outage as a VM sees it.
+ */
 static int
-run_good(int seconds)
+run_good(const char *path, int fd, int seconds)
 {
 	uint64_t end = clock_mono_ns() + (uint64_t)seconds * NS_PER_SEC;
-	uint64_t sent = 0;
-	uint16_t d = 0;
+	uint64_t sent = 0, lost_at = 0, iter = 0;
+	uint16_t d = 0, rx_seen = 0;
 
 	rx_post_good(0, QSIZE);
 	while (clock_mono_ns() < end) {
+		if (++iter % 64 == 0 && switch_gone(fd)) {
+			lost_at = clock_mono_ns();
+			printf("good peer: the switch went away\n");
+			close(fd);
+			fd = accept_switch(path, seconds);
+			negotiate(fd);
+			d = 0;
+			rx_seen = 0;
+			rx_post_good(0, QSIZE);
+			continue;
+		}
 		/* At most half the queue in flight; a frame every 100 us. */
 		if ((uint16_t)(vq[1].next_avail - vq_used(&vq[1])) < QSIZE / 2) {
 			tx_good(d, my_mac_good);
 			d = (uint16_t)((d + 1) % QSIZE);
 			sent++;
 		}
+		if (lost_at && vq_used(&vq[0]) != rx_seen) {
+			printf("good peer: frames back %llu ms after the switch "
+			       "went away\n", (unsigned long long)
+			       ((clock_mono_ns() - lost_at) / NS_PER_MS));
+			lost_at = 0;
+		}
+		rx_seen = vq_used(&vq[0]);
 		/* Recycle what the switch wrote into our RX buffers. */
 		while ((uint16_t)(vq[0].next_avail - vq_used(&vq[0])) < QSIZE)
 			rx_post_good(vq[0].next_avail, 1);
 		usleep(100);
 	}
-	printf("good: sent %llu frames, the switch took %u of the last "
-	       "batch; received %u\n", (unsigned long long)sent,
-	       vq_used(&vq[1]), vq_used(&vq[0]));
+	printf("good: sent %llu frames\n", (unsigned long long)sent);
 	return 0;
 }
 
@@ -524,11 +571,11 @@ main(int argc, char **argv)
 	}
 	seconds = atoi(argv[3]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	fd = connect_switch(argv[1], seconds + 30);
+	fd = accept_switch(argv[1], seconds + 30);
 	negotiate(fd);
 	printf("%s peer: connected\n", argv[2]);
 	/* Give the switch's data plane the device before frames come. */
 	usleep(300 * 1000);
-	return !strcmp(argv[2], "good") ? run_good(seconds)
+	return !strcmp(argv[2], "good") ? run_good(argv[1], fd, seconds)
 					: run_hostile(fd, seconds);
 }
