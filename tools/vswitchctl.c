@@ -823,6 +823,9 @@ do_stats(int argc, char **argv)
 		for (d = d ? d->child : NULL; d; d = d->next)
 			if (d->type == JSON_NUMBER && d->num > 0)
 				printf("  drop %-13s %12.0f\n", d->key, d->num);
+		if (num(p, "guest_tx_stalls"))
+			printf("  guest TX queue stuck %" PRId64 " times (bad "
+			       "descriptors)\n", num(p, "guest_tx_stalls"));
 	}
 	sws = json_get(r.root, "switches");
 	for (p = sws ? sws->child : NULL; p; p = p->next)

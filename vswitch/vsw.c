@@ -743,6 +743,8 @@ vsw_ports_retry(struct vsw *vsw)
 
 		if (p && !p->missing && p->cfg.type == VSW_PORT_MEMIF)
 			memif_check(vsw, p, now);
+		if (p && !p->missing && p->cfg.type == VSW_PORT_VHOSTUSER)
+			vsw_vhost_check(p, now);
 		if (!p || !p->missing || now < p->retry_ms)
 			continue;
 		err = vsw_port_open(vsw, p, true);

@@ -55,7 +55,7 @@ ctl add-port br0 nul --type null || fail "add null port"
 gpid=$!
 "$peer" "$tmp/good2.sock" good 60 >"$tmp/good2.log" 2>&1 &
 g2pid=$!
-"$peer" "$tmp/hostile.sock" hostile 1 >"$tmp/hostile.log" 2>&1 &
+"$peer" "$tmp/hostile.sock" hostile 2 >"$tmp/hostile.log" 2>&1 &
 hpid=$!
 for _ in $(seq 100); do
 	[ -S "$tmp/good.sock" ] && [ -S "$tmp/good2.sock" ] &&
@@ -85,6 +85,13 @@ b=$(tx_of nul)
 echo "null port: $((b - a)) frames in 1 s"
 [ "$(rx_of bad)" -ge 44 ] || fail "the hostile peer's good frames not counted: $(rx_of bad)"
 ctl macs br0 | grep -q "02:76:68:00:00:02 bad" || fail "hostile peer's MAC not learned"
+# The last scenario left the hostile peer's queue stuck for 2 s: counted
+# and logged (the vhost library itself says nothing).
+ctl stats bad --json | grep -q '"guest_tx_stalls":[1-9]' ||
+	fail "stuck guest queue not counted: $(ctl stats bad --json)"
+grep -q "bad: the guest's transmit queue is stuck" "$tmp/vswitchd.log" ||
+	fail "stuck guest queue not logged"
+echo "stuck guest queue counted: $(ctl stats bad --json | grep -o '"guest_tx_stalls":[0-9]*')"
 ctl show --json | grep -q '"name":"bad"' || fail "show after the hostile peer"
 
 echo "-- kill -9 the switch; restarted from its config, the VMs' frames flow again"
