@@ -83,6 +83,9 @@ net_build(struct vsw *vsw, struct vsw_cfg *cfg, int i)
 	d->nfwd = (uint16_t)n->nfwd;
 	memcpy(d->fwd, n->fwd, n->nfwd * sizeof(n->fwd[0]));
 	ds->nets[ds->nnets++] = (uint8_t)i;
+	cfg->net_prefix[cfg->nnets].subnet = d->subnet;
+	cfg->net_prefix[cfg->nnets].mask = d->mask;
+	cfg->nets[cfg->nnets++] = (uint8_t)i;
 }
 
 static void
