@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "vswitch/vsw-internal.h"
 
 #include <rte_cycles.h>
@@ -112,6 +113,7 @@ main(int argc, char **argv)
 	o.conntrack_entries = MAX(2 * flows, 1024u);
 	if (!strcmp(mode, "new"))
 		o.conntrack_entries = MAX(bursts * VSW_BURST + 1024, 1024u);
+	log_set_level(LOG_LVL_INFO);
 	snprintf(prefix, sizeof(prefix), "vswnb%d", getpid());
 	if (vsw_eal_init("nat-bench", prefix, 0, NULL, &o) < 0 ||
 	    vsw_create(&o, &vsw) < 0) {

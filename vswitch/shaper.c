@@ -78,6 +78,32 @@ refill(int64_t tok, uint64_t rate, uint64_t gap, int64_t depth)
 	return tok + (int64_t)add;
 }
 
+/* Whole bytes of tokens a refill of 'gap' would spill over 'depth'. */
+static inline uint64_t
+spill(int64_t tok, uint64_t rate, uint64_t gap, int64_t depth)
+{
+	unsigned __int128 add = (unsigned __int128)rate * gap;
+	unsigned __int128 room = (unsigned __int128)(depth - tok);
+
+	return add > room ? (uint64_t)((add - room) >> FP) : 0;
+}
+
+void
+vsw_shaper_account(const struct vsw_shaper *s, uint64_t now,
+		   struct vsw_shaper_account *a)
+{
+	uint64_t over = 0;
+
+	if (now > s->last)
+		over = spill(s->tok_avg, s->rate_avg,
+			     MIN(now - s->last, s->max_gap), s->depth_avg);
+	a->sent_frames = s->sent_frames;
+	a->sent_bytes = s->sent_bytes;
+	a->unused_idle = s->unused_idle + (s->backlogged ? 0 : over);
+	a->unused_busy = s->unused_busy + (s->backlogged ? over : 0);
+	a->queued = s->count;
+}
+
 unsigned int
 vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 		   unsigned int max)
@@ -87,6 +113,15 @@ vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 
 	if (now > s->last) {
 		gap = MIN(now - s->last, s->max_gap);
+		uint64_t over = spill(s->tok_avg, s->rate_avg, gap,
+				      s->depth_avg);
+
+		if (unlikely(over)) {
+			if (s->backlogged)
+				s->unused_busy += over;
+			else
+				s->unused_idle += over;
+		}
 		s->tok_avg = refill(s->tok_avg, s->rate_avg, gap, s->depth_avg);
 		/*
 		 * While frames waited, the peak bucket may fill up to the

@@ -52,7 +52,24 @@ struct vsw_shaper {
 	struct vsw_shaper_item *q;      /* VSW_SHAPER_QMAX items, caller memory */
 	uint64_t sent_frames, sent_bytes;
 	uint64_t refused;               /* queue full */
+	/*
+	 * Average-bucket tokens (bytes) that overflowed its depth: while
+	 * nothing waited (the port had less to send than the rate), or while
+	 * frames waited (the data plane was away longer than the burst
+	 * lasts). Over any span, rate * span = sent + both + the change of
+	 * the bucket (within burst + one frame): what a test of the rate
+	 * checks without trusting the sender to keep up.
+	 */
+	uint64_t unused_idle, unused_busy;
 };
+
+/* The counters as of 'now' (what a dequeue then would have accounted). */
+struct vsw_shaper_account {
+	uint64_t sent_frames, sent_bytes, unused_idle, unused_busy;
+	uint32_t queued;
+};
+void vsw_shaper_account(const struct vsw_shaper *s, uint64_t now,
+			struct vsw_shaper_account *a);
 
 /*
  * Sets the shaper's parameters from 'c' (avg_bps > 0), keeping what is

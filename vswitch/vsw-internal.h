@@ -401,7 +401,8 @@ struct vsw {
 	atomic_bool dp_stop;
 	unsigned int dp_lcore;
 	uint32_t idle_sleep_us;
-	uint64_t tsc_hz;
+	uint64_t tsc_hz;               /* measured (tsc.c) */
+	uint64_t tsc_base;             /* TSC at start: captures rescale from it */
 	uint64_t last_capture_written;
 };
 
@@ -505,6 +506,9 @@ void vsw_dp_output(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
 void vsw_dp_l2_inject(struct vsw *vsw, struct vsw_dp *dp,
 		      const struct vsw_cfg *cfg, uint8_t sw, uint16_t vid,
 		      struct rte_mbuf *m);
+
+/* tsc.c: the TSC's rate, measured (DPDK's estimate is rounded). */
+uint64_t vsw_tsc_hz(void);
 
 /* router.c: the gateways of lab networks and the routed uplinks. */
 /* A frame for network 'net' that the gateway must see (untagged). */

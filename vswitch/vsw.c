@@ -242,7 +242,8 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 		pthread_mutex_init(&vsw->lock, &a);
 		pthread_mutexattr_destroy(&a);
 	}
-	vsw->tsc_hz = rte_get_tsc_hz();
+	vsw->tsc_base = rte_rdtsc();
+	vsw->tsc_hz = vsw_tsc_hz();
 	err = -ENOMEM;
 	vsw->pool = rte_pktmbuf_pool_create("vsw_pool", vsw->opts.mbufs, 256,
 					    0, RTE_MBUF_DEFAULT_BUF_SIZE,
