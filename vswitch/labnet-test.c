@@ -537,6 +537,29 @@ test_nat_udp(void)
 	CHECK_EQ(nst(n)->nat_out, 3);
 	CHECK_EQ(nst(n)->nat_in, 3);
 	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 3);
+	/*
+	 * One burst: three frames of a new flow and one of an established
+	 * one. The burst's bulk lookup missed the new flow for all three:
+	 * the second and third must find the connection the first made.
+	 */
+	for (int i = 0; i < 3; i++) {
+		mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 41000, 53, "burst", true);
+		inject("lan", &k);
+	}
+	mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 40000, 53, "again", true);
+	inject("lan", &k);
+	run();
+	for (int i = 0; i < 4; i++) {
+		struct pkt o;
+
+		CHECK(take_ip("wan", &o));
+		CHECK_EQ(g32(o.f + 26), UPLINK);
+		CHECK_EQ(g16(o.f + 34), i < 3 ? 41000 : 40000);
+		check_sums(o.f);
+	}
+	CHECK_EQ(drain("wan"), 0);
+	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 4);
+	CHECK_EQ(vsw_ct_stats(vsw->dp->ct)->created, 4);
 	/* Unsolicited traffic from outside goes nowhere. */
 	mk_udp(&k, wan_mac, router_mac, REMOTE, UPLINK, 53, 45000, "x", true);
 	inject("wan", &k);

@@ -130,16 +130,42 @@ vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 		 * long-run average holds. After an idle spell it holds 10 ms
 		 * at peak as usual, so a new burst never outruns the peak.
 		 */
-		int64_t pdepth = s->backlogged ? s->depth_catchup : s->depth_peak;
+		if (s->backlogged) {
+			s->tok_peak = refill(s->tok_peak, s->rate_peak, gap,
+					     s->depth_catchup);
+		} else if (s->tok_peak > s->depth_peak) {
+			/*
+			 * Catch-up credit left when the queue ran dry: kept
+			 * across the moment until the next frames arrive (a
+			 * catch-up often empties the queue faster than the port
+			 * refills it), spent by idle time at the peak rate, so
+			 * after a real idle spell the bucket holds 10 ms again.
+			 */
+			unsigned __int128 idle = (unsigned __int128)s->rate_peak * gap;
 
-		if (s->tok_peak > pdepth)
-			s->tok_peak = pdepth;
-		s->tok_peak = refill(s->tok_peak, s->rate_peak, gap, pdepth);
+			s->tok_peak = idle >= (unsigned __int128)(s->tok_peak -
+								  s->depth_peak)
+				? s->depth_peak : s->tok_peak - (int64_t)idle;
+		} else {
+			s->tok_peak = refill(s->tok_peak, s->rate_peak, gap,
+					     s->depth_peak);
+		}
 		s->last = now;
 	}
-	while (n < max && s->count && s->tok_avg >= 0 && s->tok_peak >= 0) {
+	while (n < max && s->count) {
 		struct vsw_shaper_item *it = &s->q[s->head];
 		int64_t cost = (int64_t)it->len << FP;
+
+		/*
+		 * A frame leaves only when both buckets hold its whole
+		 * length (or are full, for a frame longer than a bucket):
+		 * no overdraft, so over any span the port sends at most
+		 * burst + avg * t, and a capture's timestamps (taken when
+		 * the burst is handed to the port) keep a frame of margin.
+		 */
+		if (s->tok_avg < MIN(cost, s->depth_avg) ||
+		    s->tok_peak < MIN(cost, s->depth_peak))
+			break;
 
 		s->tok_avg -= cost;
 		s->tok_peak -= cost;

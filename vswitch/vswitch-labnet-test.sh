@@ -25,9 +25,9 @@ sock=$tmp/ctl.sock
 conf=$tmp/vswitchd.json
 prefix=vswlb$id
 nv1=vt$id-vm1 nv2=vt$id-vm2 nout=vt$id-out
-tap1=vlt${id}a tap2=vlt${id}b
+tap1=vlt${id}a tap2=vlt${id}b tap3=vlt${id}c
 vup=vlu$id vout=vlo$id
-dpid=
+dpid= upid=
 
 ctl() { "$build/tools/vswitchctl" --socket "$sock" "$@"; }
 dump() {
@@ -38,7 +38,9 @@ dump() {
 }
 cleanup() {
 	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	[ -n "$upid" ] && kill -9 "$upid" 2>/dev/null && wait "$upid" 2>/dev/null
 	for n in $nv1 $nv2 $nout; do ip netns del "$n" 2>/dev/null; done
+	ip link del "$tap3" 2>/dev/null
 	ip link del "$vup" 2>/dev/null
 	ip link del "$tap1" 2>/dev/null
 	ip link del "$tap2" 2>/dev/null
@@ -317,12 +319,34 @@ ctl add-forward lab tcp 8080 "$ip1:81" 2>"$tmp/err"; rc=$?
 ctl leases nosuch 2>"$tmp/err"; [ $? = 1 ] && grep -q "no network" "$tmp/err" ||
 	fail "unknown network: $(cat "$tmp/err")"
 
-echo "-- leases survive kill -9"
+echo "-- leases survive kill -9, a TAP in an unnamed namespace is found again"
+# A namespace only a process holds (a VM's own, made with unshare): no
+# name under /run/netns leads to it.
+unshare -n sleep 300 &
+upid=$!
+sleep 0.2
+in_u() { nsenter -t "$upid" -n "$@"; }
+umac_of() { in_u ip -o link show "$tap3" | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p'; }
+ctl add-port br0 vmu --type tap --iface "$tap3" || fail "add vmu"
+ip link set "$tap3" netns "$upid" || fail "move $tap3 to pid $upid"
+in_u ip link set lo up
+in_u ip link set "$tap3" up
+in_u ip addr add 192.168.50.60/24 dev "$tap3"
+in_u ping -c 1 -W 2 192.168.50.2 >/dev/null || fail "vmu cannot ping the gateway"
+umac=$(umac_of)
 kill -9 "$dpid"
 wait "$dpid" 2>/dev/null
 dpid=
 start_daemon
+ok=
+for _ in $(seq 50); do
+	in_u ping -c 1 -W 0.2 192.168.50.2 >/dev/null 2>&1 && { ok=1; break; }
+done
+[ -n "$ok" ] || fail "vmu (unnamed namespace) lost after restart: $(ctl show)"
+ip link show "$tap3" >/dev/null 2>&1 && fail "a second $tap3 was made in the switch's namespace"
+[ -n "$umac" ] && [ "$(umac_of)" = "$umac" ] || fail "vmu's MAC changed: $umac $(umac_of)"
 ctl leases lab --json | grep -q "\"ip\":\"$ip1\"" || fail "lease lost: $(ctl leases lab --json)"
 ctl networks lab --json | grep -q '"forwards":\[{"proto":"tcp","outside_port":8080' ||
 	fail "forward not restored"
+ctl del-port vmu || fail "del-port vmu"
 echo "PASS"
