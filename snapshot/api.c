@@ -238,10 +238,12 @@ snap_revert(const char *disk, const char *name)
 		snprintf(saved, sizeof(saved), "%s", vdisk_last_error());
 		/* Held by a process of this host, or by another host. */
 		if (snap_control_call(disk, NULL, buf, sizeof(buf)) == 0)
-			vdisk_err("snapshot", "%s: in use by a process here; "
-				  "stop it before reverting", disk);
+			vdisk_err("snapshot", "%s: revert needs the disk closed "
+				  "and it is in use by a process here (vdisk "
+				  "serve, a VM): stop it first", disk);
 		else
-			vdisk_err("snapshot", "%s", saved);
+			vdisk_err("snapshot", "revert needs the disk closed: "
+				  "%s", saved);
 		return rc;
 	}
 	if (rc < 0)

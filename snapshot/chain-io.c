@@ -37,7 +37,7 @@
 
 #define MAX_SUB_BYTES (1u << 20)
 #define MAX_SUB_IOV 256u
-#define COPY_MAX_GRAINS 256u
+#define COPY_MAX_GRAINS 1024u
 
 enum req_kind {
 	RK_READ,
@@ -287,74 +287,6 @@ flat_grain_len(const struct chain *c, unsigned int layer, uint64_t g)
 
 /* ---- building sub-requests ---- */
 
-/* Points 'out' at [from, from+len) of the caller's buffers. */
-static unsigned int
-slice(const struct vdisk_io *io, uint64_t from, uint64_t len,
-      struct iovec *out)
-{
-	unsigned int n = 0;
-	uint64_t pos = 0;
-
-	for (uint32_t i = 0; i < io->iovcnt && len; i++) {
-		uint64_t l = io->iov[i].iov_len;
-
-		if (pos + l > from) {
-			uint64_t skip = from > pos ? from - pos : 0;
-			uint64_t take = MIN(l - skip, len);
-
-			out[n].iov_base = (char *)io->iov[i].iov_base + skip;
-			out[n].iov_len = take;
-			n++;
-			len -= take;
-			from += take;
-		}
-		pos += l;
-	}
-	return n;
-}
-
-static unsigned int
-slice_count(const struct vdisk_io *io, uint64_t from, uint64_t len)
-{
-	unsigned int n = 0;
-	uint64_t pos = 0;
-
-	for (uint32_t i = 0; i < io->iovcnt && len; i++) {
-		uint64_t l = io->iov[i].iov_len;
-
-		if (pos + l > from) {
-			uint64_t skip = from > pos ? from - pos : 0;
-			uint64_t take = MIN(l - skip, len);
-
-			n++;
-			len -= take;
-			from += take;
-		}
-		pos += l;
-	}
-	return n;
-}
-
-static void
-zero_slice(const struct vdisk_io *io, uint64_t from, uint64_t len)
-{
-	uint64_t pos = 0;
-
-	for (uint32_t i = 0; i < io->iovcnt && len; i++) {
-		uint64_t l = io->iov[i].iov_len;
-
-		if (pos + l > from) {
-			uint64_t skip = from > pos ? from - pos : 0;
-			uint64_t take = MIN(l - skip, len);
-
-			memset((char *)io->iov[i].iov_base + skip, 0, take);
-			len -= take;
-			from += take;
-		}
-		pos += l;
-	}
-}
-
 /*
  * Adds [file_off, file_off+len) of layer 'layer' to the read or write
  * list, from 'buf' (NULL: the caller's bytes at 'from'), merging with the
@@ -368,7 +300,7 @@ add_piece(struct chain_req *r, bool write, unsigned int layer,
 	struct chain_sub **tail = write ? r->writes_tail : r->reads_tail;
 	struct chain_sub *s = NULL;
 	struct store_file *f = chain_layer_file(c->l[layer]);
-	unsigned int more = buf ? 1 : slice_count(r->io, from, len);
+	unsigned int more = buf ? 1 : vdisk_io_slice(r->io, from, len, NULL);
 	int rc;
 
 	if (tail != (write ? &r->writes : &r->reads))
@@ -397,7 +329,8 @@ add_piece(struct chain_req *r, bool write, unsigned int layer,
 		s->iov[s->io.iovcnt].iov_len = len;
 		s->io.iovcnt++;
 	} else {
-		s->io.iovcnt += slice(r->io, from, len, s->iov + s->io.iovcnt);
+		s->io.iovcnt += vdisk_io_slice(r->io, from, len,
+					       s->iov + s->io.iovcnt);
 	}
 	s->io.len_bytes += len;
 	s->end += len;
@@ -734,7 +667,7 @@ plan_read(struct chain_req *r)
 
 		chain_resolve(c, g, &w);
 		if (w.layer < 0)
-			zero_slice(io, off - io->offset_bytes, n);
+			vdisk_io_zero(io, off - io->offset_bytes, n);
 		else {
 			rc = add_piece(r, false, (unsigned int)w.layer,
 				       w.off + goff, n, NULL,
@@ -1029,7 +962,7 @@ merge_cow(struct chain_req *r)
 			memset((char *)cw->buf + cw->goff, 0, cw->len);
 			continue;
 		}
-		n = slice(r->io, cw->from, cw->len, v);
+		n = vdisk_io_slice(r->io, cw->from, cw->len, v);
 		for (unsigned int k = 0; k < n; k++) {
 			memcpy((char *)cw->buf + at, v[k].iov_base,
 			       v[k].iov_len);

@@ -13,8 +13,13 @@
  *
  * Both are idempotent: after a crash they simply run again.
  *
- * The copier sends batches of up to 256 grains (1 MiB), eight at a time,
- * through a queue of its own; chain-io.c does the interlocking.
+ * The copier sends batches of grains, eight at a time, through a queue
+ * of its own; chain-io.c does the interlocking. Offline a batch is 1024
+ * grains (4 MiB: contiguous slots go out as 1 MiB requests); on a live
+ * chain 256 (1 MiB), since a guest write that meets a batch waits for
+ * all of it. On the disks here a commit is bound by reading the delta
+ * (reads run at about half the write rate): bigger batches or more of
+ * them in flight measured the same.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +28,8 @@
 #include "snapshot/chain.h"
 #include "snapshot/snap-internal.h"
 
-#define BATCH 256u
+#define BATCH_OFFLINE 1024u
+#define BATCH_LIVE 256u
 #define IN_FLIGHT 8u
 
 struct merge {
@@ -92,7 +98,8 @@ run_pass(struct merge *m)
 		pthread_mutex_unlock(&m->c->mu);
 		if (g == UINT64_MAX)
 			break;
-		count = MIN((uint64_t)BATCH, m->c->ngrains - g);
+		count = MIN((uint64_t)(m->c->disk ? BATCH_LIVE : BATCH_OFFLINE),
+			    m->c->ngrains - g);
 		while (m->inflight >= IN_FLIGHT && !m->err)
 			wait_some(m);
 		m->inflight++;

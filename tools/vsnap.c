@@ -263,11 +263,16 @@ list_text(const char *disk, const struct snap_list *l)
 		const struct snap_info *s = &l->snaps[i];
 		unsigned int d = depth_of(l, s);
 
-		printf("  %*s%s %-20s %s  %9s  %s\n", (int)(2 * d), "",
+		printf("  %*s%s %-20s %s  %9s  %s", (int)(2 * d), "",
 		       d ? "`-" : "*", s->name[0] ? s->name : "(unnamed)",
 		       when(s->created_ns, b, sizeof(b)),
 		       cli_format_size(s->size_bytes, a, sizeof(a)),
 		       s->description);
+		if (s->nclones)
+			printf("%s(base of %u linked clone%s)",
+			       s->description[0] ? "  " : "", s->nclones,
+			       s->nclones == 1 ? "" : "s");
+		printf("\n");
 		if (s->id == l->position)
 			printf("  %*s`- (current) %s  %s\n", (int)(2 * d + 2),
 			       "", l->current_file,

@@ -172,6 +172,40 @@ req_begin(struct json_writer *w, const char *cmd)
 	json_str(w, "cmd", cmd);
 }
 
+/*
+ * A query that lists things: sends 'req' (with the first argument, if
+ * given, as 'arg_key'), then prints 'header' and one row per element of
+ * the reply's array 'list_key' -- or, with --json, the reply as it came.
+ */
+struct list_query {
+	const char *req, *arg_key, *list_key, *header;
+	void (*row)(const struct json_node *);
+};
+
+static int
+list_query(const struct list_query *q, const char *arg)
+{
+	const struct json_node *list, *e;
+	struct json_writer w;
+	struct reply r;
+	bool printed;
+	int rc;
+
+	req_begin(&w, q->req);
+	if (arg)
+		json_str(&w, q->arg_key, arg);
+	rc = call_query(&w, &r, &printed);
+	if (rc || printed)
+		return rc;
+	if (q->header)
+		printf("%s\n", q->header);
+	list = json_get(r.root, q->list_key);
+	for (e = list ? list->child : NULL; e; e = e->next)
+		q->row(e);
+	reply_free(&r);
+	return 0;
+}
+
 /* Simple commands: print the JSON reply with --json, nothing otherwise. */
 static int
 finish(struct json_writer *w)
@@ -560,41 +594,35 @@ static int64_t num(const struct json_node *n, const char *key);
 static void print_shape(const struct json_node *p, const char *key,
 			const char *label);
 
+static void
+group_row(const struct json_node *g)
+{
+	const struct json_node *ps, *p;
+
+	printf("group %s on %s: ", json_get_str(g, "name", "?"),
+	       json_get_str(g, "switch", "?"));
+	print_vlan(g);
+	printf(", mtu %" PRId64 ", mac limit %" PRId64, num(g, "mtu"),
+	       num(g, "mac_limit"));
+	print_shape(g, "shape_in", "in");
+	print_shape(g, "shape_out", "out");
+	printf("\n  ports:");
+	ps = json_get(g, "ports");
+	for (p = ps ? ps->child : NULL; p; p = p->next)
+		printf(" %s", p->str);
+	printf("\n");
+}
+
 static int
 do_groups(int argc, char **argv)
 {
+	static const struct list_query q = { "group/list", "switch", "groups",
+					     NULL, group_row };
 	const struct cli_cmd *self = cmd_named("groups");
-	const struct json_node *gs, *g, *ps, *p;
-	struct json_writer w;
-	struct reply r;
-	bool printed;
 	struct opts o;
-	int rc;
 
 	PARSE(0, 1, OPT_JSON);
-	req_begin(&w, "group/list");
-	if (o.nargs)
-		json_str(&w, "switch", o.args[0]);
-	rc = call_query(&w, &r, &printed);
-	if (rc || printed)
-		return rc;
-	gs = json_get(r.root, "groups");
-	for (g = gs ? gs->child : NULL; g; g = g->next) {
-		printf("group %s on %s: ", json_get_str(g, "name", "?"),
-		       json_get_str(g, "switch", "?"));
-		print_vlan(g);
-		printf(", mtu %" PRId64 ", mac limit %" PRId64, num(g, "mtu"),
-		       num(g, "mac_limit"));
-		print_shape(g, "shape_in", "in");
-		print_shape(g, "shape_out", "out");
-		printf("\n  ports:");
-		ps = json_get(g, "ports");
-		for (p = ps ? ps->child : NULL; p; p = p->next)
-			printf(" %s", p->str);
-		printf("\n");
-	}
-	reply_free(&r);
-	return 0;
+	return list_query(&q, o.nargs ? o.args[0] : NULL);
 }
 
 static int
@@ -699,36 +727,29 @@ do_show(int argc, char **argv)
 	return 0;
 }
 
+static void
+mac_row(const struct json_node *m)
+{
+	int64_t vlan = 0, age = 0;
+
+	json_get_int(m, "vlan", 0, 4095, &vlan);
+	json_get_int(m, "age_s", 0, INT64_MAX, &age);
+	printf("%-5" PRId64 " %-17s %-15s %" PRId64 "\n", vlan,
+	       json_get_str(m, "mac", "?"), json_get_str(m, "port", "?"), age);
+}
+
 static int
 do_macs(int argc, char **argv)
 {
+	static const struct list_query q = {
+		"mac/list", "switch", "macs",
+		"VLAN  MAC               PORT            AGE", mac_row
+	};
 	const struct cli_cmd *self = cmd_named("macs");
-	const struct json_node *macs, *m;
-	struct json_writer w;
-	struct reply r;
-	bool printed;
 	struct opts o;
-	int rc;
 
 	PARSE(1, 1, OPT_JSON);
-	req_begin(&w, "mac/list");
-	json_str(&w, "switch", o.args[0]);
-	rc = call_query(&w, &r, &printed);
-	if (rc || printed)
-		return rc;
-	printf("%-5s %-17s %-15s %s\n", "VLAN", "MAC", "PORT", "AGE");
-	macs = json_get(r.root, "macs");
-	for (m = macs ? macs->child : NULL; m; m = m->next) {
-		int64_t vlan = 0, age = 0;
-
-		json_get_int(m, "vlan", 0, 4095, &vlan);
-		json_get_int(m, "age_s", 0, INT64_MAX, &age);
-		printf("%-5" PRId64 " %-17s %-15s %" PRId64 "\n", vlan,
-		       json_get_str(m, "mac", "?"), json_get_str(m, "port", "?"),
-		       age);
-	}
-	reply_free(&r);
-	return 0;
+	return list_query(&q, o.args[0]);
 }
 
 static int
@@ -802,6 +823,9 @@ do_stats(int argc, char **argv)
 		for (d = d ? d->child : NULL; d; d = d->next)
 			if (d->type == JSON_NUMBER && d->num > 0)
 				printf("  drop %-13s %12.0f\n", d->key, d->num);
+		if (num(p, "guest_tx_stalls"))
+			printf("  guest TX queue stuck %" PRId64 " times (bad "
+			       "descriptors)\n", num(p, "guest_tx_stalls"));
 	}
 	sws = json_get(r.root, "switches");
 	for (p = sws ? sws->child : NULL; p; p = p->next)

@@ -103,6 +103,25 @@ img_raw_open(struct img_src *src, struct img_reader **out)
 
 /* ---- writer ---- */
 
+int
+img_write_at(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
 struct raw_writer {
 	struct img_writer base;
 	int fd;
@@ -119,22 +138,7 @@ to_raww(struct img_writer *w)
 static int
 raw_put(struct img_writer *w, uint64_t off, const void *buf, size_t len)
 {
-	struct raw_writer *rw = to_raww(w);
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(rw->fd, (const char *)buf + done,
-				   len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	/* Start writeback now: the flush at finish() has less left. */
-	sync_file_range(rw->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
-	return 0;
+	return img_write_at(to_raww(w)->fd, buf, len, off);
 }
 
 static int

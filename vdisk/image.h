@@ -107,6 +107,13 @@ struct img_writer {
 	uint32_t unit;
 };
 
+/*
+ * pwrite() of all of 'len' (retrying short writes and EINTR), then starts
+ * writeback of the range so that the flush at finish() has less left.
+ * The file-backed writers share it.
+ */
+int img_write_at(int fd, const void *buf, size_t len, uint64_t off);
+
 int img_raw_create(const char *path, uint64_t capacity,
 		   struct img_writer **out);
 int img_qcow2_create(const char *path, uint64_t capacity,

@@ -45,26 +45,6 @@ to_qw(struct img_writer *w)
 }
 
 static int
-write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
-				   (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	/* Start writeback now: the flush at finish() has less left. */
-	sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
-	return 0;
-}
-
-static int
 flush_l2(struct qcow2_writer *q)
 {
 	unsigned char *raw;
@@ -78,7 +58,7 @@ flush_l2(struct qcow2_writer *q)
 	for (uint64_t i = 0; i < L2_ENTRIES; i++)
 		qcow2_put64(raw + i * 8, q->l2[i] ? q->l2[i] |
 				QCOW2_OFLAG_COPIED : 0);
-	rc = write_all(q->fd, raw, CSIZE, q->l2_off);
+	rc = img_write_at(q->fd, raw, CSIZE, q->l2_off);
 	free(raw);
 	q->l2_index = UINT64_MAX;
 	return rc;
@@ -127,12 +107,12 @@ qw_put(struct img_writer *w, uint64_t off, const void *buf, size_t len)
 		for (uint64_t i = 0; i < DIV_ROUND_UP(n, CSIZE); i++)
 			q->l2[(vc + i) % L2_ENTRIES] = q->next + i * CSIZE;
 		full = ALIGN_DOWN(n, (size_t)CSIZE);
-		rc = write_all(q->fd, p, full, q->next);
+		rc = img_write_at(q->fd, p, full, q->next);
 		if (rc == 0 && n > full) {
 			/* The disk's last, short cluster: pad with zeros. */
 			memset(q->pad, 0, CSIZE);
 			memcpy(q->pad, p + full, n - full);
-			rc = write_all(q->fd, q->pad, CSIZE, q->next + full);
+			rc = img_write_at(q->fd, q->pad, CSIZE, q->next + full);
 		}
 		if (rc < 0)
 			return rc;
@@ -178,11 +158,11 @@ write_refcounts(struct qcow2_writer *q, uint64_t *rt_off, uint32_t *rt_clusters)
 			blk[i * 2] = 0;
 			blk[i * 2 + 1] = 1;
 		}
-		rc = write_all(q->fd, blk, CSIZE, q->next + b * CSIZE);
+		rc = img_write_at(q->fd, blk, CSIZE, q->next + b * CSIZE);
 		qcow2_put64(rt + b * 8, q->next + b * CSIZE);
 	}
 	if (rc == 0)
-		rc = write_all(q->fd, rt, rtc * CSIZE, *rt_off);
+		rc = img_write_at(q->fd, rt, rtc * CSIZE, *rt_off);
 	q->next = *rt_off + rtc * CSIZE;
 out:
 	free(blk);
@@ -209,13 +189,13 @@ write_backing(struct qcow2_writer *q)
 	qcow2_put32(ext + 4, 5);
 	memcpy(ext + 8, "qcow2", 5);
 	/* ext + 16: the end marker (zeros). */
-	rc = write_all(q->fd, ext, 24, QCOW2_HDR_V3_BYTES);
+	rc = img_write_at(q->fd, ext, 24, QCOW2_HDR_V3_BYTES);
 	if (rc == 0)
-		rc = write_all(q->fd, q->backing, n, BACKING_AT);
+		rc = img_write_at(q->fd, q->backing, n, BACKING_AT);
 	qcow2_put64(hdr, BACKING_AT);
 	qcow2_put32(hdr + 8, (uint32_t)n);
 	if (rc == 0)
-		rc = write_all(q->fd, hdr, 12, QH_BACKING_OFFSET);
+		rc = img_write_at(q->fd, hdr, 12, QH_BACKING_OFFSET);
 	return rc;
 }
 
@@ -237,7 +217,7 @@ qw_finish(struct img_writer *w)
 	for (uint32_t i = 0; i < q->l1_size; i++)
 		qcow2_put64(l1raw + (size_t)i * 8,
 			    q->l1[i] ? q->l1[i] | QCOW2_OFLAG_COPIED : 0);
-	rc = write_all(q->fd, l1raw, (size_t)q->l1_size * 8, q->l1_off);
+	rc = img_write_at(q->fd, l1raw, (size_t)q->l1_size * 8, q->l1_off);
 	free(l1raw);
 	if (rc == 0)
 		rc = write_refcounts(q, &rt_off, &rt_clusters);
@@ -255,7 +235,7 @@ qw_finish(struct img_writer *w)
 	qcow2_put32(hdr + QH_REFCOUNT_ORDER, 4);
 	qcow2_put32(hdr + QH_HEADER_LENGTH, QCOW2_HDR_V3_BYTES);
 	/* Then 8 zero bytes: the end-of-extensions marker. */
-	rc = write_all(q->fd, hdr, sizeof(hdr), 0);
+	rc = img_write_at(q->fd, hdr, sizeof(hdr), 0);
 	if (rc == 0 && q->backing[0])
 		rc = write_backing(q);
 	if (rc == 0 && ftruncate(q->fd, (off_t)q->next) < 0)

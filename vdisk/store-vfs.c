@@ -441,6 +441,9 @@ struct store_queue {
 	int efd;
 	int epfd;                    /* efd + the LUN's event fd; -1: none */
 	unsigned int inflight;
+	/* Requests completed to the engine, ever: a poll counts its own by
+	 * this, since their callbacks may submit more than completed. */
+	uint64_t completed;
 	bool defer;                  /* inside a submit: report completions
 					at the next poll */
 	struct ds_req *reqs, *free;
@@ -597,6 +600,7 @@ lio_done(struct lun_io *lio)
 		return;
 	}
 	q->inflight--;
+	q->completed++;
 	vdisk_engine_complete(io, r->err ? r->err : (int64_t)io->len_bytes);
 }
 
@@ -620,42 +624,6 @@ grow(struct ds_req *r, unsigned int nlio, unsigned int niov)
 		r->niov_cap = niov;
 	}
 	return 0;
-}
-
-/* Points 'out' at bytes [from, from+len) of the request's buffers. */
-static unsigned int
-slice(const struct vdisk_io *io, uint64_t from, uint64_t len,
-      struct iovec *out)
-{
-	unsigned int n = 0;
-	uint64_t pos = 0;
-
-	for (uint32_t i = 0; i < io->iovcnt && len; i++) {
-		uint64_t l = io->iov[i].iov_len;
-
-		if (pos + l > from) {
-			uint64_t skip = from > pos ? from - pos : 0;
-			uint64_t take = MIN(l - skip, len);
-
-			out[n].iov_base = (char *)io->iov[i].iov_base + skip;
-			out[n].iov_len = take;
-			n++;
-			len -= take;
-			from += take;
-		}
-		pos += l;
-	}
-	return n;
-}
-
-static void
-zero_slice(const struct vdisk_io *io, uint64_t from, uint64_t len,
-	   struct iovec *scratch)
-{
-	unsigned int n = slice(io, from, len, scratch);
-
-	for (unsigned int i = 0; i < n; i++)
-		memset(scratch[i].iov_base, 0, scratch[i].iov_len);
 }
 
 /* Maps the whole request into r->lio[0..nl). */
@@ -694,10 +662,7 @@ map_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
 			}
 			if (ext[i].type != VFS_EXTENT_DATA) {
 				/* Reads of holes: zeros, no I/O. */
-				rc = grow(r, nl + 1, ni + io->iovcnt);
-				if (rc < 0)
-					return rc;
-				zero_slice(io, at, left, r->iov + ni);
+				vdisk_io_zero(io, at, left);
 				done = at + ext[i].len_bytes;
 				continue;
 			}
@@ -711,7 +676,8 @@ map_all(struct store_queue *q, struct vdisk_io *io, struct ds_req *r,
 					return rc;
 				l = &r->lio[nl];
 				memset(l, 0, sizeof(*l));
-				cnt = slice(io, at, piece, r->iov + ni);
+				cnt = vdisk_io_slice(io, at, piece,
+						     r->iov + ni);
 				l->op = write ? LUN_OP_WRITE : LUN_OP_READ;
 				l->flags = (write && (io->flags & VDISK_IO_FUA)) ?
 					   LUN_IO_FUA : 0;
@@ -882,7 +848,7 @@ ds_poll(struct store_queue *q, unsigned int min_done, int timeout_ms)
 	}
 	if (q->inflight) {
 		unsigned int need = min_done > n ? min_done - n : 0;
-		unsigned int before = q->inflight;
+		uint64_t before = q->completed;
 
 		/* Without a LUN event fd, a caller that needs nothing still
 		 * waits a moment, so its poll loop does not spin hot. */
@@ -893,7 +859,7 @@ ds_poll(struct store_queue *q, unsigned int min_done, int timeout_ms)
 				      need ? timeout_ms : 1);
 		if (rc < 0)
 			return rc;
-		n += before - q->inflight;
+		n += (unsigned int)(q->completed - before);
 	}
 	if (q->inflight && q->epfd < 0)
 		signal_efd(q);

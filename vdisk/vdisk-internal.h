@@ -214,4 +214,13 @@ int vdisk_create_in(struct vdisk_store *st, const char *leaf,
 /* True when all 'len' bytes are zero. */
 bool vdisk_buf_is_zero(const void *buf, size_t len);
 
+/*
+ * Points 'out' at bytes [from, from+len) of the request's buffers and
+ * returns how many iovecs that took ('out' NULL: only counts them).
+ */
+unsigned int vdisk_io_slice(const struct vdisk_io *io, uint64_t from,
+			    uint64_t len, struct iovec *out);
+/* Zeros bytes [from, from+len) of the request's buffers. */
+void vdisk_io_zero(const struct vdisk_io *io, uint64_t from, uint64_t len);
+
 #endif

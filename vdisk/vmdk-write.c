@@ -48,26 +48,6 @@ to_vw(struct img_writer *w)
 	return container_of(w, struct vmdk_writer, base);
 }
 
-static int
-write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
-				   (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	/* Start writeback now: the flush at finish() has less left. */
-	sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
-	return 0;
-}
-
 static uint32_t *
 gt_of(struct vmdk_writer *v, uint64_t grain)
 {
@@ -88,7 +68,7 @@ put_grain_sparse(struct vmdk_writer *v, uint64_t grain, const void *buf)
 		return -ENOMEM;
 	if (v->next_sector + GRAIN_SECTORS > MAX_FILE_SECTORS)
 		return -EFBIG;
-	rc = write_all(v->fd, buf, GRAIN_BYTES, v->next_sector * 512);
+	rc = img_write_at(v->fd, buf, GRAIN_BYTES, v->next_sector * 512);
 	if (rc < 0)
 		return rc;
 	gt[grain % GTES] = htole32((uint32_t)v->next_sector);
@@ -117,7 +97,7 @@ put_grain_stream(struct vmdk_writer *v, uint64_t grain, const void *buf)
 		return -EFBIG;
 	gt[grain % GTES] = htole32((uint32_t)v->next_sector);
 	v->next_sector += bytes / 512;
-	return write_all(v->fd, v->zbuf, bytes, (v->next_sector - bytes / 512) *
+	return img_write_at(v->fd, v->zbuf, bytes, (v->next_sector - bytes / 512) *
 			 512);
 }
 
@@ -200,7 +180,7 @@ write_descriptor(struct vmdk_writer *v)
 		 "ddb.adapterType = \"ide\"\n",
 		 vdisk_new_cid(), v->stream ? "streamOptimized" :
 		 "monolithicSparse", sectors, base, cyl);
-	rc = write_all(v->fd, text, DESC_SECTORS * 512, 512);
+	rc = img_write_at(v->fd, text, DESC_SECTORS * 512, 512);
 	free(text);
 	return rc;
 }
@@ -222,11 +202,11 @@ finish_sparse(struct vmdk_writer *v)
 	/* Every grain table exists (preallocated), used or not. */
 	for (uint64_t i = 0; i < v->gd_entries && rc == 0; i++) {
 		gd[i] = htole32((uint32_t)(gt0 + i * GT_SECTORS));
-		rc = write_all(v->fd, v->gts[i] ? v->gts[i] : zero_gt,
+		rc = img_write_at(v->fd, v->gts[i] ? v->gts[i] : zero_gt,
 			       GTES * 4, (gt0 + i * GT_SECTORS) * 512);
 	}
 	if (rc == 0)
-		rc = write_all(v->fd, gd, gd_sectors * 512, v->gd_sector * 512);
+		rc = img_write_at(v->fd, gd, gd_sectors * 512, v->gd_sector * 512);
 out:
 	free(gd);
 	free(zero_gt);
@@ -242,7 +222,7 @@ write_marker(struct vmdk_writer *v, uint64_t val, uint32_t type)
 	m.val = htole64(val);
 	m.type = htole32(type);
 	v->next_sector++;
-	return write_all(v->fd, &m, sizeof(m), (v->next_sector - 1) * 512);
+	return img_write_at(v->fd, &m, sizeof(m), (v->next_sector - 1) * 512);
 }
 
 static int
@@ -263,7 +243,7 @@ finish_stream(struct vmdk_writer *v)
 		rc = write_marker(v, GT_SECTORS, VMDK_MARKER_GT);
 		gd[i] = htole32((uint32_t)v->next_sector);
 		if (rc == 0)
-			rc = write_all(v->fd, v->gts[i], GTES * 4,
+			rc = img_write_at(v->fd, v->gts[i], GTES * 4,
 				       v->next_sector * 512);
 		v->next_sector += GT_SECTORS;
 	}
@@ -272,13 +252,13 @@ finish_stream(struct vmdk_writer *v)
 	if (rc == 0) {
 		uint64_t gd_at = v->next_sector;
 
-		rc = write_all(v->fd, gd, gd_sectors * 512, gd_at * 512);
+		rc = img_write_at(v->fd, gd, gd_sectors * 512, gd_at * 512);
 		v->next_sector += gd_sectors;
 		if (rc == 0)
 			rc = write_marker(v, 1, VMDK_MARKER_FOOTER);
 		fill_header(v, &h, gd_at, GRAIN_SECTORS);
 		if (rc == 0)
-			rc = write_all(v->fd, &h, sizeof(h),
+			rc = img_write_at(v->fd, &h, sizeof(h),
 				       v->next_sector * 512);
 		v->next_sector++;
 		if (rc == 0)
@@ -303,7 +283,7 @@ vw_finish(struct img_writer *w)
 		    ALIGN_UP(v->gd_sector + DIV_ROUND_UP(v->gd_entries * 4,
 							 512ull) +
 			     v->gd_entries * GT_SECTORS, GRAIN_SECTORS));
-	rc = write_all(v->fd, &h, sizeof(h), 0);
+	rc = img_write_at(v->fd, &h, sizeof(h), 0);
 	if (rc == 0)
 		rc = write_descriptor(v);
 	if (rc == 0 && ftruncate(v->fd, (off_t)(v->next_sector * 512)) < 0)

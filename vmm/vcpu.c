@@ -328,9 +328,13 @@ int
 vmm_vcpu_start(struct vmm_vcpu *v)
 {
 	int err = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	char name[16];
 
 	if (err)
 		return -err;
+	/* top -H / ps -L show which thread of a VM spends the CPU. */
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(v->thread, name);
 	v->thread_started = true;
 	return 0;
 }

@@ -121,6 +121,8 @@ vsw_port_stats_json(struct vsw_port *p, struct json_writer *w)
 	json_u64(w, "flooded", rd(&st->flooded));
 	json_u64(w, "learn_limit", rd(&st->learn_limit));
 	json_u64(w, "capture_lost", rd(&st->capture_lost));
+	if (p->cfg.type == VSW_PORT_VHOSTUSER)
+		json_u64(w, "guest_tx_stalls", p->guest_tx_stalls);
 	json_obj_begin(w, "drops");
 	for (int r = 1; r < VSW_DROP_COUNT; r++) {
 		json_u64(w, vsw_drop_name((enum vsw_drop)r), rd(&st->drops[r]));

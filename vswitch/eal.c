@@ -78,10 +78,11 @@ hugetlbfs_2m_mounted(void)
 	return found;
 }
 
-/* MiB of DPDK memory: packet buffers, the MAC and connection tables, rings
- * and slack. */
+/* MiB of DPDK memory: packet buffers (unless they live outside it, as
+ * without hugepages: pool.c), the MAC and connection tables, rings and
+ * slack. */
 static unsigned long
-memory_mb(const struct vsw_options *o)
+memory_mb(const struct vsw_options *o, bool with_mbufs)
 {
 	unsigned long entries = o->mac_table_entries ? o->mac_table_entries
 						     : VSW_MAC_ENTRIES_DEFAULT;
@@ -90,7 +91,8 @@ memory_mb(const struct vsw_options *o)
 						   : VSW_CT_ENTRIES_DEFAULT;
 
 	/* The connection table's hash holds two keys per connection. */
-	return 192 + entries * 80 / (1 << 20) + mbufs * 2560 / (1 << 20) +
+	return 192 + entries * 80 / (1 << 20) +
+	       (with_mbufs ? mbufs * 2560 / (1 << 20) : 0) +
 	       conns * 2 * 96 / (1 << 20);
 }
 
@@ -108,7 +110,7 @@ vsw_eal_init(const char *prog, const char *file_prefix, int eal_argc,
 	char *argv[EAL_MAX_ARGS];
 	char prefix[128], mem[32], lcores[64];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long mb = memory_mb(opts);
+	unsigned long mb = memory_mb(opts, true);
 	int argc = 0, r;
 
 	if (eal_argc > EAL_MAX_ARGS - 12)
@@ -119,10 +121,13 @@ vsw_eal_init(const char *prog, const char *file_prefix, int eal_argc,
 		argv[argc++] = prefix;
 	}
 	if (!has_opt(eal_argc, eal_argv, mem_opts)) {
-		snprintf(mem, sizeof(mem), "-m%lu", mb);
+		bool huge = free_hugepages_2m() * 2 >= (long)mb &&
+			    hugetlbfs_2m_mounted();
+
+		snprintf(mem, sizeof(mem), "-m%lu",
+			 huge ? mb : memory_mb(opts, false));
 		argv[argc++] = mem;
-		if (free_hugepages_2m() * 2 < (long)mb ||
-		    !hugetlbfs_2m_mounted())
+		if (!huge)
 			argv[argc++] = "--no-huge";
 	}
 	if (!has_opt(eal_argc, eal_argv, lcore_opts)) {

@@ -78,6 +78,9 @@ port_dict(struct vsw_port *p, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "tx_bytes", st->tx_bytes);
 	rte_tel_data_add_dict_u64(d, "flooded", st->flooded);
 	rte_tel_data_add_dict_u64(d, "learn_limit", st->learn_limit);
+	if (p->cfg.type == VSW_PORT_VHOSTUSER)
+		rte_tel_data_add_dict_u64(d, "guest_tx_stalls",
+					  p->guest_tx_stalls);
 	for (int r = 1; r < VSW_DROP_COUNT; r++) {
 		char key[48];
 

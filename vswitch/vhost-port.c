@@ -89,6 +89,56 @@ vsw_vhost_detach(struct vsw_port *p)
 	pthread_mutex_destroy(&p->vid_lock);
 }
 
+/*
+ * DPDK's vhost library stops at a guest transmit descriptor it cannot use
+ * (outside the guest's memory, a loop, a head past the queue) and tells
+ * nobody: the queue is dead until the guest resets it. Housekeeping
+ * (every <= 200 ms, switch lock held) notices frames the guest posted
+ * that the library has not moved past for 1 s, counts the stall
+ * (guest_tx_stalls) and logs it once. The port lock keeps the device
+ * from being destroyed meanwhile.
+ */
+void
+vsw_vhost_check(struct vsw_port *p, uint64_t now_ms)
+{
+	struct rte_vhost_vring vr;
+	uint16_t last_avail, last_used, avail;
+	int vid;
+
+	if (!p->lsc_registered)
+		return;
+	pthread_mutex_lock(&p->vid_lock);
+	vid = atomic_load(&p->rt->vid);
+	if (vid < 0 ||
+	    rte_vhost_get_vring_base(vid, GUEST_TXQ, &last_avail,
+				     &last_used) < 0 ||
+	    rte_vhost_get_vhost_vring(vid, GUEST_TXQ, &vr) < 0 || !vr.avail) {
+		p->txq_stuck_since_ms = 0;
+		p->txq_stalled = false;
+		goto out;
+	}
+	avail = __atomic_load_n(&vr.avail->idx, __ATOMIC_ACQUIRE);
+	if (avail == last_avail || last_avail != p->txq_last_avail ||
+	    !p->txq_stuck_since_ms) {
+		/* Nothing waiting, the library moved on, or a first look. */
+		p->txq_last_avail = last_avail;
+		p->txq_stuck_since_ms = avail == last_avail ? 0 : now_ms;
+		p->txq_stalled = false;
+		goto out;
+	}
+	if (!p->txq_stalled && now_ms - p->txq_stuck_since_ms >= 1000) {
+		p->txq_stalled = true;
+		p->guest_tx_stalls++;
+		log_warn("vswitch.port", "%s: the guest's transmit queue is "
+			 "stuck at entry %u (%u frames waiting): a descriptor "
+			 "the vhost library cannot use; the guest must reset "
+			 "the device", p->cfg.name, last_avail,
+			 (uint16_t)(avail - last_avail));
+	}
+out:
+	pthread_mutex_unlock(&p->vid_lock);
+}
+
 uint16_t
 vsw_vhost_rx(struct vsw *vsw, struct vsw_port_rt *rt, struct rte_mbuf **pkts,
 	     uint16_t n)

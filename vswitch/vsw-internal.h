@@ -373,6 +373,13 @@ struct vsw_port {
 	uint64_t retry_ms;            /* next try, CLOCK_MONOTONIC ms */
 	uint32_t retry_wait_ms;
 	uint64_t down_since_ms;       /* memif: link seen down since; 0 up */
+	/* vhost: the guest's transmit queue as housekeeping last saw it
+	 * (vsw_vhost_check): the vhost library's position, since when it
+	 * has not moved with frames waiting, whether that was reported. */
+	uint16_t txq_last_avail;
+	uint64_t txq_stuck_since_ms;
+	bool txq_stalled;
+	uint64_t guest_tx_stalls;
 	char tap_mac[18];             /* TAP: the interface's MAC, kept */
 };
 
@@ -483,6 +490,7 @@ void vsw_ports_retry(struct vsw *vsw);
 
 /* vhost-port.c: vhost-user ports' fast path beside their net_vhost ethdev. */
 int vsw_vhost_attach(struct vsw_port *p);
+void vsw_vhost_check(struct vsw_port *p, uint64_t now_ms);
 void vsw_vhost_detach(struct vsw_port *p);
 uint16_t vsw_vhost_rx(struct vsw *vsw, struct vsw_port_rt *rt,
 		      struct rte_mbuf **pkts, uint16_t n);
@@ -491,6 +499,8 @@ uint16_t vsw_vhost_tx(struct vsw_port_rt *rt, struct rte_mbuf **pkts,
 
 /* datapath.c */
 int vsw_dp_create(struct vsw *vsw, struct vsw_dp **out);
+struct rte_mempool *vsw_pool_create(const char *name, unsigned int n,
+				    unsigned int cache);
 void vsw_dp_destroy(struct vsw_dp *dp);
 unsigned int vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now);
 void vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg,

@@ -245,9 +245,7 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 	vsw->tsc_base = rte_rdtsc();
 	vsw->tsc_hz = vsw_tsc_hz();
 	err = -ENOMEM;
-	vsw->pool = rte_pktmbuf_pool_create("vsw_pool", vsw->opts.mbufs, 256,
-					    0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					    SOCKET_ID_ANY);
+	vsw->pool = vsw_pool_create("vsw_pool", vsw->opts.mbufs, 256);
 	if (!vsw->pool) {
 		log_err("vswitch", "cannot allocate %u packet buffers: %s",
 			vsw->opts.mbufs, rte_strerror(rte_errno));
@@ -749,6 +747,8 @@ vsw_ports_retry(struct vsw *vsw)
 
 		if (p && !p->missing && p->cfg.type == VSW_PORT_MEMIF)
 			memif_check(vsw, p, now);
+		if (p && !p->missing && p->cfg.type == VSW_PORT_VHOSTUSER)
+			vsw_vhost_check(p, now);
 		if (!p || !p->missing || now < p->retry_ms)
 			continue;
 		err = vsw_port_open(vsw, p, true);

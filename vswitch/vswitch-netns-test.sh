@@ -77,6 +77,9 @@ veth_host() { # NS OUTSIDE INSIDE ADDR
 }
 
 can_ping() { ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
+# Where a reply is expected: a single ping (ARP first) can miss its second
+# on this loaded machine; three tries. (Isolation checks keep one try.)
+reaches() { can_ping "$@" || can_ping "$@" || can_ping "$@"; }
 
 for n in $ns1 $ns2 $ns3; do
 	ip netns add "$n" || skip "cannot create network namespaces"
@@ -96,8 +99,8 @@ ctl add-port br0 af2 --type afpacket --iface "$va2" || fail "add af_packet"
 ctl add-port br0 af3 --type afpacket --iface "$va3" || fail "add af_packet"
 
 echo "-- ping and TCP across the switch"
-can_ping "$ns1" 10.199.0.2 || fail "ping TAP host -> af_packet host"
-can_ping "$ns2" 10.199.0.3 || fail "ping af_packet -> af_packet"
+reaches "$ns1" 10.199.0.2 || fail "ping TAP host -> af_packet host"
+reaches "$ns2" 10.199.0.3 || fail "ping af_packet -> af_packet"
 head -c 2000000 /dev/urandom >"$tmp/data"
 ip netns exec "$ns2" timeout 20 nc -d -l -p 5001 >"$tmp/recv" &
 ncpid=$!
@@ -110,7 +113,7 @@ ctl macs br0 --json | grep -q '"port":"tap1"' || fail "MAC of host 1 not learned
 echo "-- access VLANs isolate"
 ctl set-port tap1 --vlan 10 && ctl set-port af2 --vlan 10 && ctl set-port af3 --vlan 20 ||
 	fail "set-port"
-can_ping "$ns1" 10.199.0.2 || fail "same access VLAN"
+reaches "$ns1" 10.199.0.2 || fail "same access VLAN"
 can_ping "$ns1" 10.199.0.3 && fail "different access VLANs reach each other"
 
 echo "-- a trunk carries both, tagged"
@@ -150,7 +153,7 @@ can_ping "$ns2" 10.199.0.1 && fail "VLAN 20 reached VLAN 10"
 
 echo "-- native VLAN (untagged) on a trunk"
 ctl set-port af3 --vlan 10 --trunk 20 --vlan-mode native-untagged || fail "native"
-can_ping "$ns1" 10.199.0.3 || fail "native untagged VLAN 10"
+reaches "$ns1" 10.199.0.3 || fail "native untagged VLAN 10"
 can_ping "$ns2" 10.199.0.3 && fail "VLAN 20 host reached the native VLAN"
 
 echo "-- MAC move"
@@ -159,7 +162,7 @@ ip -n "$ns2" addr add 10.199.0.2/24 dev "$vb2"
 mac_of() { ip -n "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
 mac1=$(mac_of "$ns1" "$tap")
 mac2=$(mac_of "$ns2" "$vb2")
-can_ping "$ns1" 10.199.0.2 || fail "ping before move"
+reaches "$ns1" 10.199.0.2 || fail "ping before move"
 ctl macs br0 --json | grep -q "\"mac\":\"$mac1\",\"port\":\"tap1\"" ||
 	fail "host 1 MAC not on tap1"
 moved0=$(ctl stats --json | sed -n 's/.*"moved":\([0-9]*\).*/\1/p')
@@ -209,7 +212,7 @@ ctl set-port af3 --vlan 10 --mac-limit 65536 --mtu 1500
 echo "-- capture"
 ip netns exec "$ns1" ping -i 0.05 -c 40 10.199.0.2 >/dev/null 2>&1 &
 pingpid=$!
-can_ping "$ns1" 10.199.0.2 || fail "ping before capture"
+reaches "$ns1" 10.199.0.2 || fail "ping before capture"
 ctl capture af2 "$tmp/af2.pcapng" --count 6 --duration 5 >"$tmp/cap.out" || fail "capture"
 grep -q "^6 frames written" "$tmp/cap.out" || fail "capture: $(cat "$tmp/cap.out")"
 if command -v tcpdump >/dev/null; then
@@ -246,7 +249,7 @@ except OSError:
 reply = s.recv(4096)
 sys.exit(0 if b'too long' in reply else 1)
 EOF
-can_ping "$ns1" 10.199.0.2 || fail "switch broken after bad requests"
+reaches "$ns1" 10.199.0.2 || fail "switch broken after bad requests"
 
 echo "-- kill -9 and restart with the saved config"
 ctl set-port tap1 --vlan 10 >/dev/null
@@ -254,7 +257,7 @@ ctl set-port tap1 --vlan 10 >/dev/null
 ip link add "$va4" type veth peer name "$vb4" && ip link set "$va4" up ||
 	fail "veth 4"
 ctl add-port br0 af4 --type afpacket --iface "$va4" --vlan 30 || fail "add af4"
-can_ping "$ns1" 10.199.0.2 || fail "TAP host before restart"
+reaches "$ns1" 10.199.0.2 || fail "TAP host before restart"
 tapmac=$(mac_of "$ns1" "$tap")
 kill -9 "$dpid"
 wait "$dpid" 2>/dev/null
@@ -272,7 +275,7 @@ done
 t1=$(date +%s%N)
 [ -n "$ok" ] || fail "no traffic after restart"
 ms=$(( (t1 - t0) / 1000000 ))
-echo "traffic back ${ms} ms after restart"
+echo "traffic back ${ms} ms after restart (vswitchd: $(grep -o 'start-up .*' "$tmp/vswitchd.log" | tail -1))"
 [ "$ms" -lt 1000 ] || fail "traffic back after ${ms} ms (goal < 1000)"
 ctl show --json | grep -q '"name":"af3","type":"afpacket","iface":"'"$va3"'","vlan_mode":"access","vlan":10' ||
 	fail "config not restored"

@@ -14,6 +14,9 @@ type=${2:?usage: $0 BUILD-DIR vhostuser|memif}
 skip() { echo "SKIP: $*"; exit 77; }
 fail() {
 	echo "FAIL: $*" >&2
+	[ -n "$tpid" ] && ! kill -0 "$tpid" 2>/dev/null &&
+		echo "(dpdk-testpmd, the peer, is gone: $(wait "$tpid"; echo "exit status $?"))" >&2
+	ss -xlp 2>/dev/null | grep "$tmp" >&2
 	ctl stats >&2 2>/dev/null
 	tail -15 "$tmp/tp.log" >&2
 	tail -15 "$tmp/vswitchd.log" >&2
@@ -93,6 +96,19 @@ flowing() { # both ports receive more within a second
 	[ "$(rx_of v0)" -gt $((a0 + 1000)) ] && [ "$(rx_of v1)" -gt $((b0 + 1000)) ]
 }
 
+# testpmd's mac-mode loop lives on the frames of its first burst: a burst
+# sent before testpmd's own side of a link is up is lost, and nothing
+# flows. The switch's side is up by then (links_up); inject again.
+start_flow() {
+	for _ in 1 2 3; do
+		tp "stop"
+		sleep 0.2
+		tp "start tx_first"
+		flowing && return 0
+	done
+	return 1
+}
+
 add_ports() {
 	ctl add-port br0 v0 --type "$type" --path "$tmp/vm0.sock" || fail "add v0"
 	ctl add-port br0 v1 --type "$type" --path "$tmp/vm1.sock" || fail "add v1"
@@ -120,9 +136,7 @@ if [ "$type" = memif ]; then
 	add_ports
 fi
 links_up
-sleep 0.5
-tp "start tx_first"
-flowing || fail "no traffic between the $type ports"
+start_flow || fail "no traffic between the $type ports"
 ctl macs br0 | grep -q "02:00:00:00:00:01 v0" || fail "peer 0 not learned on v0"
 ctl macs br0 | grep -q "02:00:00:00:00:02 v1" || fail "peer 1 not learned on v1"
 ctl stats --json | grep -q '"unicast":[1-9]' || fail "frames were not switched as unicast"
@@ -137,28 +151,20 @@ kill -0 "$dpid" || fail "vswitchd died with its peer"
 ctl show --json | grep -q '"link":"up"' && fail "link still up without a peer"
 start_testpmd
 links_up
-sleep 0.5
-tp "start tx_first"
-flowing || fail "no traffic after the peers came back"
-
-# Known problem: under the sanitizer build a restarted switch's memif
-# ports sometimes stay down (about one run in ten, only when run by meson);
-# the plain build checks this step every time.
-if [ "$type" = memif ] && grep -qa __asan_init "$build/tools/vswitchd"; then
-	tp "quit"
-	echo "PASS (memif restart step left to the plain build: known sanitizer-build flake)"
-	exit 0
-fi
+start_flow || fail "no traffic after the peers came back"
 
 echo "-- kill -9 the switch; the restarted one reconnects from its config"
+# testpmd stops forwarding first: DPDK's memif server unmaps a vanished
+# client's memory from its interrupt thread while its forwarding lcore may
+# still be in those rings, and then crashes (SIGSEGV, seen about one run
+# in ten) -- a fault of the peer, not of the switch, which would only
+# find nobody to reconnect to.
+[ "$type" = memif ] && tp "stop" && sleep 0.2
 kill -9 "$dpid"
 wait "$dpid" 2>/dev/null
 dpid=
 start_daemon
 links_up
-tp "stop"
-sleep 0.2
-tp "start tx_first"
-flowing || fail "no traffic after the switch restarted"
+start_flow || fail "no traffic after the switch restarted"
 tp "quit"
 echo "PASS"

@@ -687,10 +687,87 @@ test_config_restore(void)
 	(void)saved;
 }
 
+/* Resident set size in KiB (/proc/self/statm, second field, in pages). */
+static long
+rss_kib(void)
+{
+	long size = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Sends 'n' broadcasts from sources base.. base+n-1 into 'port'. */
+static void
+flood_sources(const char *port, unsigned int base, unsigned int n)
+{
+	uint8_t s[6], f[64];
+
+	for (unsigned int i = 0; i < n; i++) {
+		mac_of(base + i, s);
+		inject(port, f, frame(f, BCAST, s, -1, 60));
+		if (i % 32 == 31) {
+			run();
+			drain("out");
+			drain("lim");
+		}
+	}
+	run();
+	drain("out");
+	drain("lim");
+}
+
+/*
+ * The daemon's default table at full scale (slow suite: "mac-1m"): a
+ * port's default limit stops it at 65,536 MACs; a port without a
+ * practical limit fills all 1,048,576 entries, then the rest is counted
+ * as table_full and the process does not grow.
+ */
+static void
+test_mac_table_1m(void)
+{
+	struct vsw_port_config c = { .type = VSW_PORT_RING };
+	unsigned int cap = VSW_MAC_ENTRIES_DEFAULT;
+	long rss_full;
+
+	CHECK_OK(vsw_switch_add(vsw, "br0"));
+	snprintf(c.name, sizeof(c.name), "lim");
+	CHECK_OK(vsw_port_add(vsw, "br0", &c)); /* the default limit */
+	c.mac_limit = 4u << 20;
+	snprintf(c.name, sizeof(c.name), "big");
+	CHECK_OK(vsw_port_add(vsw, "br0", &c));
+	add_ring("br0", "out", 0, NULL, NULL);
+	CHECK_EQ(vsw->dp->macs.capacity, cap);
+	flood_sources("lim", 1u << 24, VSW_MAC_LIMIT_DEFAULT + 1000);
+	CHECK_EQ(vsw->dp->mac_count[vsw_port_find(vsw, "lim")->slot],
+		 VSW_MAC_LIMIT_DEFAULT);
+	CHECK_EQ(st("lim")->learn_limit, 1000);
+	flood_sources("big", 0, cap - VSW_MAC_LIMIT_DEFAULT);
+	CHECK_EQ(vsw->dp->macs.count, cap);
+	CHECK_EQ(swst("br0")->table_full, 0);
+	rss_full = rss_kib();
+	flood_sources("big", 2u << 24, 100000);
+	CHECK_EQ(vsw->dp->macs.count, cap);
+	CHECK_EQ(swst("br0")->table_full, 100000);
+	/* 100,000 more sources past the limit: no growth (1 MiB of slack
+	 * for the allocator's own bookkeeping). */
+	CHECK(rss_kib() - rss_full < 1024);
+	printf("MAC table: %u entries learned, 100000 more refused, RSS %ld "
+	       "MiB -> %ld MiB\n", vsw->dp->macs.count, rss_full / 1024,
+	       rss_kib() / 1024);
+	del_all();
+}
+
 int
 main(int argc, char **argv)
 {
 	struct vsw_options o = { .mac_table_entries = MAC_TABLE, .mbufs = 4095 };
+	bool big = argc > 1 && !strcmp(argv[1], "mac-1m");
 	char prefix[64];
 	int err;
 
@@ -704,7 +781,13 @@ main(int argc, char **argv)
 	tpool = rte_pktmbuf_pool_create("test_pool", 8191, 0, 0, 10240,
 					SOCKET_ID_ANY);
 	CHECK(tpool != NULL);
+	if (big)
+		o.mac_table_entries = 0; /* the daemon's default */
 	CHECK_OK(vsw_create(&o, &vsw));
+	if (big) {
+		RUN_TEST(test_mac_table_1m);
+		goto out;
+	}
 	RUN_TEST(test_learning_unicast);
 	RUN_TEST(test_vlan_access_isolation);
 	RUN_TEST(test_vlan_trunk);
@@ -718,6 +801,7 @@ main(int argc, char **argv)
 	RUN_TEST(test_capture);
 	RUN_TEST(test_changes_while_traffic_flows);
 	RUN_TEST(test_config_restore);
+out:
 	vsw_destroy(vsw);
 	rte_mempool_free(tpool);
 	vsw_eal_fini();

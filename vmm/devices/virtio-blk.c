@@ -84,19 +84,37 @@ blk_req_finish(struct vmm_blk_dev *d, struct blk_req *r, uint8_t status)
 	d->free_reqs = r;
 }
 
+/*
+ * Request slots are big (two iovec arrays of a chain's maximum length),
+ * so they are taken from the array in order only when no used one is
+ * free: slots a guest never needed at once are never touched and cost
+ * no memory (the array is 2 MiB of mostly untouched calloc'ed pages).
+ */
+static bool
+has_slot(const struct vmm_blk_dev *d)
+{
+	return d->free_reqs || d->nfresh < BLK_QUEUE_SIZE;
+}
+
 /* Pops and starts requests while slots last; false if the queue broke. */
 static bool
 process_queue(struct vmm_blk_dev *d)
 {
 	struct vmm_vq *vq = &d->vdev.vq[0];
 
-	while (d->free_reqs && !vq->broken) {
-		struct blk_req *r = d->free_reqs;
+	while (has_slot(d) && !vq->broken) {
+		struct blk_req *r = d->free_reqs ? d->free_reqs
+						 : &d->reqs[d->nfresh];
 		int n = vmm_vq_pop(vq, &r->elem);
 
 		if (n <= 0)
 			break;
-		d->free_reqs = r->next_free;
+		if (r == d->free_reqs) {
+			d->free_reqs = r->next_free;
+		} else {
+			d->nfresh++;
+			r->dev = d;
+		}
 		d->inflight++;
 		if (blk_req_start(d, r) < 0) {
 			vq->broken = true;
@@ -141,7 +159,7 @@ poll_briefly(struct vmm_blk_dev *d)
 		return false;
 	do {
 		cq = d->be->ops->has_completions(d->be);
-		avail = d->free_reqs && vmm_vq_has_work(vq);
+		avail = has_slot(d) && vmm_vq_has_work(vq);
 	} while (!cq && !avail && clock_mono_ns() < end);
 	if (!cq && !avail)
 		return false;
@@ -211,7 +229,7 @@ io_thread(void *arg)
 		   them again and look once more (a kick may have been saved). */
 		if (ok && !stopping) {
 			vmm_vq_set_notify(vq, true);
-			if (vmm_vq_has_work(vq) && d->free_reqs) {
+			if (vmm_vq_has_work(vq) && has_slot(d)) {
 				vmm_vq_set_notify(vq, false);
 				ok = process_queue(d);
 				flush_batch(d);
@@ -250,17 +268,14 @@ blk_start(struct vmm_virtio_dev *v)
 {
 	struct vmm_blk_dev *d = to_blk(v);
 	struct epoll_event ev = { .events = EPOLLIN };
+	char name[16];
 	uint64_t n;
 	int err;
 
 	if (read(d->stop_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return -errno;
 	d->free_reqs = NULL;
-	for (int i = BLK_QUEUE_SIZE - 1; i >= 0; i--) {
-		d->reqs[i].dev = d;
-		d->reqs[i].next_free = d->free_reqs;
-		d->free_reqs = &d->reqs[i];
-	}
+	d->nfresh = 0;
 	d->inflight = 0;
 	ev.data.fd = d->vdev.vq[0].kick_fd;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0 &&
@@ -269,6 +284,8 @@ blk_start(struct vmm_virtio_dev *v)
 	err = pthread_create(&d->thread, NULL, io_thread, d);
 	if (err)
 		return -err;
+	snprintf(name, sizeof(name), "blk%u", d->index);
+	pthread_setname_np(d->thread, name);
 	d->running = true;
 	/* Requests queued before DRIVER_OK: look once. */
 	n = 1;

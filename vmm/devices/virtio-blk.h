@@ -15,15 +15,16 @@
 #define BLK_QUEUE_SIZE 256
 #define BLK_SEG_MAX 254
 
+/* The small fields first: a short chain touches two pages of a slot. */
 struct blk_req {
 	struct vmm_blk_io io;
-	struct vmm_vq_elem elem;
 	struct vmm_blk_dev *dev;
 	uint8_t *status;            /* the last writable byte of the chain */
 	uint32_t type;
 	uint32_t written;           /* bytes reported in the used ring */
-	struct iovec data[VQ_MAX_IOV];
 	struct blk_req *next_free;
+	struct vmm_vq_elem elem;
+	struct iovec data[VQ_MAX_IOV];
 };
 
 struct vmm_blk_dev {
@@ -39,7 +40,8 @@ struct vmm_blk_dev {
 	int epfd;
 	int stop_fd;
 	struct blk_req *reqs;
-	struct blk_req *free_reqs;
+	struct blk_req *free_reqs;  /* slots used before and free again */
+	unsigned int nfresh;        /* reqs[nfresh..] never used yet */
 	unsigned int inflight;
 	bool need_notify;
 	/* counters, written by the I/O thread */

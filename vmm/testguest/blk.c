@@ -369,6 +369,7 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 {
 	uint64_t ops = tg_arg_u64("blkbench", 10000), rnd = 12345, done = 0;
 	uint64_t issued = 0, pages, errors = 0, depth_sum = 0, rounds = 0;
+	uint64_t irq0, kick0;
 	bool poll = tg_arg("blkpoll") != NULL;
 	bool spin = tg_arg("blkspin") != NULL;
 	/* haltpoll=US: poll that long before halting, as Linux guests
@@ -403,6 +404,8 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 	if (coalesce < 1)
 		coalesce = 1;
 	tg_printf("blkbench: start %lu ops depth %u, poll %lu tsc\n", ops, depth, haltpoll);
+	irq0 = tg_irq_count(d->v.vq[0].vector);
+	kick0 = d->v.vq[0].kicks;
 	while (done < ops) {
 		bool added = false;
 
@@ -443,7 +446,9 @@ tg_blk_bench(struct tg_pci_dev *devs, int n)
 		} while ((s = reap_poll(d)) >= 0);
 	}
 	tg_printf("blkbench: done %lu ops, %lu errors, %lu in flight on "
-		  "average when a completion arrived\n", done, errors,
-		  depth_sum / (rounds ? rounds : 1));
+		  "average when a completion arrived, %lu kicks, %lu "
+		  "interrupts\n", done, errors, depth_sum / (rounds ? rounds : 1),
+		  d->v.vq[0].kicks - kick0,
+		  tg_irq_count(d->v.vq[0].vector) - irq0);
 	return errors != 0;
 }

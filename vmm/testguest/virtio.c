@@ -194,6 +194,7 @@ tg_vq_kick(struct tg_vq *q)
 	} else if (*(volatile uint16_t *)q->used & 1) {
 		return;
 	}
+	q->kicks++;
 	mmio_write16(q->notify, q->index);
 }
 

@@ -50,6 +50,7 @@ struct tg_vq {
 	unsigned int vector;
 	bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	uint16_t kicked_avail;    /* avail index at the last kick */
+	uint64_t kicks;           /* notifications actually written */
 };
 
 struct tg_buf {
