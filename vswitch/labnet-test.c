@@ -832,9 +832,9 @@ test_shaping_in_the_data_path(void)
 	struct vsw_port_config c = { .type = VSW_PORT_RING };
 	char err[128];
 	struct pkt k;
-	uint64_t t0, t1 = 0, sent = 0;
+	uint64_t t0, t1 = 0, prev, stalled = 0, sent = 0;
 	unsigned int got = 0;
-	double ms;
+	double ms, lost;
 
 	CHECK_OK(vsw_switch_add(vsw, "br0"));
 	snprintf(c.name, sizeof(c.name), "a");
@@ -857,9 +857,9 @@ test_shaping_in_the_data_path(void)
 	inject("b", &k);
 	run();
 	drain("a");
-	t0 = rte_rdtsc();
-	/* 40 frames of 1000 bytes offered at once: 3 go at once (burst,
-	 * overdrawn by one), the rest at 1 per ms. */
+	/* 40 frames of 1000 bytes offered at once: 3 go at once (the
+	 * burst, no overdraft), the rest at 1 per ms from the first poll
+	 * (the clock starts there: injecting takes a while under ASan). */
 	for (int i = 0; i < 40; i++) {
 		char pl[1000 - 42 + 1];
 
@@ -869,20 +869,34 @@ test_shaping_in_the_data_path(void)
 		inject("a", &k);
 		sent++;
 	}
+	t0 = rte_rdtsc();
 	vsw_dp_poll(vsw);
 	vsw_dp_poll(vsw);
 	got = drain("b");
 	/* Unless this machine stalled us for a millisecond or more. */
-	CHECK(got >= 3 && got <= 4 + (rte_rdtsc() - t0) * 1000 / vsw->tsc_hz);
+	CHECK(got >= 3 && got <= 3 + (rte_rdtsc() - t0) * 1000 / vsw->tsc_hz);
+	/*
+	 * A poll more than 2 ms after the one before may lose the time over
+	 * that for good (the bucket holds 3 ms, up to 1 ms of it may be
+	 * held already): what this loaded machine took from us is measured
+	 * here, apart from the shaper.
+	 */
+	prev = t0;
 	while (rte_rdtsc() - t0 < vsw->tsc_hz / 50) { /* 20 ms */
 		t1 = rte_rdtsc();
+		if (t1 - prev > 2 * vsw->tsc_hz / 1000)
+			stalled += t1 - prev - 2 * vsw->tsc_hz / 1000;
+		prev = t1;
 		vsw_dp_poll(vsw);
 		got += drain("b");
 	}
-	/* At 1 MB/s one frame a millisecond, plus the burst's 3 or 4. */
+	/* At 1 MB/s one frame a millisecond, plus the burst's 3. */
 	ms = (double)(t1 - t0) * 1000 / (double)vsw->tsc_hz;
-	printf("   %u frames after %.2f ms\n", got, ms);
-	CHECK(got >= 3 + (unsigned int)ms - 1 && got <= 4 + (unsigned int)ms + 1);
+	lost = (double)stalled * 1000 / (double)vsw->tsc_hz;
+	printf("   %u frames after %.2f ms (%.2f ms lost to stalls)\n", got, ms,
+	       lost);
+	CHECK(got >= 2 + (unsigned int)(ms - lost) &&
+	      got <= 3 + (unsigned int)ms + 1);
 	/* Unshaping lets the rest out at once. */
 	c = vsw_port_find(vsw, "b")->cfg;
 	memset(&c.shape_out, 0, sizeof(c.shape_out));
