@@ -33,6 +33,11 @@ struct vsw_capture {
 	rte_pcapng_t *pcapng;
 	uint64_t limit;             /* frames; 0 = no limit */
 	uint32_t snaplen;
+	/* rte_pcapng turns TSC into time with DPDK's rounded TSC rate:
+	 * stamps are rescaled around 'tsc_base' so the switch's measured
+	 * rate holds (a 0.2 % slow clock shows a shaper 0.2 % fast). */
+	uint64_t tsc_base;
+	uint64_t tsc_scale;         /* DPDK's Hz / ours, 32.32 */
 	uint64_t queued;            /* data plane: frames handed to the ring */
 	uint64_t written;           /* writer thread */
 	pthread_t thread;
@@ -46,7 +51,10 @@ void
 vsw_capture_frames(struct vsw_capture *c, struct vsw_port_rt *rt, uint16_t eth,
 		   struct rte_mbuf **pkts, uint16_t n, int dir)
 {
-	uint64_t ts = rte_get_tsc_cycles();
+	uint64_t now = rte_get_tsc_cycles();
+	uint64_t ts = c->tsc_base +
+		      (uint64_t)(((unsigned __int128)(now - c->tsc_base) *
+				  c->tsc_scale) >> 32);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *copy;
@@ -133,6 +141,9 @@ vsw_capture_start(struct vsw *vsw, const char *port, const char *file,
 	c->limit = count;
 	/* Packet buffers hold < 64 KiB: the largest frame (MTU 9600) is enough. */
 	c->snaplen = MIN(snaplen, VSW_MTU_MAX + 22);
+	c->tsc_base = vsw->tsc_base;
+	c->tsc_scale = (uint64_t)(((unsigned __int128)rte_get_tsc_hz() << 32) /
+				  vsw->tsc_hz);
 	snprintf(c->file, sizeof(c->file), "%s", file);
 	snprintf(name, sizeof(name), "vsw_capr%u", seq);
 	c->ring = rte_ring_create(name, CAP_RING, SOCKET_ID_ANY,

@@ -123,21 +123,28 @@ struct vsw_ct_key {
 
 #define VSW_CT_F_FORWARD 0x01    /* created by a port forward (outside opened it) */
 
+/*
+ * Two cache lines: everything an established packet reads and writes
+ * but its counters in the first (checked from the bulk lookup's
+ * prefetch), counters and TCP windows in the second. The remote end is
+ * key[VSW_CT_DIR_IN].dst/.dport.
+ */
 struct vsw_ct_entry {
 	struct vsw_ct_key key[2];   /* [VSW_CT_DIR_IN], [VSW_CT_DIR_OUT] */
-	uint32_t in_ip, nat_ip, remote_ip;
-	uint16_t in_port, nat_port, remote_port;
+	uint64_t expires;           /* TSC */
+	uint32_t in_ip, nat_ip;
+	uint16_t in_port, nat_port;
 	uint8_t proto;
 	uint8_t state;              /* enum vsw_ct_state */
 	uint8_t flags;
 	uint8_t in_use;
-	uint16_t net;               /* network index */
-	uint16_t uplink;            /* uplink port slot */
+	uint8_t net;                /* network index (< VSW_MAX_NETS) */
+	uint8_t uplink;             /* uplink port slot (< VSW_MAX_PORTS) */
 	uint8_t in_mac[6];          /* the inside host's MAC; zero = ask ARP */
-	uint64_t expires;           /* TSC */
+	/* second line */
 	uint64_t pkts[2], bytes[2];
 	struct vsw_tcp_track tcp;
-};
+} __attribute__((aligned(64)));
 
 struct vsw_ct_stats {
 	uint64_t created, expired, deleted;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vswitch/vsw-internal.h"
 
@@ -129,6 +130,28 @@ vsw_port_stats_json(struct vsw_port *p, struct json_writer *w)
 	}
 	json_obj_end(w);
 	json_u64(w, "dropped", total);
+	for (int dir = 0; dir < 2; dir++) {
+		const struct vsw_shape_config *sc = dir ? &p->cfg.shape_out
+							: &p->cfg.shape_in;
+		struct vsw_shaper_account a;
+		struct timespec ts;
+
+		if (!sc->avg_bps || !p->rt->shaper[dir].q)
+			continue;
+		/* The switch's own account: rates checked against a clock
+		 * need neither the sender's goodput nor this call's delay. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		vsw_shaper_account(&p->rt->shaper[dir], rte_rdtsc(), &a);
+		json_obj_begin(w, dir ? "shaper_out" : "shaper_in");
+		json_u64(w, "at_ns", (uint64_t)ts.tv_sec * 1000000000ull +
+					     (uint64_t)ts.tv_nsec);
+		json_u64(w, "sent_frames", a.sent_frames);
+		json_u64(w, "sent_bytes", a.sent_bytes);
+		json_u64(w, "unused_idle_bytes", a.unused_idle);
+		json_u64(w, "unused_busy_bytes", a.unused_busy);
+		json_u64(w, "queued", a.queued);
+		json_obj_end(w);
+	}
 }
 
 void

@@ -375,6 +375,8 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	bool have_s = false, have_d = false;
 	uint64_t bytes = 0;
 
+	if (unlikely(nnets))
+		vsw_router_prefetch(dp, cfg, in, -1, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct vsw_frame fr;
@@ -480,6 +482,7 @@ uplink_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	struct vsw_port_rt *rt = cfg->port[slot].rt;
 	uint64_t bytes = 0;
 
+	vsw_router_prefetch(dp, cfg, &cfg->port[slot], slot, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
@@ -742,6 +745,7 @@ vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now)
 			uplink_burst(vsw, dp, cfg, slot, pkts, n);
 		else
 			switch_burst(vsw, dp, cfg, slot, pkts, n, now);
+		dp->ct_nhint = 0; /* the hints were for this burst only */
 		vsw_dp_flush_tx(vsw, cfg, dp);
 	}
 	if (unlikely(cfg->nshaped_out)) {

@@ -537,6 +537,29 @@ test_nat_udp(void)
 	CHECK_EQ(nst(n)->nat_out, 3);
 	CHECK_EQ(nst(n)->nat_in, 3);
 	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 3);
+	/*
+	 * One burst: three frames of a new flow and one of an established
+	 * one. The burst's bulk lookup missed the new flow for all three:
+	 * the second and third must find the connection the first made.
+	 */
+	for (int i = 0; i < 3; i++) {
+		mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 41000, 53, "burst", true);
+		inject("lan", &k);
+	}
+	mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 40000, 53, "again", true);
+	inject("lan", &k);
+	run();
+	for (int i = 0; i < 4; i++) {
+		struct pkt o;
+
+		CHECK(take_ip("wan", &o));
+		CHECK_EQ(g32(o.f + 26), UPLINK);
+		CHECK_EQ(g16(o.f + 34), i < 3 ? 41000 : 40000);
+		check_sums(o.f);
+	}
+	CHECK_EQ(drain("wan"), 0);
+	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 4);
+	CHECK_EQ(vsw_ct_stats(vsw->dp->ct)->created, 4);
 	/* Unsolicited traffic from outside goes nowhere. */
 	mk_udp(&k, wan_mac, router_mac, REMOTE, UPLINK, 53, 45000, "x", true);
 	inject("wan", &k);
@@ -809,9 +832,9 @@ test_shaping_in_the_data_path(void)
 	struct vsw_port_config c = { .type = VSW_PORT_RING };
 	char err[128];
 	struct pkt k;
-	uint64_t t0, t1 = 0, sent = 0;
+	uint64_t t0, t1 = 0, prev, stalled = 0, sent = 0;
 	unsigned int got = 0;
-	double ms;
+	double ms, lost;
 
 	CHECK_OK(vsw_switch_add(vsw, "br0"));
 	snprintf(c.name, sizeof(c.name), "a");
@@ -834,9 +857,9 @@ test_shaping_in_the_data_path(void)
 	inject("b", &k);
 	run();
 	drain("a");
-	t0 = rte_rdtsc();
-	/* 40 frames of 1000 bytes offered at once: 3 go at once (burst,
-	 * overdrawn by one), the rest at 1 per ms. */
+	/* 40 frames of 1000 bytes offered at once: 3 go at once (the
+	 * burst, no overdraft), the rest at 1 per ms from the first poll
+	 * (the clock starts there: injecting takes a while under ASan). */
 	for (int i = 0; i < 40; i++) {
 		char pl[1000 - 42 + 1];
 
@@ -846,20 +869,34 @@ test_shaping_in_the_data_path(void)
 		inject("a", &k);
 		sent++;
 	}
+	t0 = rte_rdtsc();
 	vsw_dp_poll(vsw);
 	vsw_dp_poll(vsw);
 	got = drain("b");
 	/* Unless this machine stalled us for a millisecond or more. */
-	CHECK(got >= 3 && got <= 4 + (rte_rdtsc() - t0) * 1000 / vsw->tsc_hz);
+	CHECK(got >= 3 && got <= 3 + (rte_rdtsc() - t0) * 1000 / vsw->tsc_hz);
+	/*
+	 * A poll more than 2 ms after the one before may lose the time over
+	 * that for good (the bucket holds 3 ms, up to 1 ms of it may be
+	 * held already): what this loaded machine took from us is measured
+	 * here, apart from the shaper.
+	 */
+	prev = t0;
 	while (rte_rdtsc() - t0 < vsw->tsc_hz / 50) { /* 20 ms */
 		t1 = rte_rdtsc();
+		if (t1 - prev > 2 * vsw->tsc_hz / 1000)
+			stalled += t1 - prev - 2 * vsw->tsc_hz / 1000;
+		prev = t1;
 		vsw_dp_poll(vsw);
 		got += drain("b");
 	}
-	/* At 1 MB/s one frame a millisecond, plus the burst's 3 or 4. */
+	/* At 1 MB/s one frame a millisecond, plus the burst's 3. */
 	ms = (double)(t1 - t0) * 1000 / (double)vsw->tsc_hz;
-	printf("   %u frames after %.2f ms\n", got, ms);
-	CHECK(got >= 3 + (unsigned int)ms - 1 && got <= 4 + (unsigned int)ms + 1);
+	lost = (double)stalled * 1000 / (double)vsw->tsc_hz;
+	printf("   %u frames after %.2f ms (%.2f ms lost to stalls)\n", got, ms,
+	       lost);
+	CHECK(got >= 2 + (unsigned int)(ms - lost) &&
+	      got <= 3 + (unsigned int)ms + 1);
 	/* Unshaping lets the rest out at once. */
 	c = vsw_port_find(vsw, "b")->cfg;
 	memset(&c.shape_out, 0, sizeof(c.shape_out));

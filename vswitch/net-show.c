@@ -361,7 +361,8 @@ vsw_conntrack_json(struct vsw *vsw, const char *name, uint32_t max,
 		json_str(w, "state", vsw_ct_state_name(e->state));
 		endpoint(w, "inside", e->in_ip, e->in_port, e->proto);
 		endpoint(w, "outside", e->nat_ip, e->nat_port, e->proto);
-		endpoint(w, "remote", e->remote_ip, e->remote_port, e->proto);
+		endpoint(w, "remote", e->key[VSW_CT_DIR_IN].dst,
+			 e->key[VSW_CT_DIR_IN].dport, e->proto);
 		if (e->proto == VSW_IPPROTO_ICMP) {
 			json_u64(w, "id", e->in_port);
 			json_u64(w, "outside_id", e->nat_port);

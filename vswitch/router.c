@@ -220,10 +220,10 @@ static bool
 port_forwarded(const struct vsw_cfg *cfg, uint16_t uplink, uint8_t proto,
 	       uint16_t port)
 {
-	for (unsigned int i = 0; i < VSW_MAX_NETS; i++) {
-		const struct vsw_dp_net *n = &cfg->net[i];
+	for (unsigned int i = 0; i < cfg->nnets; i++) {
+		const struct vsw_dp_net *n = &cfg->net[cfg->nets[i]];
 
-		if (!n->active || n->uplink != (int16_t)uplink)
+		if (n->uplink != (int16_t)uplink)
 			continue;
 		for (unsigned int k = 0; k < n->nfwd; k++)
 			if (n->fwd[k].proto == proto &&
@@ -271,12 +271,12 @@ static bool
 in_other_net(const struct vsw_cfg *cfg, const struct vsw_dp_net *self,
 	     uint32_t ip)
 {
-	for (unsigned int i = 0; i < VSW_MAX_NETS; i++) {
-		const struct vsw_dp_net *n = &cfg->net[i];
+	unsigned int me = net_index(cfg, self);
 
-		if (n->active && n != self && (ip & n->mask) == n->subnet)
+	for (unsigned int i = 0; i < cfg->nnets; i++)
+		if ((ip & cfg->net_prefix[i].mask) == cfg->net_prefix[i].subnet &&
+		    cfg->nets[i] != me)
 			return true;
-	}
 	return false;
 }
 
@@ -297,6 +297,114 @@ key_of(struct vsw_ct_key *k, const struct vsw_ip_pkt *p, uint16_t zone)
 	k->dport = p->dport;
 	k->proto = p->proto;
 	k->zone = zone;
+}
+
+_Static_assert(VSW_MAX_NETS <= 256 && VSW_MAX_PORTS <= 256,
+	       "a connection keeps its network and uplink in a byte each");
+
+/*
+ * The key 'f' (a received frame) would be looked up with, if it is a
+ * NAT candidate: an untagged IPv4 TCP/UDP/ICMP-echo packet to a
+ * network's gateway MAC from a switch port, or to the address of
+ * uplink 'uplink'. Only a guess: the input path checks everything again.
+ */
+static bool
+hint_key(const struct vsw_cfg *cfg, const struct vsw_dp_port *in, int uplink,
+	 uint8_t *f, uint32_t len, struct vsw_ct_key *k)
+{
+	const struct vsw_dp_net *net = NULL;
+	struct vsw_ip_pkt p;
+	struct vsw_frame fr;
+
+	if (len < VSW_ETH_HLEN + 20 || vsw_get16(f + 12) != VSW_ETHERTYPE_IPV4)
+		return false;
+	if (uplink < 0) {
+		if (vsw_frame_parse(f, len, &in->vlan, in->max_frame, &fr) ||
+		    fr.tagged)
+			return false;
+		net = vsw_cfg_net(cfg, &cfg->sw[in->sw], fr.vid);
+		if (!net || memcmp(f, net->gw_mac, 6))
+			return false;
+	}
+	if (vsw_ip_parse(f, len, &p) != VSW_L3_OK)
+		return false;
+	if (p.proto != VSW_IPPROTO_TCP && p.proto != VSW_IPPROTO_UDP &&
+	    (p.proto != VSW_IPPROTO_ICMP ||
+	     (p.icmp_type != VSW_ICMP_ECHO && p.icmp_type != VSW_ICMP_ECHO_REPLY)))
+		return false;
+	if (net) {
+		if (p.dst == net->gw_ip)
+			return false;
+		key_of(k, &p, (uint16_t)(net_index(cfg, net) + 1));
+	} else {
+		if (p.dst != in->addr)
+			return false;
+		key_of(k, &p, (uint16_t)(VSW_CT_ZONE_UPLINK | uplink));
+	}
+	return true;
+}
+
+void
+vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
+		    const struct vsw_dp_port *in, int uplink,
+		    struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct vsw_ct_key *keys[VSW_BURST];
+	struct vsw_ct_entry *e[VSW_BURST];
+	int dirs[VSW_BURST];
+	uint16_t k = 0;
+
+	dp->ct_nhint = 0;
+	dp->ct_hint_pos = 0;
+	for (uint16_t i = 0; i < n && k < VSW_BURST; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (!hint_key(cfg, in, uplink, rte_pktmbuf_mtod(m, uint8_t *),
+			      rte_pktmbuf_data_len(m), &dp->ct_hint_key[k]))
+			continue;
+		dp->ct_hint[k].m = m;
+		keys[k] = &dp->ct_hint_key[k];
+		k++;
+	}
+	if (!k)
+		return;
+	vsw_ct_lookup_bulk(dp->ct, keys, k, e, dirs, dp->now);
+	for (uint16_t i = 0; i < k; i++) {
+		dp->ct_hint[i].e = e[i];
+		dp->ct_hint[i].dir = e[i] ? dirs[i] : 0;
+	}
+	dp->ct_nhint = k;
+	dp->ct_hint_created = vsw_ct_stats(dp->ct)->created;
+}
+
+/*
+ * The connection of key 'k' for frame 'm': from the burst's bulk lookup
+ * when it covered 'm' and still holds (the entry unchanged, or no
+ * connection made since a miss), else looked up now.
+ */
+static struct vsw_ct_entry *
+ct_find(struct vsw_dp *dp, const struct rte_mbuf *m, const struct vsw_ct_key *k,
+	int *dir)
+{
+	for (uint16_t i = dp->ct_hint_pos; i < dp->ct_nhint; i++) {
+		const struct vsw_ct_hint *h = &dp->ct_hint[i];
+		struct vsw_ct_entry *e = h->e;
+
+		if (h->m != m)
+			continue;
+		dp->ct_hint_pos = (uint16_t)(i + 1);
+		if (memcmp(&dp->ct_hint_key[i], k, sizeof(*k)))
+			break;
+		if (e && e->in_use && dp->now <= e->expires &&
+		    !memcmp(&e->key[h->dir], k, sizeof(*k))) {
+			*dir = h->dir;
+			return e;
+		}
+		if (!e && vsw_ct_stats(dp->ct)->created == dp->ct_hint_created)
+			return NULL;
+		break;
+	}
+	return vsw_ct_lookup(dp->ct, k, dir, dp->now);
 }
 
 /* A new connection from inside 'net' for the packet 'p'; NULL if refused. */
@@ -332,8 +440,6 @@ nat_new(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	e->in_port = p->sport;
 	e->nat_ip = up->addr;
 	e->nat_port = (uint16_t)port;
-	e->remote_ip = p->dst;
-	e->remote_port = p->dport;
 	e->proto = p->proto;
 	e->net = (uint16_t)net_index(cfg, net);
 	e->uplink = (uint16_t)net->uplink;
@@ -428,7 +534,7 @@ nat_out(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	}
 	up = &cfg->port[net->uplink];
 	key_of(&k, p, (uint16_t)(net_index(cfg, net) + 1));
-	e = vsw_ct_lookup(dp->ct, &k, &dir, dp->now);
+	e = ct_find(dp, m, &k, &dir);
 	if (!e) {
 		if (p->proto == VSW_IPPROTO_TCP &&
 		    (p->tcp_flags & (VSW_TCP_SYN | VSW_TCP_ACK | VSW_TCP_RST)) !=
@@ -663,7 +769,8 @@ forward_new(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
 	    const struct vsw_ip_pkt *p, const struct vsw_ct_key *out_key,
 	    const struct vsw_dp_net **net_out)
 {
-	for (unsigned int i = 0; i < VSW_MAX_NETS; i++) {
+	for (unsigned int j = 0; j < cfg->nnets; j++) {
+		unsigned int i = cfg->nets[j];
 		const struct vsw_dp_net *n = &cfg->net[i];
 		struct vsw_ct_key in_key;
 		struct vsw_ct_entry *e;
@@ -692,8 +799,6 @@ forward_new(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
 			e->in_port = fw->inside_port;
 			e->nat_ip = p->dst;
 			e->nat_port = p->dport;
-			e->remote_ip = p->src;
-			e->remote_port = p->sport;
 			e->proto = p->proto;
 			e->net = (uint16_t)i;
 			e->uplink = slot;
@@ -731,7 +836,7 @@ uplink_ip(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		return;
 	}
 	key_of(&k, p, (uint16_t)(VSW_CT_ZONE_UPLINK | slot));
-	e = vsw_ct_lookup(dp->ct, &k, &dir, dp->now);
+	e = ct_find(dp, m, &k, &dir);
 	if (e) {
 		net = &cfg->net[e->net];
 		if (!net->active || net->uplink != (int16_t)slot) {

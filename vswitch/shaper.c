@@ -78,6 +78,32 @@ refill(int64_t tok, uint64_t rate, uint64_t gap, int64_t depth)
 	return tok + (int64_t)add;
 }
 
+/* Whole bytes of tokens a refill of 'gap' would spill over 'depth'. */
+static inline uint64_t
+spill(int64_t tok, uint64_t rate, uint64_t gap, int64_t depth)
+{
+	unsigned __int128 add = (unsigned __int128)rate * gap;
+	unsigned __int128 room = (unsigned __int128)(depth - tok);
+
+	return add > room ? (uint64_t)((add - room) >> FP) : 0;
+}
+
+void
+vsw_shaper_account(const struct vsw_shaper *s, uint64_t now,
+		   struct vsw_shaper_account *a)
+{
+	uint64_t over = 0;
+
+	if (now > s->last)
+		over = spill(s->tok_avg, s->rate_avg,
+			     MIN(now - s->last, s->max_gap), s->depth_avg);
+	a->sent_frames = s->sent_frames;
+	a->sent_bytes = s->sent_bytes;
+	a->unused_idle = s->unused_idle + (s->backlogged ? 0 : over);
+	a->unused_busy = s->unused_busy + (s->backlogged ? over : 0);
+	a->queued = s->count;
+}
+
 unsigned int
 vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 		   unsigned int max)
@@ -87,6 +113,15 @@ vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 
 	if (now > s->last) {
 		gap = MIN(now - s->last, s->max_gap);
+		uint64_t over = spill(s->tok_avg, s->rate_avg, gap,
+				      s->depth_avg);
+
+		if (unlikely(over)) {
+			if (s->backlogged)
+				s->unused_busy += over;
+			else
+				s->unused_idle += over;
+		}
 		s->tok_avg = refill(s->tok_avg, s->rate_avg, gap, s->depth_avg);
 		/*
 		 * While frames waited, the peak bucket may fill up to the
@@ -95,16 +130,42 @@ vsw_shaper_dequeue(struct vsw_shaper *s, uint64_t now, void **out,
 		 * long-run average holds. After an idle spell it holds 10 ms
 		 * at peak as usual, so a new burst never outruns the peak.
 		 */
-		int64_t pdepth = s->backlogged ? s->depth_catchup : s->depth_peak;
+		if (s->backlogged) {
+			s->tok_peak = refill(s->tok_peak, s->rate_peak, gap,
+					     s->depth_catchup);
+		} else if (s->tok_peak > s->depth_peak) {
+			/*
+			 * Catch-up credit left when the queue ran dry: kept
+			 * across the moment until the next frames arrive (a
+			 * catch-up often empties the queue faster than the port
+			 * refills it), spent by idle time at the peak rate, so
+			 * after a real idle spell the bucket holds 10 ms again.
+			 */
+			unsigned __int128 idle = (unsigned __int128)s->rate_peak * gap;
 
-		if (s->tok_peak > pdepth)
-			s->tok_peak = pdepth;
-		s->tok_peak = refill(s->tok_peak, s->rate_peak, gap, pdepth);
+			s->tok_peak = idle >= (unsigned __int128)(s->tok_peak -
+								  s->depth_peak)
+				? s->depth_peak : s->tok_peak - (int64_t)idle;
+		} else {
+			s->tok_peak = refill(s->tok_peak, s->rate_peak, gap,
+					     s->depth_peak);
+		}
 		s->last = now;
 	}
-	while (n < max && s->count && s->tok_avg >= 0 && s->tok_peak >= 0) {
+	while (n < max && s->count) {
 		struct vsw_shaper_item *it = &s->q[s->head];
 		int64_t cost = (int64_t)it->len << FP;
+
+		/*
+		 * A frame leaves only when both buckets hold its whole
+		 * length (or are full, for a frame longer than a bucket):
+		 * no overdraft, so over any span the port sends at most
+		 * burst + avg * t, and a capture's timestamps (taken when
+		 * the burst is handed to the port) keep a frame of margin.
+		 */
+		if (s->tok_avg < MIN(cost, s->depth_avg) ||
+		    s->tok_peak < MIN(cost, s->depth_peak))
+			break;
 
 		s->tok_avg -= cost;
 		s->tok_peak -= cost;

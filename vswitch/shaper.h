@@ -4,10 +4,11 @@
  * average rate with the burst as its depth, the peak rate with a depth of
  * 10 ms at peak or two full frames, whichever is more) in front of a FIFO.
  * While frames wait the peak bucket may fill up to the burst, so time a
- * held-up data plane lost is made up. A frame leaves when both buckets
- * are non-negative and takes its length
- * from both, so a bucket overdraws by at most one frame: over any span t
- * the port sends at most burst + avg * t + one frame. Frames that find
+ * held-up data plane lost is made up (credit left when the queue runs
+ * dry is spent by idle time). A frame leaves when both buckets hold its
+ * length (a frame longer than a bucket: when it is full) and takes it
+ * from both: over any span t the port sends at most burst + avg * t
+ * (+ one frame only for frames longer than the burst). Frames that find
  * the FIFO full are refused (the caller drops and counts them).
  *
  * Pure: frames are opaque pointers with a length; time is TSC cycles
@@ -16,10 +17,10 @@
  *
  * Worked example: avg 8 Mbit/s (10^6 B/s), peak 16 Mbit/s, burst 10000
  * bytes, 1500-byte frames queued after a long pause. The average bucket
- * holds 10000 B, the peak bucket 20000 B (10 ms at peak): the first seven
- * frames leave at once (the average bucket is then 500 B overdrawn), from
+ * holds 10000 B, the peak bucket 20000 B (10 ms at peak): the first six
+ * frames leave at once (1000 B are left in the average bucket), from
  * then on one frame per 1.5 ms (average rate). With burst 100000 B the
- * peak bucket would empty first: 14 frames at once, then one every
+ * peak bucket would empty first: 13 frames at once, then one every
  * 0.75 ms (peak rate) until the average bucket, losing 1 B/us net, runs
  * out after about 80 ms; then the average rate.
  */
@@ -52,7 +53,24 @@ struct vsw_shaper {
 	struct vsw_shaper_item *q;      /* VSW_SHAPER_QMAX items, caller memory */
 	uint64_t sent_frames, sent_bytes;
 	uint64_t refused;               /* queue full */
+	/*
+	 * Average-bucket tokens (bytes) that overflowed its depth: while
+	 * nothing waited (the port had less to send than the rate), or while
+	 * frames waited (the data plane was away longer than the burst
+	 * lasts). Over any span, rate * span = sent + both + the change of
+	 * the bucket (within burst + one frame): what a test of the rate
+	 * checks without trusting the sender to keep up.
+	 */
+	uint64_t unused_idle, unused_busy;
 };
+
+/* The counters as of 'now' (what a dequeue then would have accounted). */
+struct vsw_shaper_account {
+	uint64_t sent_frames, sent_bytes, unused_idle, unused_busy;
+	uint32_t queued;
+};
+void vsw_shaper_account(const struct vsw_shaper *s, uint64_t now,
+			struct vsw_shaper_account *a);
 
 /*
  * Sets the shaper's parameters from 'c' (avg_bps > 0), keeping what is

@@ -7,8 +7,9 @@
  * addresses and routes) with it, and a restarted switch would create a
  * fresh one in its own namespace. So the switch makes the interface
  * persistent (TUNSETPERSIST) before net_tap attaches, and on open finds
- * the interface where it lives now: its own namespace or one of the named
- * namespaces in /run/netns ("ip netns"). The calling thread enters that
+ * the interface where it lives now: its own namespace, one of the named
+ * namespaces in /run/netns ("ip netns"), or one that only a process
+ * holds (found through /proc/PID/ns/net). The calling thread enters that
  * namespace while net_tap creates its queues and sockets there, and the
  * interface keeps its MAC (net_tap would otherwise give it a random one,
  * and every neighbour's ARP entry would go stale). del-port clears the
@@ -20,10 +21,13 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -47,44 +51,105 @@ enter_ns(const char *path)
 }
 
 /*
- * Moves the calling thread into the network namespace that holds 'iface'.
- * *home is the thread's own namespace to return to (-1: it stayed home,
- * also when no namespace has the interface: then it will be created at
- * home).
+ * True if the namespace of 'path' holds 'iface': the calling thread is
+ * left there. Otherwise it goes back to 'home'; false (and *lost set)
+ * if it cannot.
+ */
+static bool
+try_ns(const char *path, const char *iface, int home, bool *lost)
+{
+	if (enter_ns(path) < 0)
+		return false;
+	if (if_nametoindex(iface))
+		return true;
+	if (setns(home, CLONE_NEWNET) < 0)
+		*lost = true;
+	return false;
+}
+
+/*
+ * The namespaces no name holds: a VM or host process may have made its
+ * own (unshare) and taken the interface there. Each namespace once, by
+ * inode, through the first process found in it.
+ */
+#define SCAN_MAX 4096
+
+static bool
+scan_processes(const char *iface, int home, bool *lost)
+{
+	ino_t *seen = calloc(SCAN_MAX, sizeof(*seen));
+	unsigned int nseen = 0;
+	struct stat st;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	bool found = false;
+
+	if (!d || !seen) {
+		if (d)
+			closedir(d);
+		free(seen);
+		return false;
+	}
+	if (fstat(home, &st) == 0)
+		seen[nseen++] = st.st_ino;
+	while (!found && !*lost && (e = readdir(d))) {
+		char path[sizeof("/proc//ns/net") + 256];
+		unsigned int k;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", e->d_name);
+		if (stat(path, &st) < 0)
+			continue;
+		for (k = 0; k < nseen && seen[k] != st.st_ino; k++)
+			;
+		if (k < nseen)
+			continue;
+		if (nseen < SCAN_MAX)
+			seen[nseen++] = st.st_ino;
+		found = try_ns(path, iface, home, lost);
+	}
+	closedir(d);
+	free(seen);
+	return found;
+}
+
+/*
+ * Moves the calling thread into the network namespace that holds 'iface':
+ * its own, a named one (/run/netns, "ip netns"), or one only processes
+ * hold. *home is the thread's own namespace to return to (-1: it stayed
+ * home, also when no namespace has the interface: then it will be
+ * created at home).
  */
 static void
 find_iface(const char *iface, int *home)
 {
 	struct dirent *e;
+	bool lost = false;
 	DIR *d;
 
 	*home = -1;
 	if (if_nametoindex(iface))
 		return;
-	d = opendir(NETNS_DIR);
-	if (!d)
-		return;
 	*home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*home < 0) {
-		closedir(d);
+	if (*home < 0)
 		return;
-	}
-	while ((e = readdir(d))) {
+	d = opendir(NETNS_DIR);
+	while (d && !lost && (e = readdir(d))) {
 		char path[sizeof(NETNS_DIR) + 256 + 1];
 
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", NETNS_DIR, e->d_name);
-		if (enter_ns(path) < 0)
-			continue;
-		if (if_nametoindex(iface)) {
+		if (try_ns(path, iface, *home, &lost)) {
 			closedir(d);
 			return;
 		}
-		if (setns(*home, CLONE_NEWNET) < 0)
-			break;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	if (!lost && scan_processes(iface, *home, &lost))
+		return;
 	vsw_tap_leave(*home);
 	*home = -1;
 }

@@ -192,6 +192,10 @@ struct vsw_dp_net {
 struct vsw_cfg {
 	uint16_t nrx;
 	uint16_t nshaped_out;
+	/* Active networks, compact: routing checks every one per packet. */
+	uint16_t nnets;
+	uint8_t nets[VSW_MAX_NETS];
+	struct { uint32_t subnet, mask; } net_prefix[VSW_MAX_NETS];
 	uint16_t rx[VSW_MAX_PORTS];    /* slots to poll, in order */
 	uint16_t shaped_out[VSW_MAX_PORTS]; /* slots with an egress shaper */
 	struct vsw_dp_port port[VSW_MAX_PORTS];
@@ -290,6 +294,13 @@ struct vsw_txbuf {
 
 struct vsw_neigh;
 
+/* A connection looked up ahead for one frame of a burst (router.c). */
+struct vsw_ct_hint {
+	const struct rte_mbuf *m;
+	struct vsw_ct_entry *e;  /* NULL: none when looked up */
+	int dir;
+};
+
 struct vsw_dp {
 	struct vsw_mactable macs;
 	uint32_t mac_count[VSW_MAX_PORTS]; /* by slot */
@@ -301,6 +312,11 @@ struct vsw_dp {
 	struct vsw_txbuf tx[VSW_MAX_PORTS];
 	struct vsw_ct *ct;                 /* NAT connections */
 	struct vsw_neigh *neigh;           /* ARP cache of networks, uplinks */
+	/* Connections of the burst being handled, looked up in bulk. */
+	struct vsw_ct_hint ct_hint[VSW_BURST];
+	struct vsw_ct_key ct_hint_key[VSW_BURST];
+	uint16_t ct_nhint, ct_hint_pos;
+	uint64_t ct_hint_created;          /* connections made before it */
 	/* Mailbox from the control thread: set fields, then 'pending'. */
 	atomic_int pending;
 	enum vsw_dp_op op;
@@ -392,7 +408,8 @@ struct vsw {
 	atomic_bool dp_stop;
 	unsigned int dp_lcore;
 	uint32_t idle_sleep_us;
-	uint64_t tsc_hz;
+	uint64_t tsc_hz;               /* measured (tsc.c) */
+	uint64_t tsc_base;             /* TSC at start: captures rescale from it */
 	uint64_t last_capture_written;
 };
 
@@ -500,6 +517,9 @@ void vsw_dp_l2_inject(struct vsw *vsw, struct vsw_dp *dp,
 		      const struct vsw_cfg *cfg, uint8_t sw, uint16_t vid,
 		      struct rte_mbuf *m);
 
+/* tsc.c: the TSC's rate, measured (DPDK's estimate is rounded). */
+uint64_t vsw_tsc_hz(void);
+
 /* router.c: the gateways of lab networks and the routed uplinks. */
 /* A frame for network 'net' that the gateway must see (untagged). */
 void vsw_router_net_input(struct vsw *vsw, struct vsw_dp *dp,
@@ -510,6 +530,15 @@ void vsw_router_net_input(struct vsw *vsw, struct vsw_dp *dp,
 void vsw_router_uplink_input(struct vsw *vsw, struct vsw_dp *dp,
 			     const struct vsw_cfg *cfg, uint16_t slot,
 			     struct rte_mbuf *m);
+/*
+ * Looks up the connections of a received burst's NAT frames at once
+ * (hiding the table's memory latency); the input functions above then
+ * take the results. 'uplink' is the slot of a routed uplink, or -1 for
+ * the frames a switch port 'in' received.
+ */
+void vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
+			 const struct vsw_dp_port *in, int uplink,
+			 struct rte_mbuf **pkts, uint16_t n);
 /* Timers: ARP retries and expiry, connection expiry. */
 void vsw_router_tick(struct vsw *vsw, struct vsw_dp *dp,
 		     const struct vsw_cfg *cfg, uint64_t now);

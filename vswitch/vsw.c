@@ -83,6 +83,9 @@ net_build(struct vsw *vsw, struct vsw_cfg *cfg, int i)
 	d->nfwd = (uint16_t)n->nfwd;
 	memcpy(d->fwd, n->fwd, n->nfwd * sizeof(n->fwd[0]));
 	ds->nets[ds->nnets++] = (uint8_t)i;
+	cfg->net_prefix[cfg->nnets].subnet = d->subnet;
+	cfg->net_prefix[cfg->nnets].mask = d->mask;
+	cfg->nets[cfg->nnets++] = (uint8_t)i;
 }
 
 static void
@@ -239,7 +242,8 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 		pthread_mutex_init(&vsw->lock, &a);
 		pthread_mutexattr_destroy(&a);
 	}
-	vsw->tsc_hz = rte_get_tsc_hz();
+	vsw->tsc_base = rte_rdtsc();
+	vsw->tsc_hz = vsw_tsc_hz();
 	err = -ENOMEM;
 	vsw->pool = vsw_pool_create("vsw_pool", vsw->opts.mbufs, 256);
 	if (!vsw->pool) {
