@@ -189,6 +189,10 @@ ctl macs br0 --json | grep -q "\"mac\":\"$mac1\",\"port\":\"tap1\"" ||
 	fail "host 1 MAC not on tap1"
 moved0=$(ctl stats --json | sed -n 's/.*"moved":\([0-9]*\).*/\1/p')
 # Host 2 now sends from host 1's MAC: the entry follows it to af2.
+# Host 1 leaves first: its kernel would otherwise send from the same MAC
+# whenever it likes (an ARP probe of its stale entry for host 2 comes
+# ~5 s after the ping above) and move the entry back.
+ip -n "$ns1" link set "$tap" down
 ip -n "$ns2" link set "$vb2" address "$mac1"
 ip netns exec "$ns2" ping -c 1 -W 1 10.199.0.3 >/dev/null 2>&1
 moved_to_af2() { ctl macs br0 --json | grep -q "\"mac\":\"$mac1\",\"port\":\"af2\""; }
@@ -196,6 +200,7 @@ wait_for 5 moved_to_af2 || fail "MAC did not move to af2"
 moved1=$(ctl stats --json | sed -n 's/.*"moved":\([0-9]*\).*/\1/p')
 [ "$moved1" -gt "$moved0" ] || fail "move not counted"
 ip -n "$ns2" link set "$vb2" address "$mac2"
+ip -n "$ns1" link set "$tap" up
 # Host 1 heard host 2's address from its own MAC meanwhile: forget that.
 for n in $ns1 $ns2 $ns3; do ip -n "$n" neigh flush all; done
 
