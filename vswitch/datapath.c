@@ -373,6 +373,10 @@ struct fast_path {
 	uint16_t oslot;
 	uint16_t vid;
 	bool tagged, want_tagged;
+	/* Tag edit: +1 add, -1 remove, 0 none; 'hdr' is the edited frame's
+	 * first 16 (add) or 12 (remove) bytes, the same for every repeat. */
+	int8_t edit;
+	uint8_t hdr[16];
 	/* The output's buffer, already holding a frame (so listed in
 	 * dp->touched); NULL when a shaper takes the output's frames. */
 	struct vsw_txbuf *buf;
@@ -382,6 +386,44 @@ static inline void
 frame_words(const struct rte_mbuf *m, uint64_t w[2])
 {
 	__builtin_memcpy(w, rte_pktmbuf_mtod(m, const uint8_t *), 16);
+}
+
+static inline void
+fast_path_set_edit(struct fast_path *fp)
+{
+	__builtin_memcpy(fp->hdr, fp->w, 12);
+	fp->edit = fp->tagged == fp->want_tagged ? 0 : fp->want_tagged ? 1 : -1;
+	fp->hdr[12] = 0x81;
+	fp->hdr[13] = 0x00;
+	fp->hdr[14] = (uint8_t)(fp->vid >> 8);
+	fp->hdr[15] = (uint8_t)fp->vid;
+}
+
+/*
+ * The repeat's tag edit as stores of a header made once: what
+ * rte_vlan_insert()/rte_vlan_strip() do, without moving the MACs byte by
+ * byte each time. Falls back to them for shared or cramped mbufs.
+ */
+static inline int
+fast_retag(struct rte_mbuf **mp, const struct fast_path *fp)
+{
+	struct rte_mbuf *m = *mp;
+
+	if (unlikely(!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 ||
+		     (fp->edit > 0 && rte_pktmbuf_headroom(m) < 4)))
+		return set_tag(mp, fp->tagged, fp->want_tagged, fp->vid);
+	if (fp->edit > 0) {
+		m->data_off -= 4;
+		m->data_len += 4;
+		m->pkt_len += 4;
+		__builtin_memcpy(rte_pktmbuf_mtod(m, uint8_t *), fp->hdr, 16);
+	} else {
+		__builtin_memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 4, fp->hdr, 12);
+		m->data_off += 4;
+		m->data_len -= 4;
+		m->pkt_len -= 4;
+	}
+	return 0;
 }
 
 /* Switches one received burst; frames end up in transmit buffers or freed. */
@@ -422,8 +464,8 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			frame_words(m, w);
 			if (((w[0] ^ fp.w[0]) | (w[1] ^ fp.w[1])) == 0 &&
 			    len <= fp.max_len) {
-				if (unlikely(set_tag(&m, fp.tagged, fp.want_tagged,
-						     fp.vid) < 0)) {
+				if (unlikely(fp.edit) &&
+				    unlikely(fast_retag(&m, &fp) < 0)) {
 					drop(rt, VSW_DROP_NO_MBUF, m);
 					continue;
 				}
@@ -525,6 +567,7 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			fp.vid = fr.vid;
 			fp.tagged = fr.tagged;
 			fp.want_tagged = fr.vid != out->vlan.untag_out;
+			fast_path_set_edit(&fp);
 			fp.buf = out->shaped[1] ? NULL : &dp->tx[oslot];
 		}
 	}

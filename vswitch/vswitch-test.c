@@ -482,14 +482,27 @@ test_burst_fast_path(void)
 	CHECK_EQ(drain("pb"), 3);                   /* two, and the flood */
 	CHECK_EQ(drain("pc"), 1);
 	CHECK_EQ(drain("pa") + drain("pd") + drain("pe"), 0);
+	/* Tags added and removed on repeats: MACs and type where they belong. */
 	for (int i = 0; i < 3; i++)
 		inject("pd", f, frame(f, e, d, -1, 60));
 	run();
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ(take("pe", f), 64);
 		CHECK_EQ(vid_of(f), 10);
+		CHECK(!memcmp(f, e, 6) && !memcmp(f + 6, d, 6));
+		CHECK(f[16] == 0x08 && f[17] == 0x00 && f[18] == 0xab);
 	}
-	CHECK_EQ(drain("pe") + drain("pa") + drain("pb") + drain("pc"), 0);
+	for (int i = 0; i < 3; i++)
+		inject("pe", f, frame(f, d, e, 10, 64));
+	run();
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(take("pd", f), 60);
+		CHECK_EQ(vid_of(f), -1);
+		CHECK(!memcmp(f, d, 6) && !memcmp(f + 6, e, 6));
+		CHECK(f[12] == 0x08 && f[13] == 0x00 && f[14] == 0xab);
+	}
+	CHECK_EQ(drain("pe") + drain("pd") + drain("pa") + drain("pb") +
+		 drain("pc"), 0);
 	del_all();
 }
 
