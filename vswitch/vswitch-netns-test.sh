@@ -111,8 +111,19 @@ host_setup "$ns1" "$tap" 10.199.0.1
 # Hosts 2 and 3: af_packet ports on veth pairs.
 veth_host "$ns2" "$va2" "$vb2" 10.199.0.2
 veth_host "$ns3" "$va3" "$vb3" 10.199.0.3
-ctl add-port br0 af2 --type afpacket --iface "$va2" || fail "add af_packet"
-ctl add-port br0 af3 --type afpacket --iface "$va3" || fail "add af_packet"
+# DPDK's af_packet PMD puts its socket in fanout group (pid ^ ifindex) &
+# 0xffff of the namespace; another DPDK process's group of that number on
+# another interface refuses it (EINVAL), as happened once with a second
+# vswitchd from a concurrent test. A new veth has a new index: one retry.
+add_af() { # PORT NS OUTSIDE INSIDE ADDR
+	ctl add-port br0 "$1" --type afpacket --iface "$3" && return 0
+	tail -5 "$tmp/vswitchd.log" | grep -q "PACKET_FANOUT" || return 1
+	ip link del "$3"
+	veth_host "$2" "$3" "$4" "$5"
+	ctl add-port br0 "$1" --type afpacket --iface "$3"
+}
+add_af af2 "$ns2" "$va2" "$vb2" 10.199.0.2 || fail "add af_packet"
+add_af af3 "$ns3" "$va3" "$vb3" 10.199.0.3 || fail "add af_packet"
 
 echo "-- ping and TCP across the switch"
 reaches "$ns1" 10.199.0.2 || fail "ping TAP host -> af_packet host"
