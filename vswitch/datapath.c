@@ -359,6 +359,73 @@ net_stage(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	return false;
 }
 
+/*
+ * A burst's frames mostly repeat the same addresses and tag: once one
+ * was forwarded to a learned port, a frame whose first 16 bytes (both
+ * MACs, the type or tag) are the same and whose length passes the same
+ * checks takes the same decision, without parsing, learning or lookups
+ * again. Valid within one burst only (the configuration stays, and only
+ * learning changes the MAC table: it drops the shortcut).
+ */
+struct fast_path {
+	uint64_t w[2];           /* first 16 bytes of the frame decided */
+	uint32_t max_len;        /* 0: no decision to reuse */
+	uint16_t oslot;
+	uint16_t vid;
+	bool tagged, want_tagged;
+	/* Tag edit: +1 add, -1 remove, 0 none; 'hdr' is the edited frame's
+	 * first 16 (add) or 12 (remove) bytes, the same for every repeat. */
+	int8_t edit;
+	uint8_t hdr[16];
+	/* The output's buffer, already holding a frame (so listed in
+	 * dp->touched); NULL when a shaper takes the output's frames. */
+	struct vsw_txbuf *buf;
+};
+
+static inline void
+frame_words(const struct rte_mbuf *m, uint64_t w[2])
+{
+	__builtin_memcpy(w, rte_pktmbuf_mtod(m, const uint8_t *), 16);
+}
+
+static inline void
+fast_path_set_edit(struct fast_path *fp)
+{
+	__builtin_memcpy(fp->hdr, fp->w, 12);
+	fp->edit = fp->tagged == fp->want_tagged ? 0 : fp->want_tagged ? 1 : -1;
+	fp->hdr[12] = 0x81;
+	fp->hdr[13] = 0x00;
+	fp->hdr[14] = (uint8_t)(fp->vid >> 8);
+	fp->hdr[15] = (uint8_t)fp->vid;
+}
+
+/*
+ * The repeat's tag edit as stores of a header made once: what
+ * rte_vlan_insert()/rte_vlan_strip() do, without moving the MACs byte by
+ * byte each time. Falls back to them for shared or cramped mbufs.
+ */
+static inline int
+fast_retag(struct rte_mbuf **mp, const struct fast_path *fp)
+{
+	struct rte_mbuf *m = *mp;
+
+	if (unlikely(!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 ||
+		     (fp->edit > 0 && rte_pktmbuf_headroom(m) < 4)))
+		return set_tag(mp, fp->tagged, fp->want_tagged, fp->vid);
+	if (fp->edit > 0) {
+		m->data_off -= 4;
+		m->data_len += 4;
+		m->pkt_len += 4;
+		__builtin_memcpy(rte_pktmbuf_mtod(m, uint8_t *), fp->hdr, 16);
+	} else {
+		__builtin_memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 4, fp->hdr, 12);
+		m->data_off += 4;
+		m->data_len -= 4;
+		m->pkt_len -= 4;
+	}
+	return 0;
+}
+
 /* Switches one received burst; frames end up in transmit buffers or freed. */
 static void
 switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
@@ -373,7 +440,8 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	uint64_t last_s = 0, last_d = 0;
 	int32_t last_dpos = -1;
 	bool have_s = false, have_d = false;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, unicast = 0;
+	struct fast_path fp = { .max_len = 0 };
 
 	if (unlikely(nnets))
 		vsw_router_prefetch(dp, cfg, in, -1, pkts, n);
@@ -381,7 +449,12 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		struct rte_mbuf *m = pkts[i];
 		struct vsw_frame fr;
 		const struct vsw_dp_port *out;
-		uint64_t sw0, dw0;
+		uint64_t sw0, dw0, w[2] = { 0, 0 };
+		uint32_t len = rte_pktmbuf_data_len(m);
+		/* 18 bytes: a tagged header, so the 16 compared are data; a
+		 * driver's stripped tag is not among them. */
+		bool plain = len >= 18 &&
+			     !(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED);
 		uint16_t oslot;
 		int32_t pos;
 		int r;
@@ -389,6 +462,23 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		bytes += m->pkt_len;
+		if (likely(plain)) {
+			frame_words(m, w);
+			if (((w[0] ^ fp.w[0]) | (w[1] ^ fp.w[1])) == 0 &&
+			    len <= fp.max_len) {
+				if (unlikely(fp.edit) &&
+				    unlikely(fast_retag(&m, &fp) < 0)) {
+					drop(rt, VSW_DROP_NO_MBUF, m);
+					continue;
+				}
+				unicast++;
+				if (likely(fp.buf && fp.buf->n < ARRAY_SIZE(fp.buf->pkts)))
+					fp.buf->pkts[fp.buf->n++] = m;
+				else
+					tx_enqueue(dp, cfg, fp.oslot, m);
+				continue;
+			}
+		}
 		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)) {
 			/* A driver took the tag off: put it back to switch on it. */
 			if (rte_vlan_insert(&m) < 0) {
@@ -430,6 +520,7 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			have_s = true;
 			if (srt->mac_count != before)
 				have_d = false; /* a new MAC may be a cached miss */
+			fp.max_len = 0; /* an entry may have moved */
 		}
 		if (fr.dst[0] & 1) {
 			flood(vsw, dp, cfg, in->sw, slot, m, &fr);
@@ -467,9 +558,22 @@ switch_burst(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 			drop(rt, VSW_DROP_NO_MBUF, m);
 			continue;
 		}
-		srt->st.unicast++;
+		unicast++;
 		tx_enqueue(dp, cfg, oslot, m);
+		/* Frames like this one go the same way (struct fast_path). */
+		if (likely(plain && !nnets && !fr.priority_tagged)) {
+			fp.w[0] = w[0];
+			fp.w[1] = w[1];
+			fp.max_len = in->max_frame;
+			fp.oslot = oslot;
+			fp.vid = fr.vid;
+			fp.tagged = fr.tagged;
+			fp.want_tagged = fr.vid != out->vlan.untag_out;
+			fast_path_set_edit(&fp);
+			fp.buf = out->shaped[1] ? NULL : &dp->tx[oslot];
+		}
 	}
+	srt->st.unicast += unicast;
 	rt->st.rx_packets += n;
 	rt->st.rx_bytes += bytes;
 }

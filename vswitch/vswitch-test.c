@@ -439,6 +439,73 @@ test_mac_limit_and_table_full(void)
 	del_all();
 }
 
+/*
+ * One burst repeating a frame takes the fast path of datapath.c: a
+ * repeat that is too long, a station move in the middle of the burst and
+ * a tag to add must still be decided as for a lone frame.
+ */
+static void
+test_burst_fast_path(void)
+{
+	uint8_t a[6], b[6], c[6], d[6], e[6], f[2000];
+
+	mac_of(1, a);
+	mac_of(2, b);
+	mac_of(3, c);
+	mac_of(4, d);
+	mac_of(5, e);
+	CHECK_OK(vsw_switch_add(vsw, "br0"));
+	add_ring("br0", "pa", 0, NULL, NULL);
+	add_ring("br0", "pb", 0, NULL, NULL);
+	add_ring("br0", "pc", 0, NULL, NULL);
+	add_ring("br0", "pd", 10, NULL, NULL);
+	add_ring("br0", "pe", 0, "10", NULL);
+	inject("pa", f, frame(f, BCAST, a, -1, 60));
+	inject("pb", f, frame(f, BCAST, b, -1, 60));
+	inject("pe", f, frame(f, BCAST, e, 10, 64));
+	run();
+	drain("pa");
+	drain("pb");
+	drain("pc");
+	drain("pd");
+	drain("pe");
+	inject("pa", f, frame(f, b, a, -1, 60));
+	inject("pa", f, frame(f, b, a, -1, 60));
+	inject("pa", f, frame(f, b, a, -1, 1600));  /* same header, too long */
+	inject("pa", f, frame(f, c, b, -1, 60));    /* b moves behind pa */
+	inject("pa", f, frame(f, b, a, -1, 60));    /* now a hairpin */
+	run();
+	CHECK_EQ(st("pa")->drops[VSW_DROP_OVERSIZE], 1);
+	CHECK_EQ(st("pa")->drops[VSW_DROP_HAIRPIN], 1);
+	CHECK_EQ(swst("br0")->moved, 1);
+	CHECK_EQ(swst("br0")->unicast, 2);
+	CHECK_EQ(drain("pb"), 3);                   /* two, and the flood */
+	CHECK_EQ(drain("pc"), 1);
+	CHECK_EQ(drain("pa") + drain("pd") + drain("pe"), 0);
+	/* Tags added and removed on repeats: MACs and type where they belong. */
+	for (int i = 0; i < 3; i++)
+		inject("pd", f, frame(f, e, d, -1, 60));
+	run();
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(take("pe", f), 64);
+		CHECK_EQ(vid_of(f), 10);
+		CHECK(!memcmp(f, e, 6) && !memcmp(f + 6, d, 6));
+		CHECK(f[16] == 0x08 && f[17] == 0x00 && f[18] == 0xab);
+	}
+	for (int i = 0; i < 3; i++)
+		inject("pe", f, frame(f, d, e, 10, 64));
+	run();
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(take("pd", f), 60);
+		CHECK_EQ(vid_of(f), -1);
+		CHECK(!memcmp(f, d, 6) && !memcmp(f + 6, e, 6));
+		CHECK(f[12] == 0x08 && f[13] == 0x00 && f[14] == 0xab);
+	}
+	CHECK_EQ(drain("pe") + drain("pd") + drain("pa") + drain("pb") +
+		 drain("pc"), 0);
+	del_all();
+}
+
 static void
 test_malformed(void)
 {
@@ -797,6 +864,7 @@ main(int argc, char **argv)
 	RUN_TEST(test_aging);
 	RUN_TEST(test_mac_limit_and_table_full);
 	RUN_TEST(test_malformed);
+	RUN_TEST(test_burst_fast_path);
 	RUN_TEST(test_control_requests);
 	RUN_TEST(test_capture);
 	RUN_TEST(test_changes_while_traffic_flows);
