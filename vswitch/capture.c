@@ -49,11 +49,10 @@ struct vsw_capture {
 
 void
 vsw_capture_frames(struct vsw_capture *c, struct vsw_port_rt *rt, uint16_t eth,
-		   struct rte_mbuf **pkts, uint16_t n, int dir)
+		   struct rte_mbuf **pkts, uint16_t n, int dir, uint64_t tsc)
 {
-	uint64_t now = rte_get_tsc_cycles();
 	uint64_t ts = c->tsc_base +
-		      (uint64_t)(((unsigned __int128)(now - c->tsc_base) *
+		      (uint64_t)(((unsigned __int128)(tsc - c->tsc_base) *
 				  c->tsc_scale) >> 32);
 
 	for (uint16_t i = 0; i < n; i++) {

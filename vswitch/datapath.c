@@ -620,7 +620,8 @@ vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg, struct vsw_dp *dp)
 
 		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
 		if (unlikely(cap != NULL))
-			vsw_capture_frames(cap, p->rt, p->eth, b->pkts, b->n, 2);
+			vsw_capture_frames(cap, p->rt, p->eth, b->pkts, b->n, 2,
+					   dp->now);
 		if (p->vhost) {
 			/* The vhost library copies; the frames are freed here. */
 			for (uint16_t k = 0; k < b->n; k++)
@@ -780,7 +781,7 @@ shaped_rx(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_dp_port *p,
 	if (n) {
 		cap = atomic_load_explicit(&p->rt->capture, memory_order_relaxed);
 		if (unlikely(cap != NULL))
-			vsw_capture_frames(cap, p->rt, p->eth, pkts, n, 1);
+			vsw_capture_frames(cap, p->rt, p->eth, pkts, n, 1, now);
 	}
 	for (uint16_t i = 0; i < n; i++)
 		vsw_shaper_enqueue(sh, pkts[i], pkts[i]->pkt_len);
@@ -840,7 +841,7 @@ vsw_dp_iter(struct vsw *vsw, struct vsw_dp *dp, uint64_t now)
 							   memory_order_relaxed);
 				if (unlikely(cap != NULL))
 					vsw_capture_frames(cap, p->rt, p->eth,
-							   pkts, n, 1);
+							   pkts, n, 1, now);
 			}
 		}
 		if (!n)

@@ -585,10 +585,15 @@ int vsw_capture_start(struct vsw *vsw, const char *port, const char *file,
 		      size_t errlen);
 int vsw_capture_stop(struct vsw *vsw);
 void vsw_capture_status(struct vsw *vsw, struct json_writer *w);
-/* Data plane: copies 'n' frames for a capture on 'rt' (dir 1 rx, 2 tx). */
+/*
+ * Data plane: copies 'n' frames for a capture on 'rt' (dir 1 rx, 2 tx),
+ * stamped with 'tsc', the clock of the iteration that moved them: the one
+ * shapers decide by, so a capture shows their timing without the delay
+ * between a decision and the copy (long on a loaded machine).
+ */
 void vsw_capture_frames(struct vsw_capture *c, struct vsw_port_rt *rt,
 			uint16_t eth, struct rte_mbuf **pkts, uint16_t n,
-			int dir);
+			int dir, uint64_t tsc);
 
 /* ctl-req.c: control requests, parsed before anything runs (fuzzed). */
 enum vsw_req_op {
