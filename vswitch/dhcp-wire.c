@@ -5,6 +5,7 @@
 
 #include "common/compiler.h"
 #include "vswitch/dhcp-wire.h"
+#include "vswitch/l3.h"
 
 #define ETH_HLEN 14
 #define IP_HLEN 20
@@ -32,35 +33,6 @@ enum {
 	OPT_END = 255,
 };
 
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /*
  * Finds the UDP header of an untagged IPv4 frame; returns its offset or
  * 0. Fragments are not DHCP (they are reassembled by nobody here).
@@ -70,18 +42,18 @@ udp_offset(const uint8_t *f, size_t len, size_t *udp_len)
 {
 	size_t ihl, total;
 
-	if (len < ETH_HLEN + IP_HLEN + UDP_HLEN || get16(f + 12) != 0x0800)
+	if (len < ETH_HLEN + IP_HLEN + UDP_HLEN || vsw_get16(f + 12) != 0x0800)
 		return 0;
 	if ((f[14] >> 4) != 4 || f[23] != 17)
 		return 0;
 	ihl = (size_t)(f[14] & 15) * 4;
-	total = get16(f + 16);
+	total = vsw_get16(f + 16);
 	if (ihl < IP_HLEN || total < ihl + UDP_HLEN ||
 	    total > len - ETH_HLEN)
 		return 0;
-	if (get16(f + 20) & 0x3fff) /* MF flag or a fragment offset */
+	if (vsw_get16(f + 20) & 0x3fff) /* MF flag or a fragment offset */
 		return 0;
-	*udp_len = get16(f + ETH_HLEN + ihl + 4);
+	*udp_len = vsw_get16(f + ETH_HLEN + ihl + 4);
 	if (*udp_len < UDP_HLEN || *udp_len > total - ihl)
 		return 0;
 	return ETH_HLEN + ihl;
@@ -94,10 +66,10 @@ dhcp_udp_ports(const uint8_t *frame, size_t len)
 
 	if (!off)
 		return DHCP_NOT_DHCP;
-	if (get16(frame + off + 2) == PORT_SERVER)
+	if (vsw_get16(frame + off + 2) == PORT_SERVER)
 		return DHCP_CLIENT_TO_SERVER;
-	if (get16(frame + off) == PORT_SERVER &&
-	    get16(frame + off + 2) == PORT_CLIENT)
+	if (vsw_get16(frame + off) == PORT_SERVER &&
+	    vsw_get16(frame + off + 2) == PORT_CLIENT)
 		return DHCP_SERVER_TO_CLIENT;
 	return DHCP_NOT_DHCP;
 }
@@ -144,12 +116,12 @@ parse_options(const uint8_t *p, size_t n, struct dhcp_msg *m)
 		case OPT_REQUESTED_IP:
 			if (len != 4)
 				return -EINVAL;
-			m->requested_ip = get32(p + i);
+			m->requested_ip = vsw_get32(p + i);
 			break;
 		case OPT_SERVER_ID:
 			if (len != 4)
 				return -EINVAL;
-			m->server_id = get32(p + i);
+			m->server_id = vsw_get32(p + i);
 			break;
 		case OPT_HOSTNAME:
 			copy_hostname(m->hostname, p + i, len);
@@ -169,19 +141,19 @@ dhcp_parse_frame(const uint8_t *f, size_t len, struct dhcp_msg *m)
 	size_t blen;
 
 	memset(m, 0, sizeof(*m));
-	if (!off || get16(f + off + 2) != PORT_SERVER)
+	if (!off || vsw_get16(f + off + 2) != PORT_SERVER)
 		return -EINVAL;
 	b = f + off + UDP_HLEN;
 	blen = udp_len - UDP_HLEN;
-	if (blen < BOOTP_FIXED + 4 || get32(b + BOOTP_FIXED) != DHCP_MAGIC)
+	if (blen < BOOTP_FIXED + 4 || vsw_get32(b + BOOTP_FIXED) != DHCP_MAGIC)
 		return -EINVAL;
 	/* BOOTREQUEST from an Ethernet client. */
 	if (b[0] != 1 || b[1] != 1 || b[2] != 6)
 		return -EINVAL;
-	m->xid = get32(b + 4);
-	m->flags = get16(b + 10);
-	m->ciaddr = get32(b + 12);
-	m->giaddr = get32(b + 24);
+	m->xid = vsw_get32(b + 4);
+	m->flags = vsw_get16(b + 10);
+	m->ciaddr = vsw_get32(b + 12);
+	m->giaddr = vsw_get32(b + 24);
 	memcpy(m->chaddr, b + 28, 6);
 	memcpy(m->src_mac, f + 6, 6);
 	if (m->chaddr[0] & 1) /* a multicast "hardware address" */
@@ -196,7 +168,7 @@ opt_u32(uint8_t *p, uint8_t code, uint32_t v)
 {
 	p[0] = code;
 	p[1] = 4;
-	put32(p + 2, v);
+	vsw_put32(p + 2, v);
 	return p + 6;
 }
 
@@ -221,9 +193,9 @@ put_options(uint8_t *p, const struct dhcp_answer *a)
 	if (a->dns[0]) {
 		p[0] = OPT_DNS;
 		p[1] = a->dns[1] ? 8 : 4;
-		put32(p + 2, a->dns[0]);
+		vsw_put32(p + 2, a->dns[0]);
 		if (a->dns[1])
-			put32(p + 6, a->dns[1]);
+			vsw_put32(p + 6, a->dns[1]);
 		p += 2 + p[1];
 	}
 	if (a->domain && a->domain[0]) {
@@ -242,7 +214,7 @@ static uint32_t
 csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += get16(p + i);
+		sum += vsw_get16(p + i);
 	if (len & 1)
 		sum += (uint32_t)p[len - 1] << 8;
 	return sum;
@@ -289,38 +261,38 @@ dhcp_build_reply(const struct dhcp_msg *m, const struct dhcp_answer *a,
 	memset(f, 0, ETH_HLEN + IP_HLEN + UDP_HLEN + BOOTP_MIN);
 	destination(m, a, &dst, f);
 	memcpy(f + 6, a->server_mac, 6);
-	put16(f + 12, 0x0800);
+	vsw_put16(f + 12, 0x0800);
 	/* BOOTREPLY */
 	b[0] = 2;
 	b[1] = 1;
 	b[2] = 6;
-	put32(b + 4, m->xid);
-	put16(b + 10, m->flags);
+	vsw_put32(b + 4, m->xid);
+	vsw_put16(b + 10, m->flags);
 	if (a->type == DHCPACK && !a->yiaddr)
-		put32(b + 12, m->ciaddr); /* INFORM */
-	put32(b + 16, a->type == DHCPNAK ? 0 : a->yiaddr);
-	put32(b + 24, m->giaddr);
+		vsw_put32(b + 12, m->ciaddr); /* INFORM */
+	vsw_put32(b + 16, a->type == DHCPNAK ? 0 : a->yiaddr);
+	vsw_put32(b + 24, m->giaddr);
 	memcpy(b + 28, m->chaddr, 6);
-	put32(b + BOOTP_FIXED, DHCP_MAGIC);
+	vsw_put32(b + BOOTP_FIXED, DHCP_MAGIC);
 	end = put_options(b + BOOTP_FIXED + 4, a);
 	*end++ = OPT_END;
 	blen = MAX((size_t)(end - b), (size_t)BOOTP_MIN);
 	total = IP_HLEN + UDP_HLEN + blen;
 	/* IPv4: DF, TTL 64, UDP. */
 	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)total);
-	put16(ip + 6, 0x4000);
+	vsw_put16(ip + 2, (uint16_t)total);
+	vsw_put16(ip + 6, 0x4000);
 	ip[8] = 64;
 	ip[9] = 17;
-	put32(ip + 12, a->server_ip);
-	put32(ip + 16, dst);
-	put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
-	put16(udp, PORT_SERVER);
-	put16(udp + 2, PORT_CLIENT);
-	put16(udp + 4, (uint16_t)(UDP_HLEN + blen));
+	vsw_put32(ip + 12, a->server_ip);
+	vsw_put32(ip + 16, dst);
+	vsw_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
+	vsw_put16(udp, PORT_SERVER);
+	vsw_put16(udp + 2, PORT_CLIENT);
+	vsw_put16(udp + 4, (uint16_t)(UDP_HLEN + blen));
 	/* UDP checksum over the pseudo-header and datagram. */
 	sum = csum_add(0, ip + 12, 8) + 17 + (uint32_t)(UDP_HLEN + blen);
 	sum = csum_add(sum, udp, UDP_HLEN + blen);
-	put16(udp + 6, csum_fold(sum) ? csum_fold(sum) : 0xffff);
+	vsw_put16(udp + 6, csum_fold(sum) ? csum_fold(sum) : 0xffff);
 	return (int)(ETH_HLEN + total);
 }

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "vswitch/vsw-internal.h"
+#include "vswitch/l3.h"
 
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
@@ -31,20 +32,6 @@
 static const uint8_t sink_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
 static const uint8_t host_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* A UDP frame from the host to flow 'i''s destination, checksums right. */
 static void
 frame(uint8_t *f, const uint8_t *dst_mac, uint32_t i)
@@ -54,21 +41,21 @@ frame(uint8_t *f, const uint8_t *dst_mac, uint32_t i)
 	memset(f, 0, FRAME);
 	memcpy(f, dst_mac, 6);
 	memcpy(f + 6, host_mac, 6);
-	put16(f + 12, 0x0800);
+	vsw_put16(f + 12, 0x0800);
 	f[14] = 0x45;
-	put16(f + 16, 46);
+	vsw_put16(f + 16, 46);
 	f[22] = 64;
 	f[23] = 17;
-	put32(f + 26, IP(192, 168, 50, 10));
-	put32(f + 30, IP(10, 0, 0, 0) + i);
+	vsw_put32(f + 26, IP(192, 168, 50, 10));
+	vsw_put32(f + 30, IP(10, 0, 0, 0) + i);
 	for (int k = 14; k < 34; k += 2)
 		sum += (uint32_t)f[k] << 8 | f[k + 1];
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	put16(f + 24, (uint16_t)~sum);
-	put16(f + 34, 1000);
-	put16(f + 36, 1001);
-	put16(f + 38, 26);
+	vsw_put16(f + 24, (uint16_t)~sum);
+	vsw_put16(f + 34, 1000);
+	vsw_put16(f + 36, 1001);
+	vsw_put16(f + 38, 26);
 	/* UDP checksum 0: none, as flowgen sends */
 }
 
