@@ -48,17 +48,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$(dirname "$0")/test-daemon.sh"
 start_daemon() {
-	"$build/tools/vswitchd" --socket "$sock" --config "$conf" \
-		--file-prefix "$prefix" --mac-table 65536 --mbufs 16383 \
-		--conntrack 16384 >>"$tmp/vswitchd.log" 2>&1 &
-	dpid=$!
-	for _ in $(seq 300); do
-		[ -S "$sock" ] && ctl show >/dev/null 2>&1 && return 0
-		kill -0 "$dpid" 2>/dev/null || fail "vswitchd died at start"
-		sleep 0.01
-	done
-	fail "vswitchd did not answer"
+	vsw_start_daemon --config "$conf" --file-prefix "$prefix" \
+		--mac-table 65536 --mbufs 16383 --conntrack 16384
 }
 
 # Plain frames only: af_packet and TAP see what the interfaces carry.

@@ -45,20 +45,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$(dirname "$0")/test-daemon.sh"
 start_daemon() {
-	"$build/tools/vswitchd" --socket "$sock" --config "$conf" \
-		--file-prefix "$prefix" --mac-table 65536 --mbufs 8191 \
-		>>"$tmp/vswitchd.log" 2>&1 &
-	dpid=$!
-	# A deadline, not a count: start-up takes 0.3 s idle, 2 s and more
-	# when other work polls at nice -20.
-	local end=$(( $(date +%s) + 20 ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		[ -S "$sock" ] && ctl show >/dev/null 2>&1 && return 0
-		kill -0 "$dpid" 2>/dev/null || fail "vswitchd died at start"
-		sleep 0.01
-	done
-	fail "vswitchd did not answer"
+	vsw_start_daemon --config "$conf" --file-prefix "$prefix" \
+		--mac-table 65536 --mbufs 8191
 }
 
 host_setup() { # NS IFACE ADDR

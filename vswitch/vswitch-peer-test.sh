@@ -42,16 +42,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$(dirname "$0")/test-daemon.sh"
 start_daemon() {
-	"$build/tools/vswitchd" --socket "$sock" --config "$tmp/vswitchd.json" \
-		--file-prefix "vsw${type:0:2}$$" --mac-table 65536 --mbufs 8191 \
-		>>"$tmp/vswitchd.log" 2>&1 &
-	dpid=$!
-	for _ in $(seq 300); do
-		ctl show >/dev/null 2>&1 && return 0
-		sleep 0.01
-	done
-	fail "vswitchd did not start"
+	vsw_start_daemon --config "$tmp/vswitchd.json" \
+		--file-prefix "vsw${type:0:2}$$" --mac-table 65536 --mbufs 8191
 }
 
 peer_vdev() { # N MAC

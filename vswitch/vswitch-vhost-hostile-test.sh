@@ -34,17 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$(dirname "$0")/test-daemon.sh"
 start_daemon() {
-	"$build/tools/vswitchd" --socket "$sock" --config "$tmp/vswitchd.json" \
-		--file-prefix vswho$$ --mac-table 4096 --mbufs 4095 \
-		--conntrack 1024 >>"$tmp/vswitchd.log" 2>&1 &
-	dpid=$!
-	for _ in $(seq 300); do
-		ctl show >/dev/null 2>&1 && return 0
-		kill -0 "$dpid" 2>/dev/null || fail "vswitchd died at start"
-		sleep 0.01
-	done
-	fail "vswitchd did not start"
+	vsw_start_daemon --config "$tmp/vswitchd.json" \
+		--file-prefix vswho$$ --mac-table 4096 --mbufs 4095 --conntrack 1024
 }
 start_daemon
 ctl add-switch br0 || fail "add-switch"

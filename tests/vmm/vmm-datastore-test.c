@@ -28,25 +28,6 @@ make_datastore(void)
 	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vfs_tool, lun), 0);
 }
 
-/* Exports 'disk' to a raw file and checks the guest's pattern in it. */
-static int64_t
-check_disk(const char *disk, uint64_t seed)
-{
-	char raw[700];
-	int64_t bad;
-
-	snprintf(raw, sizeof(raw), "%s/export.raw", test_tmpdir());
-	unlink(raw);
-	CHECK_EQ(test_sh("%s export %s %s --format raw >/dev/null", vdisk_tool,
-			 disk, raw), 0);
-	bad = vmt_check_image(raw, seed);
-	if (bad >= 0)
-		fprintf(stderr, "%s differs from the pattern at byte %lld\n",
-			disk, (long long)bad);
-	unlink(raw);
-	return bad;
-}
-
 /*
  * DESIGN 6: the VMM's RSS beyond guest RAM stays <= 8 MiB, here with a
  * datastore disk (mount, heartbeat and lock threads, LUN rings) after
@@ -99,8 +80,8 @@ test_patterns(void)
 			 vdisk_tool, ds), 0);
 	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stop"), 0);
 	CHECK_EQ(vmt_wait(&t, 20000), 0);
-	CHECK_EQ(check_disk(ds, 41), -1);
-	CHECK_EQ(check_disk(local, 42), -1);
+	CHECK_EQ(vmt_check_disk(vdisk_tool, ds, 41), -1);
+	CHECK_EQ(vmt_check_disk(vdisk_tool, local, 42), -1);
 	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
 }
 
@@ -132,8 +113,8 @@ test_two_vms_at_once(void)
 		CHECK_EQ(a.exit_code, 0);
 		CHECK_EQ(b.exit_code, 0);
 	}
-	CHECK_EQ(check_disk(da, 62), -1);
-	CHECK_EQ(check_disk(db, 72), -1);
+	CHECK_EQ(vmt_check_disk(vdisk_tool, da, 62), -1);
+	CHECK_EQ(vmt_check_disk(vdisk_tool, db, 72), -1);
 	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
 }
 

@@ -25,22 +25,11 @@
 static const char *vdisk_tool, *vfs_tool, *vsnap_tool;
 static char lun[600], disk[700];
 
+/* The VM's disk holds pattern 'seed' (-1) or where it does not. */
 static int64_t
 check_disk(uint64_t seed)
 {
-	char raw[700];
-	int64_t bad;
-
-	snprintf(raw, sizeof(raw), "%s/export.raw", test_tmpdir());
-	unlink(raw);
-	CHECK_EQ(test_sh("%s export %s %s --format raw >/dev/null", vdisk_tool,
-			 disk, raw), 0);
-	bad = vmt_check_image(raw, seed);
-	if (bad >= 0)
-		fprintf(stderr, "%s does not hold pattern %llu (byte %lld)\n",
-			disk, (unsigned long long)seed, (long long)bad);
-	unlink(raw);
-	return bad;
+	return vmt_check_disk(vdisk_tool, disk, seed);
 }
 
 /* Runs a VM to its end on 'disk' in 'mode'; returns its exit code. */

@@ -261,3 +261,21 @@ vmt_check_image(const char *path, uint64_t seed)
 	close(fd);
 	return -1;
 }
+
+int64_t
+vmt_check_disk(const char *vdisk, const char *disk, uint64_t seed)
+{
+	char raw[700];
+	int64_t bad;
+
+	snprintf(raw, sizeof(raw), "%s/export.raw", test_tmpdir());
+	unlink(raw);
+	CHECK_EQ(test_sh("%s export %s %s --format raw >/dev/null", vdisk,
+			 disk, raw), 0);
+	bad = vmt_check_image(raw, seed);
+	if (bad >= 0)
+		fprintf(stderr, "%s does not hold pattern %llu (byte %lld)\n",
+			disk, (unsigned long long)seed, (long long)bad);
+	unlink(raw);
+	return bad;
+}

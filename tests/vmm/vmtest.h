@@ -62,5 +62,10 @@ void vmt_dump(struct vmt *t);
  * the first bad offset or -1.
  */
 int64_t vmt_check_image(const char *path, uint64_t seed);
+/*
+ * Exports 'disk' with the 'vdisk' tool to a raw file in the test's tmpdir
+ * and checks it as vmt_check_image() does, saying where it differs.
+ */
+int64_t vmt_check_disk(const char *vdisk, const char *disk, uint64_t seed);
 
 #endif
