@@ -66,6 +66,7 @@ test_all_keys(void)
 		"control = /run/vm1.sock\n"
 		"balloon = no\n"
 		"cpu.shares = 2048\n"
+		"cpu.latency = High\n"
 		"memory.limit = 2G\n"
 		"disk0 = /data/d0.img\n"
 		"disk0.mode = persistent\n"
@@ -84,6 +85,7 @@ test_all_keys(void)
 	CHECK(!strcmp(c->serial_path, "/base/console.log"));
 	CHECK(!c->balloon);
 	CHECK_EQ(c->cpu_shares, 2048);
+	CHECK(c->latency_high);
 	CHECK_EQ(c->memory_limit_bytes, 2ull << 30);
 	CHECK(!strcmp(c->disk[0].path, "/data/d0.img"));
 	CHECK(!strcmp(c->disk[3].path, "/base/d3.img"));
@@ -154,6 +156,8 @@ test_errors(void)
 	parse_bad("testguest = a\nnic2.mac = 52:54:00:00:00:01\n", "nic2 is not set");
 	parse_bad("testguest = a\nserial = tty\n", "expected stdio, none");
 	parse_bad("testguest = a\nksm = maybe\n", "expected true or false");
+	parse_bad("testguest = a\ncpu.latency = low\n",
+		  "vm.cfg:2: key 'cpu.latency': expected normal or high, got 'low'");
 	parse_bad("testguest = a\nksm = true\nnic0 = vhostuser:/s\n",
 		  "vm.cfg:2: key 'ksm': page sharing cannot be used with vhost-user NICs (nic0, line 3)");
 	parse_bad("kernel = k\ntestguest = a\n", "vm.cfg:2: key 'testguest': 'kernel' and 'testguest' are both set");

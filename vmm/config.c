@@ -31,6 +31,7 @@ enum key_type {
 	KT_SIZE,
 	KT_UINT,
 	KT_BOOL,
+	KT_LATENCY,   /* normal or high */
 	KT_SERIAL,
 	KT_CONSOLE,   /* virtio-console back end */
 	KT_DISK,      /* diskN */
@@ -76,6 +77,9 @@ static const struct key_def keys[] = {
 	  "add a virtio-balloon device, default true" },
 	{ "cpu.shares", KT_UINT, F(cpu_shares), 2, 262144,
 	  "relative CPU weight through cgroups (1024 = normal)" },
+	{ "cpu.latency", KT_LATENCY, F(latency_high), 0, 0,
+	  "normal (default) or high: vCPUs and disk I/O threads poll "
+	  "briefly instead of sleeping (lower I/O latency, more host CPU)" },
 	{ "memory.limit", KT_SIZE, F(memory_limit_bytes), 1u << 20,
 	  1ull << 42, "memory limit of the VMM process through cgroups" },
 	{ "disk#", KT_DISK, 0, 0, 0,
@@ -288,6 +292,16 @@ set_scalar(struct parse_ctx *p, const struct key_def *d, const char *key,
 	case KT_BOOL:
 		if (parse_bool(v, &b) < 0)
 			return fail(p, p->line, key, "expected true or false");
+		*(bool *)(base + d->off) = b;
+		return 0;
+	case KT_LATENCY:
+		if (!strcasecmp(v, "normal"))
+			b = false;
+		else if (!strcasecmp(v, "high"))
+			b = true;
+		else
+			return fail(p, p->line, key,
+				    "expected normal or high, got '%s'", v);
 		*(bool *)(base + d->off) = b;
 		return 0;
 	case KT_SIZE:

@@ -65,6 +65,7 @@ struct vmm_config {
 	bool ksm;                 /* madvise(MERGEABLE) the guest memory */
 	bool balloon;             /* add a virtio-balloon device */
 	uint64_t cpu_shares;      /* 0: leave the cgroup alone */
+	bool latency_high;        /* cpu.latency = high: poll, do not sleep */
 	uint64_t memory_limit_bytes; /* 0: no limit */
 	unsigned int line_of[64]; /* line each table key was set on */
 	unsigned int ksm_line;

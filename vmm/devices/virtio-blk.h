@@ -44,6 +44,8 @@ struct vmm_blk_dev {
 	unsigned int nfresh;        /* reqs[nfresh..] never used yet */
 	unsigned int inflight;
 	bool need_notify;
+	uint64_t guest_poll_ns;     /* cpu.latency = high: see poll_guest() */
+	uint64_t interrupted_ns;    /* when the last interrupt was sent */
 	/* counters, written by the I/O thread */
 	_Atomic uint64_t rd_ops, wr_ops, rd_bytes, wr_bytes, flush_ops, errors;
 	struct vmm_rate rate;

@@ -75,8 +75,8 @@ void vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len);
 void vmm_vq_set_notify(struct vmm_vq *vq, bool enable);
 /* Whether the guest made chains available that were not popped yet. */
 bool vmm_vq_has_work(struct vmm_vq *vq);
-/* Interrupts the guest unless it asked not to be. */
-void vmm_vq_notify(struct vmm_vq *vq);
+/* Interrupts the guest unless it asked not to be; true if it did. */
+bool vmm_vq_notify(struct vmm_vq *vq);
 /* Copies up to 'len' bytes from the chain's readable part at 'off'. */
 size_t vmm_vq_copy_out(const struct vmm_vq_elem *e, uint64_t off, void *buf,
 		       size_t len);

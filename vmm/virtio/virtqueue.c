@@ -179,10 +179,16 @@ void
 vmm_vq_set_notify(struct vmm_vq *vq, bool enable)
 {
 	if (vq->event_idx) {
-		/* avail_event: kick me once you go past what I have seen. */
-		if (enable)
-			__atomic_store_n((uint16_t *)&vq->used->ring[vq->size],
-					 vq->last_avail, __ATOMIC_RELAXED);
+		/*
+		 * avail_event: kick me once you go past what I have seen. To
+		 * suppress, half the index space away: the guest kicks only
+		 * when a batch crosses avail_event, and its index never gets
+		 * that far ahead of what we have popped.
+		 */
+		__atomic_store_n((uint16_t *)&vq->used->ring[vq->size],
+				 (uint16_t)(vq->last_avail +
+					    (enable ? 0 : 0x8000)),
+				 __ATOMIC_RELAXED);
 	} else {
 		__atomic_store_n(&vq->used->flags,
 				 enable ? 0 : VRING_USED_F_NO_NOTIFY,
@@ -199,7 +205,7 @@ vmm_vq_has_work(struct vmm_vq *vq)
 	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
-void
+bool
 vmm_vq_notify(struct vmm_vq *vq)
 {
 	uint64_t one = 1;
@@ -213,14 +219,15 @@ vmm_vq_notify(struct vmm_vq *vq)
 		uint16_t old = vq->signalled_used, now = vq->used_idx;
 
 		if ((uint16_t)(now - ev - 1) >= (uint16_t)(now - old))
-			return;
+			return false;
 		vq->signalled_used = now;
 	} else if (__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
 		   VRING_AVAIL_F_NO_INTERRUPT) {
-		return;
+		return false;
 	}
 	if (write(vq->call_fd, &one, sizeof(one)) < 0)
 		log_debug("vmm.virtio", "call: %s", strerror(errno));
+	return true;
 }
 
 size_t
