@@ -306,40 +306,45 @@ _Static_assert(VSW_MAX_NETS <= 256 && VSW_MAX_PORTS <= 256,
  * The key 'f' (a received frame) would be looked up with, if it is a
  * NAT candidate: an untagged IPv4 TCP/UDP/ICMP-echo packet to a
  * network's gateway MAC from a switch port, or to the address of
- * uplink 'uplink'. Only a guess: the input path checks everything again.
+ * uplink 'uplink'. Its parse goes to 'p' for the input path to reuse;
+ * the input path still checks everything else again.
  */
 static bool
 hint_key(const struct vsw_cfg *cfg, const struct vsw_dp_port *in, int uplink,
-	 uint8_t *f, uint32_t len, struct vsw_ct_key *k)
+	 uint8_t *f, uint32_t len, struct vsw_ct_key *k, struct vsw_ip_pkt *p)
 {
 	const struct vsw_dp_net *net = NULL;
-	struct vsw_ip_pkt p;
-	struct vsw_frame fr;
 
 	if (len < VSW_ETH_HLEN + 20 || vsw_get16(f + 12) != VSW_ETHERTYPE_IPV4)
 		return false;
 	if (uplink < 0) {
-		if (vsw_frame_parse(f, len, &in->vlan, in->max_frame, &fr) ||
-		    fr.tagged)
+		/*
+		 * What vsw_frame_parse() would say of an untagged frame (the
+		 * switch stage parses it anyway): a source that is no group
+		 * address, a length within the port's limit, the port's
+		 * untagged VLAN.
+		 */
+		if ((f[6] & 1) || len > in->max_frame ||
+		    in->vlan.untag_in == VSW_VID_NONE)
 			return false;
-		net = vsw_cfg_net(cfg, &cfg->sw[in->sw], fr.vid);
+		net = vsw_cfg_net(cfg, &cfg->sw[in->sw], in->vlan.untag_in);
 		if (!net || memcmp(f, net->gw_mac, 6))
 			return false;
 	}
-	if (vsw_ip_parse(f, len, &p) != VSW_L3_OK)
+	if (vsw_ip_parse(f, len, p) != VSW_L3_OK)
 		return false;
-	if (p.proto != VSW_IPPROTO_TCP && p.proto != VSW_IPPROTO_UDP &&
-	    (p.proto != VSW_IPPROTO_ICMP ||
-	     (p.icmp_type != VSW_ICMP_ECHO && p.icmp_type != VSW_ICMP_ECHO_REPLY)))
+	if (p->proto != VSW_IPPROTO_TCP && p->proto != VSW_IPPROTO_UDP &&
+	    (p->proto != VSW_IPPROTO_ICMP || (p->icmp_type != VSW_ICMP_ECHO &&
+					      p->icmp_type != VSW_ICMP_ECHO_REPLY)))
 		return false;
 	if (net) {
-		if (p.dst == net->gw_ip)
+		if (p->dst == net->gw_ip)
 			return false;
-		key_of(k, &p, (uint16_t)(net_index(cfg, net) + 1));
+		key_of(k, p, (uint16_t)(net_index(cfg, net) + 1));
 	} else {
-		if (p.dst != in->addr)
+		if (p->dst != in->addr)
 			return false;
-		key_of(k, &p, (uint16_t)(VSW_CT_ZONE_UPLINK | uplink));
+		key_of(k, p, (uint16_t)(VSW_CT_ZONE_UPLINK | uplink));
 	}
 	return true;
 }
@@ -356,11 +361,16 @@ vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 
 	dp->ct_nhint = 0;
 	dp->ct_hint_pos = 0;
+	dp->ct_cur = NULL;
 	for (uint16_t i = 0; i < n && k < VSW_BURST; i++) {
 		struct rte_mbuf *m = pkts[i];
 
+		/* A driver's stripped tag changes the frame before input. */
+		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
+			continue;
 		if (!hint_key(cfg, in, uplink, rte_pktmbuf_mtod(m, uint8_t *),
-			      rte_pktmbuf_data_len(m), &dp->ct_hint_key[k]))
+			      rte_pktmbuf_data_len(m), &dp->ct_hint_key[k],
+			      &dp->ct_hint[k].p))
 			continue;
 		dp->ct_hint[k].m = m;
 		keys[k] = &dp->ct_hint_key[k];
@@ -378,6 +388,27 @@ vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 }
 
 /*
+ * The burst's hint for frame 'm' (frames are input in burst order, and
+ * only received frames, never copies, may have one), made the current
+ * one; NULL when 'm' has none.
+ */
+static const struct vsw_ct_hint *
+hint_take(struct vsw_dp *dp, const struct rte_mbuf *m)
+{
+	dp->ct_cur = NULL;
+	for (uint16_t i = dp->ct_hint_pos; i < dp->ct_nhint; i++) {
+		if (dp->ct_hint[i].m != m ||
+		    dp->ct_hint[i].p.ip !=
+			    rte_pktmbuf_mtod(m, const uint8_t *) + VSW_ETH_HLEN)
+			continue;
+		dp->ct_hint_pos = (uint16_t)(i + 1);
+		dp->ct_cur = &dp->ct_hint[i];
+		break;
+	}
+	return dp->ct_cur;
+}
+
+/*
  * The connection of key 'k' for frame 'm': from the burst's bulk lookup
  * when it covered 'm' and still holds (the entry unchanged, or no
  * connection made since a miss), else looked up now.
@@ -386,15 +417,12 @@ static struct vsw_ct_entry *
 ct_find(struct vsw_dp *dp, const struct rte_mbuf *m, const struct vsw_ct_key *k,
 	int *dir)
 {
-	for (uint16_t i = dp->ct_hint_pos; i < dp->ct_nhint; i++) {
-		const struct vsw_ct_hint *h = &dp->ct_hint[i];
+	const struct vsw_ct_hint *h = dp->ct_cur;
+
+	if (h && h->m == m &&
+	    !memcmp(&dp->ct_hint_key[h - dp->ct_hint], k, sizeof(*k))) {
 		struct vsw_ct_entry *e = h->e;
 
-		if (h->m != m)
-			continue;
-		dp->ct_hint_pos = (uint16_t)(i + 1);
-		if (memcmp(&dp->ct_hint_key[i], k, sizeof(*k)))
-			break;
 		if (e && e->in_use && dp->now <= e->expires &&
 		    !memcmp(&e->key[h->dir], k, sizeof(*k))) {
 			*dir = h->dir;
@@ -402,7 +430,6 @@ ct_find(struct vsw_dp *dp, const struct rte_mbuf *m, const struct vsw_ct_key *k,
 		}
 		if (!e && vsw_ct_stats(dp->ct)->created == dp->ct_hint_created)
 			return NULL;
-		break;
 	}
 	return vsw_ct_lookup(dp->ct, k, dir, dp->now);
 }
@@ -635,9 +662,21 @@ vsw_router_net_input(struct vsw *vsw, struct vsw_dp *dp,
 {
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
+	const struct vsw_ct_hint *h = NULL;
 	struct vsw_ip_pkt p;
 	enum vsw_l3_verdict v;
 
+	/* A broadcast copy is a fresh mbuf that may reuse a hinted one's. */
+	if (broadcast)
+		dp->ct_cur = NULL;
+	else
+		h = hint_take(dp, m);
+	if (h) {
+		/* Parsed (and its header checksum checked) by the prefetch. */
+		p = h->p;
+		v = VSW_L3_OK;
+		goto parsed;
+	}
 	if (len >= VSW_ETH_HLEN && vsw_get16(f + 12) == VSW_ETHERTYPE_ARP) {
 		net_arp(vsw, dp, cfg, net, m);
 		return;
@@ -654,6 +693,7 @@ vsw_router_net_input(struct vsw *vsw, struct vsw_dp *dp,
 		net_drop(net, VSW_NET_DROP_MALFORMED, m);
 		return;
 	}
+parsed:
 	if (v == VSW_L3_OK && p.proto == VSW_IPPROTO_UDP && p.dport == 67 &&
 	    (p.dst == net->gw_ip || p.dst == 0xffffffffu)) {
 		if (net->rt->dhcp)
@@ -884,18 +924,26 @@ vsw_router_uplink_input(struct vsw *vsw, struct vsw_dp *dp,
 	const struct vsw_dp_port *up = &cfg->port[slot];
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
+	const struct vsw_ct_hint *h = hint_take(dp, m);
 	struct vsw_ip_pkt p;
 	enum vsw_l3_verdict v;
 
-	if (len >= VSW_ETH_HLEN && vsw_get16(f + 12) == VSW_ETHERTYPE_ARP) {
-		uplink_arp(vsw, dp, cfg, slot, m);
-		return;
-	}
-	v = vsw_ip_parse(f, len, &p);
-	if (v == VSW_L3_NOT_IPV4 || v == VSW_L3_MALFORMED ||
-	    v == VSW_L3_TRUNCATED_L4) {
-		port_drop(up, VSW_DROP_NOT_IPV4, m);
-		return;
+	if (h) {
+		/* Parsed by the prefetch: OK, and to our address. */
+		p = h->p;
+		v = VSW_L3_OK;
+	} else {
+		if (len >= VSW_ETH_HLEN &&
+		    vsw_get16(f + 12) == VSW_ETHERTYPE_ARP) {
+			uplink_arp(vsw, dp, cfg, slot, m);
+			return;
+		}
+		v = vsw_ip_parse(f, len, &p);
+		if (v == VSW_L3_NOT_IPV4 || v == VSW_L3_MALFORMED ||
+		    v == VSW_L3_TRUNCATED_L4) {
+			port_drop(up, VSW_DROP_NOT_IPV4, m);
+			return;
+		}
 	}
 	if (p.dst != up->addr || v == VSW_L3_FRAGMENT || (f[0] & 1)) {
 		port_drop(up, VSW_DROP_NO_CONN, m);

@@ -295,10 +295,16 @@ struct vsw_txbuf {
 struct vsw_neigh;
 
 /* A connection looked up ahead for one frame of a burst (router.c). */
+/*
+ * A burst's NAT candidate, parsed once by vsw_router_prefetch(): the
+ * input path takes the parse from here instead of doing it again (the
+ * frame does not change in between).
+ */
 struct vsw_ct_hint {
 	const struct rte_mbuf *m;
 	struct vsw_ct_entry *e;  /* NULL: none when looked up */
 	int dir;
+	struct vsw_ip_pkt p;     /* vsw_ip_parse() said VSW_L3_OK */
 };
 
 struct vsw_dp {
@@ -316,6 +322,7 @@ struct vsw_dp {
 	struct vsw_ct_hint ct_hint[VSW_BURST];
 	struct vsw_ct_key ct_hint_key[VSW_BURST];
 	uint16_t ct_nhint, ct_hint_pos;
+	const struct vsw_ct_hint *ct_cur;  /* the frame being input's, or NULL */
 	uint64_t ct_hint_created;          /* connections made before it */
 	/* Mailbox from the control thread: set fields, then 'pending'. */
 	atomic_int pending;
