@@ -229,6 +229,7 @@ struct port_opts {
 	const char *group;
 	uint64_t vlan, mac_limit, mtu;
 	bool has_vlan, has_mac_limit, has_mtu;
+	bool dhcp, no_dhcp;
 };
 
 struct net_opts {
@@ -244,7 +245,7 @@ enum {
 	OPT_DURATION, OPT_SWITCH, OPT_HELP, OPT_ADDRESS, OPT_GATEWAY,
 	OPT_GATEWAY_MAC, OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_SUBNET, OPT_DHCP,
 	OPT_LEASE, OPT_DNS, OPT_DOMAIN, OPT_NAT, OPT_NAT_PORTS, OPT_ISOLATED,
-	OPT_MAX, OPT_GROUP, OPT_RESERVE,
+	OPT_MAX, OPT_GROUP, OPT_RESERVE, OPT_NO_DHCP,
 };
 
 static const struct option all_opts[] = {
@@ -279,6 +280,7 @@ static const struct option all_opts[] = {
 	{ "max", required_argument, NULL, OPT_MAX },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "reserve", required_argument, NULL, OPT_RESERVE },
+	{ "no-dhcp", no_argument, NULL, OPT_NO_DHCP },
 	{ 0 },
 };
 
@@ -381,7 +383,9 @@ parse_opts(const struct cli_cmd *cmd, int argc, char **argv,
 		case OPT_SHAPE_IN: o->p.shape_in = optarg; break;
 		case OPT_SHAPE_OUT: o->p.shape_out = optarg; break;
 		case OPT_SUBNET: o->n.subnet = optarg; break;
-		case OPT_DHCP: o->n.dhcp = true; o->n.dhcp_range = optarg; break;
+		case OPT_DHCP: o->n.dhcp = o->p.dhcp = true;
+			o->n.dhcp_range = optarg; break;
+		case OPT_NO_DHCP: o->p.no_dhcp = true; break;
 		case OPT_LEASE: num = &o->n.lease; o->n.has_lease = true;
 			max = 31536000; break;
 		case OPT_DNS: o->n.dns = optarg; break;
@@ -423,6 +427,25 @@ static const struct cli_cmd cmds[];
 static const struct cli_cmd *cmd_named(const char *name);
 
 
+/* An uplink's DHCP lease, as show prints it. */
+static void
+print_dhcp(const struct json_node *d)
+{
+	int64_t exp = 0;
+
+	if (!d || d->type != JSON_OBJECT)
+		return;
+	printf(", DHCP %s", json_get_str(d, "state", "?"));
+	if (!json_get(d, "address"))
+		return;
+	json_get_int(d, "expires_in_s", 0, INT64_MAX, &exp);
+	printf(" %s%s%s from %s (expires in %" PRId64 " s)",
+	       json_get_str(d, "address", ""),
+	       json_get(d, "gateway") ? " via " : "",
+	       json_get_str(d, "gateway", ""), json_get_str(d, "server", "?"),
+	       exp);
+}
+
 static void
 port_fields(struct json_writer *w, const struct port_opts *p)
 {
@@ -442,6 +465,8 @@ port_fields(struct json_writer *w, const struct port_opts *p)
 		json_u64(w, "mac_limit", p->mac_limit);
 	if (p->has_mtu)
 		json_u64(w, "mtu", p->mtu);
+	if (p->dhcp || p->no_dhcp)
+		json_bool(w, "dhcp", p->dhcp);
 	if (p->address)
 		json_str(w, "address", strcmp(p->address, "none") ? p->address : "");
 	if (p->gateway)
@@ -454,6 +479,20 @@ port_fields(struct json_writer *w, const struct port_opts *p)
 		json_str(w, "shape_out", p->shape_out);
 	if (p->group)
 		json_str(w, "group", strcmp(p->group, "none") ? p->group : "");
+}
+
+/* An uplink's address from DHCP or given: the options that go together. */
+static int
+check_port_dhcp(const char *cmd, const struct opts *o)
+{
+	if (o->p.dhcp && o->n.dhcp_range)
+		return cli_usage_error("%s: a port's --dhcp takes no range", cmd);
+	if (o->p.dhcp && o->p.no_dhcp)
+		return cli_usage_error("%s: --dhcp or --no-dhcp, not both", cmd);
+	if (o->p.dhcp && (o->p.address || o->p.gateway || o->p.gateway_mac))
+		return cli_usage_error("%s: with --dhcp the address and gateway "
+				       "come from the DHCP server", cmd);
+	return 0;
 }
 
 /* ---- subcommands ---- */
@@ -516,10 +555,12 @@ do_add_port(int argc, char **argv)
 
 	PARSE(2, 2, OPT_TYPE, OPT_PATH, OPT_IFACE, OPT_VLAN, OPT_TRUNK, OPT_MODE,
 	      OPT_MACLIMIT, OPT_MTU, OPT_ADDRESS, OPT_GATEWAY, OPT_GATEWAY_MAC,
-	      OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_GROUP, OPT_JSON);
+	      OPT_SHAPE_IN, OPT_SHAPE_OUT, OPT_GROUP, OPT_DHCP, OPT_JSON);
 	if (!o.p.type)
 		return cli_usage_error("add-port: --type is required "
 				       "(vhostuser, memif, tap, afpacket, null, ring)");
+	if (check_port_dhcp("add-port", &o))
+		return CLI_EXIT_USAGE;
 	req_begin(&w, "port/add");
 	json_str(&w, "switch", o.args[0]);
 	json_str(&w, "port", o.args[1]);
@@ -536,7 +577,9 @@ do_set_port(int argc, char **argv)
 
 	PARSE(1, 1, OPT_VLAN, OPT_TRUNK, OPT_MODE, OPT_MACLIMIT, OPT_MTU,
 	      OPT_ADDRESS, OPT_GATEWAY, OPT_GATEWAY_MAC, OPT_SHAPE_IN,
-	      OPT_SHAPE_OUT, OPT_GROUP, OPT_JSON);
+	      OPT_SHAPE_OUT, OPT_GROUP, OPT_DHCP, OPT_NO_DHCP, OPT_JSON);
+	if (check_port_dhcp("set-port", &o))
+		return CLI_EXIT_USAGE;
 	if (o.p.gateway && !o.p.address)
 		return cli_usage_error("set-port: --gateway comes with --address");
 	req_begin(&w, "port/set");
@@ -713,6 +756,7 @@ do_show(int argc, char **argv)
 				       json_get_str(p, "address", ""),
 				       json_get(p, "gateway") ? " via " : "",
 				       json_get_str(p, "gateway", ""));
+			print_dhcp(json_get(p, "dhcp_client"));
 			print_shape(p, "shape_in", "in");
 			print_shape(p, "shape_out", "out");
 			if (json_get(p, "group"))
@@ -1175,22 +1219,28 @@ static const struct cli_cmd cmds[] = {
 	  "SWITCH PORT --type vhostuser|memif|tap|afpacket|null|ring "
 	  "[--path SOCKET] "
 	  "[--iface IFACE] [--vlan N] [--trunk LIST] [--vlan-mode MODE] "
-	  "[--mac-limit N] [--mtu N] [--address CIDR [--gateway IP]] "
+	  "[--mac-limit N] [--mtu N] [--address CIDR [--gateway IP] | --dhcp] "
 	  "[--shape-in SPEC] [--shape-out SPEC] [--group GROUP]",
 	  "Add a port. vhostuser and memif ports connect to the server "
 	  "socket --path (the VM's); tap creates --iface (it survives a "
 	  "switch restart, also when moved into a namespace); afpacket "
 	  "uses an existing --iface. --vlan N: access port (4095: all VLANs, tags kept); "
 	  "--trunk 10,20-30: trunk; both with --vlan-mode native-tagged or "
-	  "native-untagged: native VLAN N",
+	  "native-untagged: native VLAN N. --address or --dhcp makes it a "
+	  "routed uplink (see set-port)",
 	  do_add_port },
 	{ "set-port",
 	  "PORT [--vlan N] [--trunk LIST] [--vlan-mode MODE] [--mac-limit N] "
 	  "[--mtu N] [--address CIDR|none [--gateway IP [--gateway-mac MAC]]] "
+	  "[--dhcp|--no-dhcp] "
 	  "[--shape-in SPEC] [--shape-out SPEC] [--group GROUP|none]",
 	  "Change a port's VLANs, MAC limit, MTU, uplink address or shaping, "
 	  "or its port group (a member takes the group's policy). "
-	  "--address makes it a routed uplink for NAT. SPEC: "
+	  "--address makes it a routed uplink for NAT. --dhcp: the uplink "
+	  "takes address, prefix and gateway from a DHCP server on its link "
+	  "(RFC 2131 client: renews at T1, rebinds at T2, the lease survives "
+	  "a restart; show and stats --json show it); --no-dhcp gives the "
+	  "lease back (RELEASE), as del-port does. SPEC: "
 	  "avg=RATE[,peak=RATE][,burst=BYTES] (RATE bit/s, 100M; BYTES 64K) or "
 	  "off; -in shapes what the port sends into the switch, -out what the "
 	  "switch sends out of it",

@@ -330,6 +330,7 @@ uplink_fields(const struct json_node *obj, struct vsw_req *req, char *err,
 	      size_t errlen)
 {
 	struct vsw_port_config *c = &req->pcfg;
+	const struct json_node *n;
 	char buf[40];
 	int r;
 
@@ -343,6 +344,20 @@ uplink_fields(const struct json_node *obj, struct vsw_req *req, char *err,
 			       (c->addr >> 28) >= 14)) {
 			snprintf(err, errlen, "'address' must be a unicast "
 				 "IPv4/prefix such as 192.0.2.10/24");
+			return -EINVAL;
+		}
+	}
+	n = json_get(obj, "dhcp");
+	if (n) {
+		if (n->type != JSON_BOOL) {
+			snprintf(err, errlen, "'dhcp' must be true or false");
+			return -EINVAL;
+		}
+		req->has_dhcp = true;
+		c->dhcp = n->b;
+		if (c->dhcp && req->has_addr) {
+			snprintf(err, errlen, "an uplink takes its address "
+				 "either from 'dhcp' or from 'address'");
 			return -EINVAL;
 		}
 	}
@@ -595,7 +610,7 @@ parse_obj(const struct json_node *root, struct vsw_req *req, char *err,
 		r = get_name(root, "group", req->pcfg.group, true, err, errlen);
 		if (r < 0)
 			return r;
-		if (req->has_addr) {
+		if (req->has_addr || req->has_dhcp) {
 			snprintf(err, errlen, "a group holds VLANs, MAC limit, "
 				 "MTU and shaping, not an address");
 			return -EINVAL;

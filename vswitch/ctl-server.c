@@ -137,7 +137,7 @@ int
 vsw_ctl_serve(struct vsw *vsw, const char *path, volatile bool *stop)
 {
 	struct client cl[MAX_CLIENTS];
-	struct pollfd pfd[MAX_CLIENTS + 1];
+	struct pollfd pfd[MAX_CLIENTS + 2];
 	int lfd, n = 0;
 
 	lfd = listen_on(path);
@@ -151,7 +151,10 @@ vsw_ctl_serve(struct vsw *vsw, const char *path, volatile bool *stop)
 		for (int i = 0; i < n; i++)
 			pfd[i + 1] = (struct pollfd){ .fd = cl[i].fd,
 						      .events = POLLIN };
-		r = poll(pfd, (nfds_t)n + 1, 200);
+		/* Uplink DHCP replies wake housekeeping at once. */
+		pfd[n + 1] = (struct pollfd){ .fd = vsw_uplink_dhcp_fd(vsw),
+					      .events = POLLIN };
+		r = poll(pfd, (nfds_t)n + 2, 200);
 		if (r < 0 && errno != EINTR)
 			break;
 		vsw_housekeeping(vsw);

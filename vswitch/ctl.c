@@ -90,6 +90,7 @@ vsw_show_json(struct vsw *vsw, struct json_writer *w)
 				json_str(w, "error", strerror(-p->missing_err));
 			json_u64(w, "macs", port_macs(vsw, p));
 			json_bool(w, "capturing", atomic_load(&p->rt->capture) != NULL);
+			vsw_uplink_dhcp_json(p, w);
 			json_obj_end(w);
 		}
 		json_arr_end(w);
@@ -123,6 +124,7 @@ vsw_port_stats_json(struct vsw_port *p, struct json_writer *w)
 	json_u64(w, "capture_lost", rd(&st->capture_lost));
 	if (p->cfg.type == VSW_PORT_VHOSTUSER)
 		json_u64(w, "guest_tx_stalls", p->guest_tx_stalls);
+	vsw_uplink_dhcp_json(p, w);
 	json_obj_begin(w, "drops");
 	for (int r = 1; r < VSW_DROP_COUNT; r++) {
 		json_u64(w, vsw_drop_name((enum vsw_drop)r), rd(&st->drops[r]));
@@ -297,6 +299,20 @@ port_set(struct vsw *vsw, struct vsw_req *req, char *err, size_t errlen)
 		c.addr_prefix = req->pcfg.addr_prefix;
 		c.gateway = req->pcfg.gateway;
 		memcpy(c.gateway_mac, req->pcfg.gateway_mac, 6);
+	}
+	if (req->has_dhcp) {
+		if (!req->pcfg.dhcp && c.dhcp && !req->has_addr) {
+			/* The leased address goes with the client. */
+			c.addr = 0;
+			c.addr_prefix = 0;
+			c.gateway = 0;
+			memset(c.gateway_mac, 0, 6);
+		}
+		c.dhcp = req->pcfg.dhcp;
+	} else if (req->has_addr && c.dhcp) {
+		snprintf(err, errlen, "port '%s' takes its address from DHCP: "
+			 "give --no-dhcp with --address", p->cfg.name);
+		return -EINVAL;
 	}
 	if (req->has_shape_in)
 		c.shape_in = req->pcfg.shape_in;

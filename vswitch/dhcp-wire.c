@@ -10,28 +10,10 @@
 #define ETH_HLEN 14
 #define IP_HLEN 20
 #define UDP_HLEN 8
-#define BOOTP_FIXED 236          /* op .. file */
-#define DHCP_MAGIC 0x63825363u
-#define BOOTP_MIN 300            /* pad replies to the classic BOOTP size */
-#define PORT_SERVER 67
-#define PORT_CLIENT 68
-
-enum {
-	OPT_PAD = 0,
-	OPT_SUBNET_MASK = 1,
-	OPT_ROUTER = 3,
-	OPT_DNS = 6,
-	OPT_HOSTNAME = 12,
-	OPT_DOMAIN = 15,
-	OPT_BROADCAST = 28,
-	OPT_REQUESTED_IP = 50,
-	OPT_LEASE_TIME = 51,
-	OPT_MSG_TYPE = 53,
-	OPT_SERVER_ID = 54,
-	OPT_RENEWAL = 58,
-	OPT_REBINDING = 59,
-	OPT_END = 255,
-};
+#define BOOTP_FIXED DHCP_BOOTP_FIXED
+#define BOOTP_MIN DHCP_BOOTP_MIN
+#define PORT_SERVER DHCP_PORT_SERVER
+#define PORT_CLIENT DHCP_PORT_CLIENT
 
 /*
  * Finds the UDP header of an untagged IPv4 frame; returns its offset or
@@ -74,6 +56,53 @@ dhcp_udp_ports(const uint8_t *frame, size_t len)
 	return DHCP_NOT_DHCP;
 }
 
+const uint8_t *
+dhcp_bootp_find(const uint8_t *f, size_t len, uint16_t sport, uint16_t dport,
+		size_t *blen)
+{
+	size_t udp_len, off = udp_offset(f, len, &udp_len);
+	const uint8_t *b;
+
+	if (!off || vsw_get16(f + off + 2) != dport ||
+	    (sport && vsw_get16(f + off) != sport))
+		return NULL;
+	b = f + off + UDP_HLEN;
+	*blen = udp_len - UDP_HLEN;
+	if (*blen < BOOTP_FIXED + 4 || vsw_get32(b + BOOTP_FIXED) != DHCP_MAGIC)
+		return NULL;
+	return b;
+}
+
+int
+dhcp_options_walk(const uint8_t *p, size_t n,
+		  int (*fn)(uint8_t code, const uint8_t *v, uint8_t len,
+			    void *arg),
+		  void *arg)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t code = p[i++], len;
+		int r;
+
+		if (code == DHCP_OPT_PAD)
+			continue;
+		if (code == DHCP_OPT_END)
+			return 0;
+		if (i >= n)
+			return -EINVAL;
+		len = p[i++];
+		if (len > n - i)
+			return -EINVAL;
+		r = fn(code, p + i, len, arg);
+		if (r < 0)
+			return r;
+		i += len;
+	}
+	/* Options without an END are tolerated. */
+	return 0;
+}
+
 static void
 copy_hostname(char *dst, const uint8_t *src, size_t n)
 {
@@ -91,61 +120,42 @@ copy_hostname(char *dst, const uint8_t *src, size_t n)
 }
 
 static int
-parse_options(const uint8_t *p, size_t n, struct dhcp_msg *m)
+request_option(uint8_t code, const uint8_t *v, uint8_t len, void *arg)
 {
-	size_t i = 0;
+	struct dhcp_msg *m = arg;
 
-	while (i < n) {
-		uint8_t code = p[i++], len;
-
-		if (code == OPT_PAD)
-			continue;
-		if (code == OPT_END)
-			return m->type ? 0 : -EINVAL;
-		if (i >= n)
+	switch (code) {
+	case DHCP_OPT_MSG_TYPE:
+		if (len != 1 || v[0] < DHCPDISCOVER || v[0] > DHCPINFORM)
 			return -EINVAL;
-		len = p[i++];
-		if (len > n - i)
+		m->type = (enum dhcp_type)v[0];
+		break;
+	case DHCP_OPT_REQUESTED_IP:
+		if (len != 4)
 			return -EINVAL;
-		switch (code) {
-		case OPT_MSG_TYPE:
-			if (len != 1 || p[i] < DHCPDISCOVER || p[i] > DHCPINFORM)
-				return -EINVAL;
-			m->type = (enum dhcp_type)p[i];
-			break;
-		case OPT_REQUESTED_IP:
-			if (len != 4)
-				return -EINVAL;
-			m->requested_ip = vsw_get32(p + i);
-			break;
-		case OPT_SERVER_ID:
-			if (len != 4)
-				return -EINVAL;
-			m->server_id = vsw_get32(p + i);
-			break;
-		case OPT_HOSTNAME:
-			copy_hostname(m->hostname, p + i, len);
-			break;
-		}
-		i += len;
+		m->requested_ip = vsw_get32(v);
+		break;
+	case DHCP_OPT_SERVER_ID:
+		if (len != 4)
+			return -EINVAL;
+		m->server_id = vsw_get32(v);
+		break;
+	case DHCP_OPT_HOSTNAME:
+		copy_hostname(m->hostname, v, len);
+		break;
 	}
-	/* Options without an END are tolerated if the type was given. */
-	return m->type ? 0 : -EINVAL;
+	return 0;
 }
 
 int
 dhcp_parse_frame(const uint8_t *f, size_t len, struct dhcp_msg *m)
 {
-	size_t udp_len, off = udp_offset(f, len, &udp_len);
 	const uint8_t *b;
 	size_t blen;
 
 	memset(m, 0, sizeof(*m));
-	if (!off || vsw_get16(f + off + 2) != PORT_SERVER)
-		return -EINVAL;
-	b = f + off + UDP_HLEN;
-	blen = udp_len - UDP_HLEN;
-	if (blen < BOOTP_FIXED + 4 || vsw_get32(b + BOOTP_FIXED) != DHCP_MAGIC)
+	b = dhcp_bootp_find(f, len, 0, PORT_SERVER, &blen);
+	if (!b)
 		return -EINVAL;
 	/* BOOTREQUEST from an Ethernet client. */
 	if (b[0] != 1 || b[1] != 1 || b[2] != 6)
@@ -158,13 +168,16 @@ dhcp_parse_frame(const uint8_t *f, size_t len, struct dhcp_msg *m)
 	memcpy(m->src_mac, f + 6, 6);
 	if (m->chaddr[0] & 1) /* a multicast "hardware address" */
 		return -EINVAL;
-	return parse_options(b + BOOTP_FIXED + 4, blen - BOOTP_FIXED - 4, m);
+	if (dhcp_options_walk(b + BOOTP_FIXED + 4, blen - BOOTP_FIXED - 4,
+			      request_option, m) < 0)
+		return -EINVAL;
+	return m->type ? 0 : -EINVAL;
 }
 
 /* ---- building ---- */
 
-static uint8_t *
-opt_u32(uint8_t *p, uint8_t code, uint32_t v)
+uint8_t *
+dhcp_opt_u32(uint8_t *p, uint8_t code, uint32_t v)
 {
 	p[0] = code;
 	p[1] = 4;
@@ -175,23 +188,23 @@ opt_u32(uint8_t *p, uint8_t code, uint32_t v)
 static uint8_t *
 put_options(uint8_t *p, const struct dhcp_answer *a)
 {
-	p[0] = OPT_MSG_TYPE;
+	p[0] = DHCP_OPT_MSG_TYPE;
 	p[1] = 1;
 	p[2] = (uint8_t)a->type;
-	p = opt_u32(p + 3, OPT_SERVER_ID, a->server_ip);
+	p = dhcp_opt_u32(p + 3, DHCP_OPT_SERVER_ID, a->server_ip);
 	if (a->type == DHCPNAK)
 		return p;
 	if (a->lease_secs) {
-		p = opt_u32(p, OPT_LEASE_TIME, a->lease_secs);
-		p = opt_u32(p, OPT_RENEWAL, a->lease_secs / 2);
-		p = opt_u32(p, OPT_REBINDING, a->lease_secs / 8 * 7);
+		p = dhcp_opt_u32(p, DHCP_OPT_LEASE_TIME, a->lease_secs);
+		p = dhcp_opt_u32(p, DHCP_OPT_RENEWAL, a->lease_secs / 2);
+		p = dhcp_opt_u32(p, DHCP_OPT_REBINDING, a->lease_secs / 8 * 7);
 	}
-	p = opt_u32(p, OPT_SUBNET_MASK, a->netmask);
-	p = opt_u32(p, OPT_BROADCAST, a->broadcast);
+	p = dhcp_opt_u32(p, DHCP_OPT_SUBNET_MASK, a->netmask);
+	p = dhcp_opt_u32(p, DHCP_OPT_BROADCAST, a->broadcast);
 	if (a->router)
-		p = opt_u32(p, OPT_ROUTER, a->router);
+		p = dhcp_opt_u32(p, DHCP_OPT_ROUTER, a->router);
 	if (a->dns[0]) {
-		p[0] = OPT_DNS;
+		p[0] = DHCP_OPT_DNS;
 		p[1] = a->dns[1] ? 8 : 4;
 		vsw_put32(p + 2, a->dns[0]);
 		if (a->dns[1])
@@ -201,7 +214,7 @@ put_options(uint8_t *p, const struct dhcp_answer *a)
 	if (a->domain && a->domain[0]) {
 		size_t n = strnlen(a->domain, 63);
 
-		p[0] = OPT_DOMAIN;
+		p[0] = DHCP_OPT_DOMAIN;
 		p[1] = (uint8_t)n;
 		memcpy(p + 2, a->domain, n);
 		p += 2 + n;
@@ -209,23 +222,40 @@ put_options(uint8_t *p, const struct dhcp_answer *a)
 	return p;
 }
 
-/* The ones' complement sum of 'len' bytes, added to 'sum'. */
-static uint32_t
-csum_add(uint32_t sum, const uint8_t *p, size_t len)
+size_t
+dhcp_frame_finish(uint8_t *f, uint32_t src_ip, uint32_t dst_ip, uint16_t sport,
+		  uint16_t dport, size_t blen)
 {
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += vsw_get16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
+	uint8_t *ip = f + ETH_HLEN, *udp = ip + IP_HLEN;
+	size_t total;
+	uint32_t sum;
+	uint16_t c;
 
-static uint16_t
-csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	if (blen < BOOTP_MIN) {
+		memset(udp + UDP_HLEN + blen, 0, BOOTP_MIN - blen);
+		blen = BOOTP_MIN;
+	}
+	total = IP_HLEN + UDP_HLEN + blen;
+	vsw_put16(f + 12, 0x0800);
+	memset(ip, 0, IP_HLEN);
+	ip[0] = 0x45;
+	vsw_put16(ip + 2, (uint16_t)total);
+	vsw_put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = 17;
+	vsw_put32(ip + 12, src_ip);
+	vsw_put32(ip + 16, dst_ip);
+	vsw_put16(ip + 10, vsw_csum_finish(vsw_csum_add(0, ip, IP_HLEN)));
+	vsw_put16(udp, sport);
+	vsw_put16(udp + 2, dport);
+	vsw_put16(udp + 4, (uint16_t)(UDP_HLEN + blen));
+	vsw_put16(udp + 6, 0);
+	/* UDP checksum over the pseudo-header and datagram. */
+	sum = vsw_csum_add(0, ip + 12, 8) + 17 + (uint32_t)(UDP_HLEN + blen);
+	sum = vsw_csum_add(sum, udp, UDP_HLEN + blen);
+	c = vsw_csum_finish(sum);
+	vsw_put16(udp + 6, c ? c : 0xffff);
+	return ETH_HLEN + total;
 }
 
 /*
@@ -253,15 +283,13 @@ int
 dhcp_build_reply(const struct dhcp_msg *m, const struct dhcp_answer *a,
 		 uint8_t *f)
 {
-	uint8_t *ip = f + ETH_HLEN, *udp = ip + IP_HLEN, *b = udp + UDP_HLEN;
-	size_t blen, total;
-	uint32_t dst, sum;
+	uint8_t *b = f + DHCP_BOOTP_OFF;
+	uint32_t dst;
 	uint8_t *end;
 
-	memset(f, 0, ETH_HLEN + IP_HLEN + UDP_HLEN + BOOTP_MIN);
+	memset(f, 0, DHCP_BOOTP_OFF + BOOTP_MIN);
 	destination(m, a, &dst, f);
 	memcpy(f + 6, a->server_mac, 6);
-	vsw_put16(f + 12, 0x0800);
 	/* BOOTREPLY */
 	b[0] = 2;
 	b[1] = 1;
@@ -275,24 +303,7 @@ dhcp_build_reply(const struct dhcp_msg *m, const struct dhcp_answer *a,
 	memcpy(b + 28, m->chaddr, 6);
 	vsw_put32(b + BOOTP_FIXED, DHCP_MAGIC);
 	end = put_options(b + BOOTP_FIXED + 4, a);
-	*end++ = OPT_END;
-	blen = MAX((size_t)(end - b), (size_t)BOOTP_MIN);
-	total = IP_HLEN + UDP_HLEN + blen;
-	/* IPv4: DF, TTL 64, UDP. */
-	ip[0] = 0x45;
-	vsw_put16(ip + 2, (uint16_t)total);
-	vsw_put16(ip + 6, 0x4000);
-	ip[8] = 64;
-	ip[9] = 17;
-	vsw_put32(ip + 12, a->server_ip);
-	vsw_put32(ip + 16, dst);
-	vsw_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
-	vsw_put16(udp, PORT_SERVER);
-	vsw_put16(udp + 2, PORT_CLIENT);
-	vsw_put16(udp + 4, (uint16_t)(UDP_HLEN + blen));
-	/* UDP checksum over the pseudo-header and datagram. */
-	sum = csum_add(0, ip + 12, 8) + 17 + (uint32_t)(UDP_HLEN + blen);
-	sum = csum_add(sum, udp, UDP_HLEN + blen);
-	vsw_put16(udp + 6, csum_fold(sum) ? csum_fold(sum) : 0xffff);
-	return (int)(ETH_HLEN + total);
+	*end++ = DHCP_OPT_END;
+	return (int)dhcp_frame_finish(f, a->server_ip, dst, PORT_SERVER,
+				      PORT_CLIENT, (size_t)(end - b));
 }

@@ -46,6 +46,65 @@ struct dhcp_answer {
 	const char *domain;
 };
 
+/* ---- shared by the server and the uplink's client ---- */
+
+#define DHCP_PORT_SERVER 67
+#define DHCP_PORT_CLIENT 68
+#define DHCP_BOOTP_FIXED 236   /* op .. file */
+#define DHCP_MAGIC 0x63825363u
+#define DHCP_BOOTP_MIN 300     /* messages are padded to the BOOTP size */
+/* Where the BOOTP message starts in an untagged frame we write. */
+#define DHCP_BOOTP_OFF (14 + 20 + 8)
+
+enum dhcp_opt {
+	DHCP_OPT_PAD = 0,
+	DHCP_OPT_SUBNET_MASK = 1,
+	DHCP_OPT_ROUTER = 3,
+	DHCP_OPT_DNS = 6,
+	DHCP_OPT_HOSTNAME = 12,
+	DHCP_OPT_DOMAIN = 15,
+	DHCP_OPT_BROADCAST = 28,
+	DHCP_OPT_REQUESTED_IP = 50,
+	DHCP_OPT_LEASE_TIME = 51,
+	DHCP_OPT_MSG_TYPE = 53,
+	DHCP_OPT_SERVER_ID = 54,
+	DHCP_OPT_PARAM_LIST = 55,
+	DHCP_OPT_RENEWAL = 58,
+	DHCP_OPT_REBINDING = 59,
+	DHCP_OPT_CLIENT_ID = 61,
+	DHCP_OPT_END = 255,
+};
+
+/*
+ * The BOOTP message (fixed part, magic cookie, options) of an untagged,
+ * unfragmented IPv4/UDP frame to port 'dport' and, unless 0, from port
+ * 'sport'; sets '*blen' to its length. NULL when the frame is not one.
+ */
+const uint8_t *dhcp_bootp_find(const uint8_t *f, size_t len, uint16_t sport,
+			       uint16_t dport, size_t *blen);
+
+/*
+ * Calls 'fn' for each option of the 'n' bytes at 'p' until END (pads
+ * skipped); an option running past the end is -EINVAL, and a negative
+ * return of 'fn' stops the walk with it. Returns 0 otherwise.
+ */
+int dhcp_options_walk(const uint8_t *p, size_t n,
+		      int (*fn)(uint8_t code, const uint8_t *v, uint8_t len,
+				void *arg),
+		      void *arg);
+
+/* Writes a 4-byte option; returns the byte after it. */
+uint8_t *dhcp_opt_u32(uint8_t *p, uint8_t code, uint32_t v);
+
+/*
+ * Completes a frame whose BOOTP message of 'blen' bytes is already at
+ * f + DHCP_BOOTP_OFF (Ethernet addresses at f are the caller's): pads
+ * it to DHCP_BOOTP_MIN, writes the IPv4 header (DF, TTL 64) and the UDP
+ * header with both checksums. Returns the frame length.
+ */
+size_t dhcp_frame_finish(uint8_t *f, uint32_t src_ip, uint32_t dst_ip,
+			 uint16_t sport, uint16_t dport, size_t blen);
+
 enum dhcp_direction {
 	DHCP_NOT_DHCP,
 	DHCP_CLIENT_TO_SERVER,  /* UDP to port 67 */

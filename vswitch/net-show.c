@@ -47,7 +47,10 @@ vsw_port_l3_json(const struct vsw_port_config *c, struct json_writer *w)
 	static const uint8_t zero[6];
 	char buf[32], ip[16];
 
-	if (c->addr) {
+	/* A leased address is the client's state, shown with its lease. */
+	if (c->dhcp) {
+		json_bool(w, "dhcp", true);
+	} else if (c->addr) {
 		snprintf(buf, sizeof(buf), "%s/%u", vsw_ipv4_format(c->addr, ip),
 			 c->addr_prefix);
 		json_str(w, "address", buf);

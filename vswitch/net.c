@@ -271,8 +271,8 @@ vsw_net_add(struct vsw *vsw, const char *sw_name,
 
 /* ---- leases ---- */
 
-static int
-write_file_atomic(const char *path, const char *text, size_t len)
+int
+vsw_write_file_atomic(const char *path, const char *text, size_t len)
 {
 	char tmp[VSW_PATH_MAX * 2 + 48];
 	ssize_t w;
@@ -329,7 +329,7 @@ leases_save(struct vsw *vsw, struct vsw_net *n, bool in_dp)
 	if (!lt.text)
 		return;
 	leases_path(vsw, n->cfg.name, path, sizeof(path));
-	r = write_file_atomic(path, lt.text, lt.len);
+	r = vsw_write_file_atomic(path, lt.text, lt.len);
 	if (r < 0)
 		log_err("vswitch.net", "cannot write %s: %s", path, strerror(-r));
 	free(lt.text);
@@ -340,6 +340,7 @@ vsw_housekeeping(struct vsw *vsw)
 {
 	vsw_ports_retry(vsw);
 	pthread_mutex_lock(&vsw->lock);
+	vsw_uplink_dhcp_housekeeping(vsw);
 	for (int i = 0; i < VSW_MAX_NETS; i++) {
 		struct vsw_net *n = vsw->net[i];
 

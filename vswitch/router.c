@@ -25,6 +25,7 @@
 
 #include <rte_hash_crc.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #define UPLINK_IF(slot) ((uint16_t)(VSW_NEIGH_IF_UPLINK | (slot)))
 #define NAT_PORT_MIN 1024
@@ -212,6 +213,18 @@ uplink_send(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	}
 	if (r > 0)
 		uplink_arp_request(vsw, dp, cfg, slot, hop);
+}
+
+void
+vsw_router_uplink_send(struct vsw *vsw, struct vsw_dp *dp,
+		       const struct vsw_cfg *cfg, uint16_t slot,
+		       struct rte_mbuf *m, uint32_t dst_ip)
+{
+	if (!cfg->port[slot].addr) {
+		port_drop(&cfg->port[slot], VSW_DROP_NO_CONN, m);
+		return;
+	}
+	uplink_send(vsw, dp, cfg, slot, m, dst_ip, NULL);
 }
 
 /* ---- NAT ---- */
@@ -742,6 +755,11 @@ uplink_arp(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		port_drop(up, VSW_DROP_NOT_IPV4, m);
 		return;
 	}
+	if (!up->addr) {
+		/* A DHCP uplink without its lease yet: not ours to answer. */
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if ((a.spa & up->mask) == (up->addr & up->mask) && a.spa != up->addr &&
 	    !(a.sha[0] & 1)) {
 		n = vsw_neigh_learn(dp->neigh, UPLINK_IF(slot), a.spa, a.sha,
@@ -945,7 +963,14 @@ vsw_router_uplink_input(struct vsw *vsw, struct vsw_dp *dp,
 			return;
 		}
 	}
-	if (p.dst != up->addr || v == VSW_L3_FRAGMENT || (f[0] & 1)) {
+	if (unlikely(up->dhcp) && v == VSW_L3_OK &&
+	    p.proto == VSW_IPPROTO_UDP && p.sport == 67 && p.dport == 68 &&
+	    (p.dst == 0xffffffffu || p.dst == up->addr || !up->addr)) {
+		/* For the port's DHCP client, in the control thread. */
+		vsw_uplink_dhcp_rx(vsw, slot, m);
+		return;
+	}
+	if (!up->addr || p.dst != up->addr || v == VSW_L3_FRAGMENT || (f[0] & 1)) {
 		port_drop(up, VSW_DROP_NO_CONN, m);
 		return;
 	}
@@ -996,6 +1021,8 @@ vsw_router_tick(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 {
 	struct tick_ctx c = { vsw, dp, cfg };
 
+	if (unlikely(!rte_ring_empty(vsw->dhcpc_tx)))
+		vsw_uplink_dhcp_tx(vsw, dp, cfg);
 	/* The whole table about once a second at one call per millisecond. */
 	vsw_ct_expire(dp->ct, now, vsw_ct_capacity(dp->ct) / 1000 + 64);
 	vsw_neigh_tick(dp->neigh, now, tick_probe, tick_dropped, &c);

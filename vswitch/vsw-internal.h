@@ -26,6 +26,8 @@
 
 struct vsw_dhcp_server;
 struct rte_mbuf;
+struct rte_ring;
+struct vsw_uplink_dhcp;
 
 #define VSW_VID_NONE 0xffffu
 #define VSW_MTU_DEFAULT 1500
@@ -150,6 +152,7 @@ struct vsw_dp_port {
 	bool active;
 	bool vhost;              /* rx/tx through the vhost library (rt->vid) */
 	bool l3;                 /* a routed uplink: not switched (addr set) */
+	bool dhcp;               /* its address comes from DHCP (uplink-dhcp.c) */
 	bool shaped[2];          /* [0] ingress, [1] egress */
 	uint8_t sw;              /* switch index */
 	uint16_t eth;            /* ethdev port id */
@@ -387,6 +390,7 @@ struct vsw_port {
 	uint64_t txq_stuck_since_ms;
 	bool txq_stalled;
 	uint64_t guest_tx_stalls;
+	struct vsw_uplink_dhcp *dhcp; /* the DHCP client (cfg.dhcp), or NULL */
 	char tap_mac[18];             /* TAP: the interface's MAC, kept */
 };
 
@@ -418,7 +422,33 @@ struct vsw {
 	uint64_t tsc_hz;               /* measured (tsc.c) */
 	uint64_t tsc_base;             /* TSC at start: captures rescale from it */
 	uint64_t last_capture_written;
+	/* Uplink DHCP clients (uplink-dhcp.c): replies from the data plane
+	 * to the control thread, frames the other way, a wake-up. */
+	struct rte_ring *dhcpc_rx, *dhcpc_tx;
+	int dhcpc_efd;
 };
+
+/* uplink-dhcp.c: the DHCP client of uplinks with cfg.dhcp. */
+int vsw_uplink_dhcp_init(struct vsw *vsw);
+void vsw_uplink_dhcp_fini(struct vsw *vsw);
+/* Readable when replies wait (vsw_uplink_dhcp_housekeeping() then). */
+int vsw_uplink_dhcp_fd(struct vsw *vsw);
+/* Starts the client of 'p' (before the port is published with it). */
+int vsw_uplink_dhcp_on(struct vsw *vsw, struct vsw_port *p);
+/* Sends its first message (once the port is published with it). */
+void vsw_uplink_dhcp_kick(struct vsw *vsw, struct vsw_port *p);
+/* Stops it; 'release' gives the lease back and forgets the saved one. */
+void vsw_uplink_dhcp_off(struct vsw *vsw, struct vsw_port *p, bool release);
+/* Replies in, timers, lease changes applied; with the lock held. */
+void vsw_uplink_dhcp_housekeeping(struct vsw *vsw);
+void vsw_uplink_dhcp_json(const struct vsw_port *p, struct json_writer *w);
+/* Data plane: a reply received on uplink 'slot' (consumed). */
+void vsw_uplink_dhcp_rx(struct vsw *vsw, uint16_t slot, struct rte_mbuf *m);
+/* Data plane: sends the frames the clients wrote. */
+void vsw_uplink_dhcp_tx(struct vsw *vsw, struct vsw_dp *dp,
+			const struct vsw_cfg *cfg);
+/* Writes a file through a temporary and rename (net.c). */
+int vsw_write_file_atomic(const char *path, const char *text, size_t len);
 
 /* net.c */
 /* Removes every network, saving (not deleting) their leases. */
@@ -551,6 +581,10 @@ void vsw_router_tick(struct vsw *vsw, struct vsw_dp *dp,
 		     const struct vsw_cfg *cfg, uint64_t now);
 /* True if the frame is a DHCP server reply ('len' bytes, untagged). */
 bool vsw_router_is_dhcp_server_frame(const uint8_t *f, uint32_t len);
+/* Sends an IPv4 frame out of uplink 'slot' to 'dst_ip' via its next hop. */
+void vsw_router_uplink_send(struct vsw *vsw, struct vsw_dp *dp,
+			    const struct vsw_cfg *cfg, uint16_t slot,
+			    struct rte_mbuf *m, uint32_t dst_ip);
 
 /* neigh.c: ARP cache with packets held while resolving (data plane). */
 #define VSW_NEIGH_IF_UPLINK 0x8000u   /* | slot; networks use their index */
@@ -645,6 +679,7 @@ struct vsw_req {
 	bool has_vlan;           /* port/set: VLAN fields given */
 	bool has_mac_limit, has_mtu;
 	bool has_addr;           /* address (and gateway, gateway_mac) given */
+	bool has_dhcp;           /* 'dhcp' given (pcfg.dhcp says which) */
 	bool has_shape_in, has_shape_out;
 	bool has_group;          /* port/set: 'group' given ("" leaves it) */
 	uint32_t aging_s;

@@ -92,7 +92,9 @@ static void
 port_build(struct vsw *vsw, struct vsw_cfg *cfg, struct vsw_port *p,
 	   struct vsw_dp_port *d)
 {
-	d->l3 = p->cfg.addr != 0;
+	d->dhcp = p->cfg.dhcp && p->dhcp;
+	/* Waiting for a lease, a DHCP uplink is routed all the same. */
+	d->l3 = p->cfg.addr != 0 || d->dhcp;
 	d->addr = p->cfg.addr;
 	d->mask = vsw_prefix_mask(p->cfg.addr_prefix);
 	d->gateway = p->cfg.gateway;
@@ -244,6 +246,7 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 	}
 	vsw->tsc_base = rte_rdtsc();
 	vsw->tsc_hz = vsw_tsc_hz();
+	vsw->dhcpc_efd = -1;
 	err = -ENOMEM;
 	vsw->pool = vsw_pool_create("vsw_pool", vsw->opts.mbufs, 256);
 	if (!vsw->pool) {
@@ -256,6 +259,9 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 	if (!vsw->rcu)
 		goto err_pool;
 	rte_rcu_qsbr_init(vsw->rcu, RTE_MAX_LCORE);
+	err = vsw_uplink_dhcp_init(vsw);
+	if (err < 0)
+		goto err_rcu;
 	err = vsw_dp_create(vsw, &vsw->dp);
 	if (err < 0)
 		goto err_rcu;
@@ -271,6 +277,7 @@ vsw_create(const struct vsw_options *opts, struct vsw **out)
 err_dp:
 	vsw_dp_destroy(vsw->dp);
 err_rcu:
+	vsw_uplink_dhcp_fini(vsw);
 	rte_free(vsw->rcu);
 err_pool:
 	rte_mempool_free(vsw->pool);
@@ -303,6 +310,7 @@ vsw_destroy(struct vsw *vsw)
 	vsw_groups_drop(vsw, NULL);
 	free(atomic_load(&vsw->cfg));
 	vsw_dp_destroy(vsw->dp);
+	vsw_uplink_dhcp_fini(vsw);
 	rte_free(vsw->rcu);
 	rte_mempool_free(vsw->pool);
 	pthread_mutex_destroy(&vsw->lock);
@@ -649,15 +657,27 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 			 p->cfg.type == VSW_PORT_MEMIF ? "no memif server"
 			 : "cannot open it");
 	}
+	if (p->cfg.dhcp) {
+		p->cfg.addr = 0;
+		p->cfg.addr_prefix = 0;
+		p->cfg.gateway = 0;
+		err = vsw_uplink_dhcp_on(vsw, p);
+		if (err < 0) {
+			vsw_port_close(vsw, p, true);
+			goto err_rt;
+		}
+	}
 	vsw->port[slot] = p;
 	s->nports++;
 	err = vsw_publish(vsw);
 	if (err < 0) {
 		vsw->port[slot] = NULL;
 		s->nports--;
+		vsw_uplink_dhcp_off(vsw, p, false);
 		vsw_port_close(vsw, p, true);
 		goto err_rt;
 	}
+	vsw_uplink_dhcp_kick(vsw, p);
 	return 0;
 
 err_rt:
@@ -787,6 +807,7 @@ vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 	c.addr_prefix = cfg->addr_prefix;
 	c.gateway = cfg->gateway;
 	memcpy(c.gateway_mac, cfg->gateway_mac, 6);
+	c.dhcp = cfg->dhcp;
 	c.shape_in = cfg->shape_in;
 	c.shape_out = cfg->shape_out;
 	memcpy(c.group, cfg->group, sizeof(c.group));
@@ -797,6 +818,19 @@ vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 	if (err < 0)
 		return err;
 	old = p->cfg;
+	if (c.dhcp && !old.dhcp) {
+		/* The lease will say; until then the port has no address. */
+		c.addr = 0;
+		c.addr_prefix = 0;
+		c.gateway = 0;
+		memset(c.gateway_mac, 0, 6);
+		err = vsw_uplink_dhcp_on(vsw, p);
+		if (err < 0)
+			return err;
+	} else if (!c.dhcp && old.dhcp) {
+		/* Released while the data plane still sends for the client. */
+		vsw_uplink_dhcp_off(vsw, p, true);
+	}
 	p->cfg = c;
 	if (memcmp(&old.shape_in, &c.shape_in, sizeof(c.shape_in)))
 		p->shape_gen[0]++;
@@ -804,9 +838,13 @@ vsw_port_set_locked(struct vsw *vsw, const struct vsw_port_config *cfg)
 		p->shape_gen[1]++;
 	err = vsw_publish(vsw);
 	if (err < 0) {
+		if (c.dhcp && !old.dhcp)
+			vsw_uplink_dhcp_off(vsw, p, false);
 		p->cfg = old;
 		return err;
 	}
+	if (c.dhcp && !old.dhcp)
+		vsw_uplink_dhcp_kick(vsw, p);
 	/* A shaper switched off: the data plane left it, free its queue. */
 	if (old.shape_in.avg_bps && !c.shape_in.avg_bps)
 		shaper_drain(p, 0);
@@ -843,6 +881,9 @@ port_del_locked(struct vsw *vsw, const char *name)
 		return -ENOENT;
 	if (vsw->capture && atomic_load(&p->rt->capture))
 		vsw_capture_stop(vsw);
+	/* A removed port gives its lease back; a stopping daemon keeps it
+	 * for the next start. */
+	vsw_uplink_dhcp_off(vsw, p, !vsw->closing);
 	vsw->port[p->slot] = NULL;
 	err = vsw_publish(vsw);
 	if (err < 0) {

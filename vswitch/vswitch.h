@@ -100,6 +100,12 @@ struct vsw_port_config {
 	uint8_t addr_prefix;           /* 1..32 */
 	uint32_t gateway;              /* next hop off the subnet; 0 = none */
 	uint8_t gateway_mac[6];        /* static next-hop MAC; zero = ARP */
+	/*
+	 * The uplink's address, prefix and gateway come from a DHCP server
+	 * on the port's link (the fields above then hold the lease, 0 while
+	 * there is none, and are not saved).
+	 */
+	bool dhcp;
 	struct vsw_shape_config shape_in;  /* frames the switch receives */
 	struct vsw_shape_config shape_out; /* frames the switch sends */
 	/*
