@@ -342,18 +342,13 @@ poll_port(struct vsw *vsw, struct vsw_port *p)
 	events(vsw, p, ev);
 }
 
-int
-vsw_uplink_dhcp_on(struct vsw *vsw, struct vsw_port *p)
+/* (Re)starts the client with the port's MAC and the saved lease. */
+static void
+client_start(struct vsw *vsw, struct vsw_port *p)
 {
 	struct vsw_dhcpc_lease saved;
-	bool have;
+	bool have = lease_load(vsw, p, &saved);
 
-	if (p->dhcp)
-		return 0;
-	p->dhcp = calloc(1, sizeof(*p->dhcp));
-	if (!p->dhcp)
-		return -ENOMEM;
-	have = lease_load(vsw, p, &saved);
 	p->dhcp->on_ms = mono_ms();
 	vsw_dhcpc_start(&p->dhcp->c, p->mac, have ? &saved : NULL,
 			p->dhcp->on_ms, wall_s(), (uint32_t)getpid() ^ p->slot);
@@ -364,6 +359,17 @@ vsw_uplink_dhcp_on(struct vsw *vsw, struct vsw_port *p)
 			 "again", p->cfg.name,
 			 vsw_ipv4_format(saved.addr, a));
 	}
+}
+
+int
+vsw_uplink_dhcp_on(struct vsw *vsw, struct vsw_port *p)
+{
+	if (p->dhcp)
+		return 0;
+	p->dhcp = calloc(1, sizeof(*p->dhcp));
+	if (!p->dhcp)
+		return -ENOMEM;
+	client_start(vsw, p);
 	return 0;
 }
 
@@ -435,8 +441,12 @@ vsw_uplink_dhcp_housekeeping(struct vsw *vsw)
 	for (int i = 0; i < VSW_MAX_PORTS; i++) {
 		struct vsw_port *p = vsw->port[i];
 
-		if (p && p->dhcp && !p->missing)
-			poll_port(vsw, p);
+		if (!p || !p->dhcp || p->missing)
+			continue;
+		/* A device found after a restore has its MAC only now. */
+		if (memcmp(p->dhcp->c.mac, p->mac, 6))
+			client_start(vsw, p);
+		poll_port(vsw, p);
 	}
 }
 

@@ -181,6 +181,7 @@ wait_for 10 "no lease after restart" has_address
 ip netns exec "$nvm" ping -c 1 -W 2 198.51.100.1 >/dev/null || fail "NAT after restart"
 
 echo "-- the server gone: the lease expires, the address goes, NAT stops"
+ctl conntrack lab --json | grep -q '"proto"' || fail "no connection tracked"
 stop_server
 wait_for 25 "the lease did not expire" no_address
 [ "$(field expiries)" = 1 ] || fail "expiry not counted: $(client)"
@@ -190,6 +191,8 @@ ctl networks lab --json | grep -q '"nat_status":"no address"' ||
 	fail "network does not say its uplink has no address: $(ctl networks lab --json)"
 ip netns exec "$nvm" ping -c 1 -W 1 198.51.100.1 >/dev/null 2>&1 && fail "NAT without an address"
 ctl networks lab --json | grep -q '"no_route":[1-9]' || fail "NAT drops not counted"
+ctl conntrack lab --json | grep -q '"proto"' &&
+	fail "connections of the old address kept: $(ctl conntrack lab --json)"
 
 echo "-- the server back: a new lease"
 start_server
