@@ -9,7 +9,7 @@
 # again (INIT-REBOOT, no DISCOVER); with the server gone the lease
 # expires, the address goes and NAT stops (counted, logged); the server
 # back, a new lease comes; --no-dhcp and del-port give it back (RELEASE,
-# seen in the server's lease file).
+# seen in the server's lease file); add-port --dhcp works as set-port.
 #   vswitch-uplink-dhcp-test.sh BUILD-DIR
 set -u
 build=$(cd "${1:?usage: $0 BUILD-DIR}" && pwd)
@@ -212,8 +212,10 @@ lease_gone() { ! lease_held "$1"; }
 wait_for 3 "no RELEASE after --no-dhcp" lease_gone "$ip"
 ctl show --json | grep -q '"dhcp_client"' && fail "the client stayed"
 test -e "$conf.up0.dhcp-lease" && fail "the saved lease stayed"
-ctl set-port up0 --dhcp || fail "--dhcp again"
-wait_for 10 "no lease the second time" has_address
+# add-port --dhcp: the same, from the start.
+ctl del-port up0 || fail "del-port without a lease"
+ctl add-port br0 up0 --type afpacket --iface "$vup" --dhcp || fail "add-port --dhcp"
+wait_for 10 "no lease after add-port --dhcp" has_address
 ip=$(field address); ip=${ip%/*}
 lease_held "$ip" || fail "udhcpd does not list the second lease $ip"
 ctl del-port up0 || fail "del-port"
