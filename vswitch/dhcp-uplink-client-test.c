@@ -227,6 +227,19 @@ test_init_reboot(void)
 	CHECK_EQ(ev, 0); /* nothing was in use yet */
 	n = vsw_dhcpc_poll(&c, 0, WALL0 + 40, f, &uni, &ev);
 	CHECK_EQ(msg_type(f, n), 1);
+	/* Bound, then moved to another network while renewing: that
+	 * server's NAK takes the address away, DISCOVER starts at once. */
+	vsw_dhcpc_start(&c, mac, NULL, 0, WALL0, 10);
+	bind(s, &c, 0);
+	n = vsw_dhcpc_poll(&c, 30000, WALL0 + 30, f, &uni, &ev);
+	CHECK(n > 0 && uni);
+	ev = 0;
+	exchange(other, &c, f, n, 30000, WALL0 + 30, g, &uni, &ev);
+	CHECK_EQ(ev, VSW_DHCPC_EV_LOST);
+	CHECK(!c.have_lease);
+	CHECK_EQ(c.st.naks, 1);
+	n = vsw_dhcpc_poll(&c, 30000, WALL0 + 30, f, &uni, &ev);
+	CHECK_EQ(msg_type(f, n), 1);
 	/* An expired saved lease is not asked for. */
 	vsw_dhcpc_start(&c, mac, &saved, 0, WALL0 + 61, 7);
 	CHECK_EQ(c.state, VSW_DHCPC_INIT);
