@@ -141,13 +141,15 @@ vsw_uplink_dhcp_tx(struct vsw *vsw, struct vsw_dp *dp,
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (m->hash.usr == TX_ROUTE)
-			vsw_router_uplink_send(vsw, dp, cfg, slot, m,
-					       vsw_get32(rte_pktmbuf_mtod(m,
-									 uint8_t *) +
-							 14 + 16));
-		else
+		if (m->hash.usr == TX_ROUTE) {
+			/* To the IPv4 destination, through its next hop. */
+			uint32_t dst = vsw_get32(rte_pktmbuf_mtod(m, uint8_t *) +
+						 14 + 16);
+
+			vsw_router_uplink_send(vsw, dp, cfg, slot, m, dst);
+		} else {
 			vsw_dp_output(dp, cfg, slot, m);
+		}
 	}
 }
 

@@ -8,7 +8,7 @@
 # lease); after kill -9 the restarted daemon asks for the same address
 # again (INIT-REBOOT, no DISCOVER); with the server gone the lease
 # expires, the address goes and NAT stops (counted, logged); the server
-# back, a new lease comes; --no-dhcp and del-port give it back (RELEASE,
+# back with another pool, a new address comes and NAT uses it; --no-dhcp and del-port give it back (RELEASE,
 # seen in the server's lease file); add-port --dhcp works as set-port.
 #   vswitch-uplink-dhcp-test.sh BUILD-DIR
 set -u
@@ -194,10 +194,17 @@ ctl networks lab --json | grep -q '"no_route":[1-9]' || fail "NAT drops not coun
 ctl conntrack lab --json | grep -q '"proto"' &&
 	fail "connections of the old address kept: $(ctl conntrack lab --json)"
 
-echo "-- the server back: a new lease"
+echo "-- the server back with another pool: a new address, NAT follows it"
+sed -i 's/^start .*/start 198.51.100.120/; s/^end .*/end 198.51.100.125/' "$tmp/udhcpd.conf"
+: >"$tmp/udhcpd.leases"
 start_server
 wait_for 12 "no new lease" has_address
+addr2=$(field address)
+case $addr2 in 198.51.100.12[0-5]/24) ;; *) fail "new address '$addr2'" ;; esac
+ip=${addr2%/*}
 ip netns exec "$nvm" ping -c 1 -W 2 198.51.100.1 >/dev/null || fail "NAT with the new lease"
+nat_udp >/dev/null || fail "UDP through NAT lost with the new lease"
+grep -q "$ip" "$tmp/udp.err" || fail "the outside saw $(cat "$tmp/udp.err"), not the new $ip"
 
 echo "-- --no-dhcp and del-port release the lease"
 lease_held() { # IP: udhcpd's lease file lists it as not expired
