@@ -3,7 +3,8 @@
  * The uplink's DHCP client (RFC 2131 section 4.4): DISCOVER, OFFER,
  * REQUEST, ACK; retransmission with doubling waits (4 s to 64 s, +-1 s);
  * renewal at T1 unicast to the server and rebinding at T2 by broadcast;
- * expiry; NAK starts over; INIT-REBOOT for a lease saved before a
+ * expiry; NAK starts over (at once the first time, then after 3-5 s);
+ * INIT-REBOOT for a lease saved before a
  * restart; RELEASE. Replies are checked completely before anything is
  * believed: they come from the wire.
  */
@@ -445,6 +446,7 @@ vsw_dhcpc_input(struct vsw_dhcpc *c, const uint8_t *f, size_t len,
 		if (!ack_lease(&r, c->start_ms, now, wall, &l))
 			goto bad;
 		c->st.acks++;
+		c->naks_in_row = 0;
 		if (c->state == VSW_DHCPC_RENEWING)
 			c->st.renewals++;
 		else if (c->state == VSW_DHCPC_REBINDING)
@@ -471,6 +473,10 @@ vsw_dhcpc_input(struct vsw_dhcpc *c, const uint8_t *f, size_t len,
 			goto bad;
 		c->st.naks++;
 		lose(c, now, ev);
+		/* Once at once; a server that keeps saying no (or a forged
+		 * NAK stream) gets a DISCOVER only every 3-5 s. */
+		if (c->naks_in_row++)
+			c->next_ms = now + jitter(c, RTO_FIRST_MS);
 		return 0;
 	default:
 		goto bad;

@@ -60,6 +60,7 @@ struct vsw_dhcpc {
 	uint32_t rto_ms;         /* current retransmission wait */
 	unsigned int tries;      /* transmissions in this state */
 	uint64_t start_ms;       /* the exchange began (secs field) */
+	unsigned int naks_in_row; /* NAKs since the last ACK */
 	struct vsw_dhcpc_stats st;
 };
 

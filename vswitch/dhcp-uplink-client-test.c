@@ -240,6 +240,18 @@ test_init_reboot(void)
 	CHECK_EQ(c.st.naks, 1);
 	n = vsw_dhcpc_poll(&c, 30000, WALL0 + 30, f, &uni, &ev);
 	CHECK_EQ(msg_type(f, n), 1);
+	/* A second NAK in a row: the next DISCOVER waits 3-5 s. */
+	c.state = VSW_DHCPC_REQUESTING;
+	c.offered = saved.addr;
+	c.offer_server = IP(203, 0, 113, 1);
+	c.next_ms = 31000;
+	n = vsw_dhcpc_poll(&c, 31000, WALL0 + 31, f, &uni, &ev);
+	CHECK(n > 0);
+	ev = 0;
+	exchange(other, &c, f, n, 31000, WALL0 + 31, g, &uni, &ev);
+	CHECK_EQ(c.st.naks, 2);
+	CHECK_EQ((int)vsw_dhcpc_poll(&c, 33999, WALL0 + 33, f, &uni, &ev), 0);
+	CHECK(vsw_dhcpc_next(&c, 31000) >= 3000);
 	/* An expired saved lease is not asked for. */
 	vsw_dhcpc_start(&c, mac, &saved, 0, WALL0 + 61, 7);
 	CHECK_EQ(c.state, VSW_DHCPC_INIT);
