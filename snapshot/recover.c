@@ -21,8 +21,8 @@
 #include "snapshot/snap-internal.h"
 
 /* Did the coordinator of a multi-disk create decide to commit it? */
-static bool
-coordinator_committed(const struct snap_intent *in)
+bool
+snap_coordinator_committed(const struct snap_intent *in)
 {
 	struct snap_tree *t = NULL;
 	char leaf[DESC_NAME_MAX + 1];
@@ -49,7 +49,7 @@ recover_create(struct snap_ctx *x)
 {
 	struct snap_intent *in = &x->tree->intent;
 	bool switched = !strcmp(x->cur.ext[0].file, in->new_top);
-	bool decided = in->coordinator[0] ? coordinator_committed(in) :
+	bool decided = in->coordinator[0] ? snap_coordinator_committed(in) :
 		       in->committed;
 	struct vdisk_desc *nd;
 	int rc = 0;
