@@ -415,7 +415,7 @@ main(int argc, char **argv)
 	setenv("VSTACK_RUN_DIR", run, 1);
 	snprintf(lun, sizeof(lun), "%s/lun0.img", test_tmpdir());
 	CHECK_OK(test_make_file(lun, 1024u << 20));
-	CHECK_EQ(test_sh("%s mkfs %s --lease 3 >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s mkfs %s --lease 2 >/dev/null", vfs_tool, lun), 0);
 	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vfs_tool, lun), 0);
 	RUN_TEST(test_consistent_while_writing);
 	RUN_TEST(test_disk_refuses);
