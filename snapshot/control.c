@@ -21,8 +21,9 @@
  *   {"op":"prepare","disks":[ID,...],"name":N,"description":D,
  *    "group":G,"coordinator":ID,"hold_ms":T}, then on the same
  *   connection {"op":"hold"}, then {"op":"decide"} (the holder of the
- *   coordinator disk) or {"op":"switch"} (the others), or {"op":"abort"}
- *   at any point; one reply line each, with "hold_start_ns",
+ *   coordinator disk: one line once the decision is written, one once
+ *   switched) or {"op":"switch"} (the others, after the decision), or
+ *   {"op":"abort"} at any point; one reply line each, with "hold_start_ns",
  *   "hold_end_ns" (CLOCK_MONOTONIC) and "hold_ns" once the gates are
  *   open again. When the client goes away or the hold's deadline passes
  *   first, the holder ends the session itself and leaves one last line
@@ -454,8 +455,14 @@ session(struct snap_control *c, int fd, struct snap_group_part *g,
 			reply(fd, 0, NULL);
 			continue;
 		case CTL_DECIDE:
+			/* Two answers: decided (the others may switch at
+			   once), then switched like a switch. */
 			test_delay("decide");
 			rc = snap_group_decide(g);
+			if (rc < 0)
+				goto abort_rc;
+			reply(fd, 0, NULL);
+			rc = snap_group_switch(g);
 			break;
 		case CTL_SWITCH:
 			test_delay("switch");
@@ -471,14 +478,16 @@ session(struct snap_control *c, int fd, struct snap_group_part *g,
 			rc = -EPROTO;
 			goto abort_rc;
 		}
-		if (rc < 0 && !snap_group_holding(g)) {
+		if (rc < 0 && snap_group_switched(g)) {
 			/* Decided and switched as far as it went. */
+			x.outcome = "committed";
 			reply(fd, rc, &x);
 			goto out;
 		}
 		if (rc < 0)
 			goto abort_rc;
 		reply(fd, 0, &x);
+		snap_group_finish(g);
 		goto out;
 	}
 	/* The client went away or the deadline passed. */

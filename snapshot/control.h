@@ -72,8 +72,11 @@ int snap_group_prepare(struct vdisk *const *disks, unsigned int n,
 		       const struct snap_ctl_req *r,
 		       struct snap_group_part **out);
 int snap_group_hold(struct snap_group_part *g);
+/* The coordinator's holder: writes the decision (then switch). */
 int snap_group_decide(struct snap_group_part *g);
 int snap_group_switch(struct snap_group_part *g);
+/* After decide/switch answered: the nodes join the trees. */
+int snap_group_finish(struct snap_group_part *g);
 /* "committed", "aborted" or "pending" (left to the next open). */
 const char *snap_group_abort(struct snap_group_part *g);
 /* CLOCK_MONOTONIC of the gates' closing and opening. */
@@ -81,6 +84,7 @@ void snap_group_times(const struct snap_group_part *g, uint64_t *t0,
 		      uint64_t *t1);
 uint64_t snap_group_deadline(const struct snap_group_part *g);
 bool snap_group_holding(const struct snap_group_part *g);
+bool snap_group_switched(const struct snap_group_part *g);
 void snap_group_end(struct snap_group_part *g);
 int snap_group_resolve(const char *group, const char *coordinator,
 		       bool *commit);

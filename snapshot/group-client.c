@@ -381,13 +381,18 @@ run_group(struct run *r, const char *name, const char *description)
 		log_warn("snapshot", "%s (held by pid %d): %s, but the "
 			 "snapshot is decided", first_disk(r, co), co->pid,
 			 a.error);
-		if (co->gone)
-			finish_orphans(r, co);
 	}
 	r->decided = true;
 	test_stop("decide");
+	/* The coordinator switches meanwhile; its second answer says. */
 	for (unsigned int k = 1; k < r->nh; k++)
 		tell(&r->h[k], "{\"op\":\"switch\"}");
+	if (!answer(co, step_ms, &a) &&
+	    !(co->outcome && !strcmp(co->outcome, "committed")))
+		fail(r, a.err, "%s (held by pid %d): switch: %s; the snapshot "
+		     "is decided there too: %s", first_disk(r, co), co->pid,
+		     a.error, co->gone ? finish_orphans(r, co) :
+		     "left to the next open of its disks");
 	for (unsigned int k = 1; k < r->nh; k++) {
 		struct holder *h = &r->h[k];
 

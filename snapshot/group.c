@@ -122,7 +122,8 @@ struct snap_group_part {
 	int coord;                 /* our disk that is the coordinator, -1 */
 	unsigned int hold_ms;
 	unsigned int made, closed;
-	bool prepared, done;
+	bool prepared, decided, done, finished;
+	int switch_rc;
 	uint64_t hold_t0, hold_t1;
 };
 
@@ -236,23 +237,37 @@ snap_group_hold(struct snap_group_part *g)
 	return 0;
 }
 
-/* Switches every disk, opens the gates, adds the nodes to the trees. */
+/*
+ * Switches every disk and opens the gates; the nodes join the trees in
+ * snap_group_finish(), after the answer, so another holder still holding
+ * does not wait for those writes.
+ */
 static int
 switch_all(struct snap_group_part *g)
 {
-	int rc = 0, rc2;
+	int rc = 0;
 
 	for (unsigned int i = 0; i < g->n && rc == 0; i++)
 		rc = snap_create_switch(&g->xs[i], &g->p[i]);
 	gates_open(g);
 	g->done = true;
-	if (rc < 0) {
+	g->switch_rc = rc;
+	if (rc < 0)
 		/* Past the decision: the next open finishes it. */
 		log_warn("snapshot", "group %s: a switch failed after the "
 			 "decision: %s; the next open of the disk finishes it",
 			 g->group, strerror(-rc));
-		return rc;
-	}
+	return rc;
+}
+
+int
+snap_group_finish(struct snap_group_part *g)
+{
+	int rc = 0, rc2;
+
+	if (!g->done || g->switch_rc < 0 || g->finished)
+		return g->switch_rc;
+	g->finished = true;
 	/* Members first: the coordinator's intent is their decision. */
 	for (unsigned int i = g->n; i-- > 0;) {
 		if ((int)i == g->coord)
@@ -264,6 +279,10 @@ switch_all(struct snap_group_part *g)
 		rc2 = snap_create_finish(&g->xs[g->coord]);
 		rc = rc ? rc : rc2;
 	}
+	if (rc < 0)
+		log_warn("snapshot", "group %s: the tree could not be updated "
+			 "(%s); the next open of the disk finishes it",
+			 g->group, strerror(-rc));
 	return rc;
 }
 
@@ -301,14 +320,17 @@ snap_group_decide(struct snap_group_part *g)
 	}
 	*d = D_COMMITTED;
 	pthread_mutex_unlock(&decisions_mu);
-	return switch_all(g);
+	g->decided = true;
+	return 0;
 }
 
 int
 snap_group_switch(struct snap_group_part *g)
 {
-	if (g->coord >= 0)
-		return snap_group_decide(g);
+	if (g->coord >= 0 && !g->decided) {
+		vdisk_err("snapshot", "switch: the coordinator decides first");
+		return -EPROTO;
+	}
 	if (g->closed != g->n) {
 		vdisk_err("snapshot", "switch: not holding");
 		return -EPROTO;
@@ -364,8 +386,14 @@ snap_group_abort(struct snap_group_part *g)
 	int rc;
 
 	if (g->done || !g->prepared) {
+		snap_group_finish(g);
 		gates_open(g);
 		return g->done ? "committed" : "aborted";
+	}
+	if (g->decided) {
+		switch_all(g);
+		snap_group_finish(g);
+		return "committed";
 	}
 	if (g->coord >= 0) {
 		pthread_mutex_lock(&decisions_mu);
@@ -380,6 +408,7 @@ snap_group_abort(struct snap_group_part *g)
 	rc = snap_group_ask(g->group, g->coordinator);
 	if (rc == 1 && g->closed == g->n) {
 		switch_all(g);
+		snap_group_finish(g);
 		return "committed";
 	}
 	if (rc == 0) {
@@ -408,6 +437,12 @@ snap_group_deadline(const struct snap_group_part *g)
 }
 
 bool
+snap_group_switched(const struct snap_group_part *g)
+{
+	return g->done;
+}
+
+bool
 snap_group_holding(const struct snap_group_part *g)
 {
 	return g->closed != 0;
@@ -419,6 +454,7 @@ snap_group_end(struct snap_group_part *g)
 	if (!g)
 		return;
 	gates_open(g);
+	snap_group_finish(g);
 	for (unsigned int i = 0; i < g->n; i++)
 		chain_layer_close(g->p[i].new_layer);
 	for (unsigned int i = 0; i < g->made; i++)
