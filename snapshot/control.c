@@ -399,17 +399,6 @@ disk_by_id(struct snap_control *c, const char *id)
 	return NULL;
 }
 
-/* Test hook: VSTACK_SNAP_TEST_DELAY=PHASE:MS sleeps before a phase. */
-static void
-test_delay(const char *phase)
-{
-	const char *e = getenv("VSTACK_SNAP_TEST_DELAY");
-	size_t n = strlen(phase);
-
-	if (e && !strncmp(e, phase, n) && e[n] == ':')
-		usleep((useconds_t)strtoul(e + n + 1, NULL, 10) * 1000);
-}
-
 /*
  * The rest of a group create after its prepare: hold, then decide or
  * switch, or abort; the deadlines are the holder's own.
@@ -447,7 +436,6 @@ session(struct snap_control *c, int fd, struct snap_group_part *g,
 		}
 		switch (r->op) {
 		case CTL_HOLD:
-			test_delay("hold");
 			rc = snap_group_holding(g) ? -EPROTO :
 			     snap_group_hold(g);
 			if (rc < 0)
@@ -457,7 +445,6 @@ session(struct snap_control *c, int fd, struct snap_group_part *g,
 		case CTL_DECIDE:
 			/* Two answers: decided (the others may switch at
 			   once), then switched like a switch. */
-			test_delay("decide");
 			rc = snap_group_decide(g);
 			if (rc < 0)
 				goto abort_rc;
@@ -465,7 +452,6 @@ session(struct snap_control *c, int fd, struct snap_group_part *g,
 			rc = snap_group_switch(g);
 			break;
 		case CTL_SWITCH:
-			test_delay("switch");
 			rc = snap_group_switch(g);
 			break;
 		case CTL_ABORT:
@@ -557,7 +543,6 @@ serve_one(struct snap_control *c, int fd)
 		rc = snap_commit_open(disks[0], NULL, &st);
 		break;
 	case CTL_PREPARE:
-		test_delay("prepare");
 		rc = snap_group_prepare(disks, r->ndisks, r, &g);
 		reply(fd, rc, NULL);
 		if (rc == 0)

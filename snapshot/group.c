@@ -208,6 +208,13 @@ snap_group_prepare(struct vdisk *const *disks, unsigned int n,
 					 g->coordinator, &g->p[i]);
 	if (rc < 0) {
 		unprepare(g);
+		if (g->coord >= 0) {
+			pthread_mutex_lock(&decisions_mu);
+			d = decision_find(g->group);
+			if (d)
+				*d = D_ABORTED;
+			pthread_mutex_unlock(&decisions_mu);
+		}
 		return rc;
 	}
 	/* Commit what the tops hold now, so the hold only has what
