@@ -12,6 +12,9 @@
 #     I/O goes on, nothing is taken, the dead one's disk rolled back
 #   - a server killed after the decision: every disk has the snapshot
 #     (the dead one's finished by vsnap)
+#   - the coordinator's server stopped (alive, not answering): the other
+#     lets go after its deadline and the resolve's timeout, its part left
+#     to its next open, which rolls it back
 #   group-test.sh VDISK VSNAP
 set -eu
 V=$1
@@ -42,6 +45,16 @@ serve() {
 		sleep 0.02
 	done
 	fail "serve $1 did not start: $(cat serve.err)"
+}
+# gone PID [SIGNAL]: kills it and waits until it has exited (a server is
+# started in a subshell, so it is not this shell's child to wait for).
+gone() {
+	kill -${2:-TERM} $1 2>/dev/null || true
+	for i in $(seq 500); do
+		kill -0 $1 2>/dev/null || return 0
+		sleep 0.02
+	done
+	fail "pid $1 did not exit"
 }
 qio() {
 	s=$1; shift
@@ -116,8 +129,7 @@ grep -q "nothing was taken" vsnap.err || fail "message: $(cat vsnap.err)"
 
 # ---- the coordinator's server killed while holding ----
 bg_vsnap hold create a.vmdk b.vmdk c.vmdk --name g4
-kill -KILL $PA
-wait $PA 2>/dev/null || true
+gone $PA KILL
 PA=""
 end_vsnap
 grep -q "a.vmdk (held by pid.*connection was lost.*nothing was taken" \
@@ -128,8 +140,7 @@ PA=$(serve a.vmdk a.sock)
 
 # ---- a server killed after the decision ----
 bg_vsnap decide create a.vmdk b.vmdk c.vmdk --name g5
-kill -KILL $PB
-wait $PB 2>/dev/null || true
+gone $PB KILL
 PB=""
 end_vsnap
 grep -q "b.vmdk (held by pid.*switch.*finished here" vsnap.err ||
@@ -138,8 +149,25 @@ qio a.sock -c "read -P 0xa2 0 1M"
 for d in a b c; do [ "$(has $d.vmdk g5)" = 1 ] || fail "$d has no g5"; done
 PB=$(serve b.vmdk b.sock)
 qio b.sock -c "read -P 0xb3 0 1M"
-kill $PA $PB
-wait $PA $PB 2>/dev/null || true
+gone $PA
+gone $PB
+
+# ---- the coordinator's server alive but not answering ----
+PA=$(serve a.vmdk a.sock)
+PB=$(serve b.vmdk b.sock)
+bg_vsnap hold create a.vmdk b.vmdk --name g6 --hold-limit 300
+kill -STOP $PA
+# b's hold ends at its deadline plus the resolve's 3 s: its read goes on.
+qio b.sock -c "read -P 0xb3 0 1M"
+kill -CONT $PA
+end_vsnap
+# b's part is left to its next open, which rolls it back as a did.
+"$S" list b.vmdk | grep -q "pending create" || fail "b: $("$S" list b.vmdk)"
+gone $PB
+PB=$(serve b.vmdk b.sock)
+for d in a b; do [ "$(has $d.vmdk g6)" = 0 ] || fail "$d has g6"; done
+gone $PA
+gone $PB
 PA=""
 PB=""
 
