@@ -304,17 +304,22 @@ abort_all(struct run *r, int c)
 static const char *
 finish_orphans(struct run *r, struct holder *h)
 {
+	static char why[600];
 	bool all = true;
 
+	snprintf(why, sizeof(why), "finished here");
 	for (unsigned int i = 0; i < h->n; i++) {
 		struct snap_ctx x;
 
-		if (snap_hold(r->disks[h->idx[i]], &x) == 0)
+		if (snap_hold(r->disks[h->idx[i]], &x) == 0) {
 			snap_ctx_release(&x);
-		else
+		} else if (all) {
 			all = false;
+			snprintf(why, sizeof(why), "left to the next open of "
+				 "its disks (%s)", vdisk_last_error());
+		}
 	}
-	return all ? "finished here" : "left to the next open of its disks";
+	return why;
 }
 
 static void

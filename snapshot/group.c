@@ -83,6 +83,7 @@ snap_group_resolve(const char *group, const char *coordinator, bool *commit)
 {
 	struct snap_intent *in;
 	enum decision *d;
+	int rc;
 
 	pthread_mutex_lock(&decisions_mu);
 	d = decision_find(group);
@@ -103,12 +104,13 @@ snap_group_resolve(const char *group, const char *coordinator, bool *commit)
 	}
 	snprintf(in->coordinator, sizeof(in->coordinator), "%s", coordinator);
 	snprintf(in->node.group, sizeof(in->node.group), "%s", group);
-	*commit = snap_coordinator_committed(in);
-	if (!*commit)
+	rc = snap_coordinator_decision(in);
+	*commit = rc == 1;
+	if (rc == 0)
 		decision_add(group, D_ABORTED);
 	pthread_mutex_unlock(&decisions_mu);
 	free(in);
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- one process's part ---- */
@@ -381,7 +383,7 @@ snap_group_ask(const char *group, const char *coordinator)
 	snprintf(in->coordinator, sizeof(in->coordinator), "%s",
 		 coordinator);
 	snprintf(in->node.group, sizeof(in->node.group), "%s", group);
-	rc = snap_coordinator_committed(in) ? 1 : 0;
+	rc = snap_coordinator_decision(in);
 	free(in);
 	return rc;
 }

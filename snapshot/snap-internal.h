@@ -221,8 +221,11 @@ void snap_create_unprepare(struct snap_ctx *x, struct snap_create_plan *p);
 int snap_create_switch(struct snap_ctx *x, struct snap_create_plan *p);
 int snap_create_finish(struct snap_ctx *x);
 void snap_random_group(char *out, size_t len);
-/* Did the coordinator named in 'in' decide to commit in->node.group? */
-bool snap_coordinator_committed(const struct snap_intent *in);
+/*
+ * Did the coordinator named in 'in' decide to commit in->node.group? 1
+ * yes, 0 no, negative when that cannot be read now (recover.c).
+ */
+int snap_coordinator_decision(const struct snap_intent *in);
 /* Online operations of this process run one at a time (api.c). */
 void snap_online_lock(void);
 void snap_online_unlock(void);

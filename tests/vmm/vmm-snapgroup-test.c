@@ -375,8 +375,16 @@ test_vmm_killed(bool coordinator)
 			vmt_dump(&c);
 		CHECK_EQ(has_snapshot(disk_a, "k"), 0);
 	} else {
-		/* Decided: every disk has it (B's finished by vsnap). */
+		/* Decided: every disk has it (B's finished by vsnap, or,
+		   when the decision could not be read then, by its next
+		   open). */
 		CHECK_EQ(has_snapshot(disk_a, "k"), 1);
+		if (has_snapshot(disk_b, "k") == -1) {
+			CHECK_OK(vmt_start(&c, "b-again", "cmdline = pci\n"
+					   "disk0 = %s\n", disk_b));
+			if (vmt_wait(&c, 30000) != 0)
+				vmt_dump(&c);
+		}
 		CHECK_EQ(has_snapshot(disk_b, "k"), 1);
 		CHECK_EQ(has_snapshot(disk_c, "k"), 1);
 	}
