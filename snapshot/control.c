@@ -443,6 +443,16 @@ session(struct snap_control *c, int fd, struct snap_group_part *g,
 			reply(fd, 0, NULL);
 			continue;
 		case CTL_DECIDE:
+			/* Never past the hold's deadline, even when the
+			   request was waiting (this process was stopped):
+			   another holder may have given up by then. */
+			if (clock_mono_ns() >= snap_group_deadline(g)) {
+				rc = -ETIMEDOUT;
+				vdisk_err("snapshot", "group %s: the decision "
+					  "came after the hold's deadline",
+					  group);
+				goto abort_rc;
+			}
 			/* Two answers: decided (the others may switch at
 			   once), then switched like a switch. */
 			rc = snap_group_decide(g);

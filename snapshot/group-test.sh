@@ -46,15 +46,21 @@ serve() {
 	done
 	fail "serve $1 did not start: $(cat serve.err)"
 }
-# gone PID [SIGNAL]: kills it and waits until it has exited (a server is
-# started in a subshell, so it is not this shell's child to wait for).
+# gone [-SIGNAL] PID...: kills them and waits until they have exited (a
+# server is started in a subshell, so it is not this shell's child).
 gone() {
-	kill -${2:-TERM} $1 2>/dev/null || true
-	for i in $(seq 500); do
-		kill -0 $1 2>/dev/null || return 0
-		sleep 0.02
+	sig=-TERM
+	case $1 in -*) sig=$1; shift ;; esac
+	kill $sig "$@" 2>/dev/null || true
+	for p in "$@"; do
+		for i in $(seq 500); do
+			# Exited: gone, or a zombie nobody reaped yet.
+			st=$(ps -o stat= -p $p 2>/dev/null | cut -c1)
+			[ -z "$st" ] || [ "$st" = Z ] && continue 2
+			sleep 0.02
+		done
+		fail "pid $p did not exit"
 	done
-	fail "pid $1 did not exit"
 }
 qio() {
 	s=$1; shift
@@ -129,7 +135,7 @@ grep -q "nothing was taken" vsnap.err || fail "message: $(cat vsnap.err)"
 
 # ---- the coordinator's server killed while holding ----
 bg_vsnap hold create a.vmdk b.vmdk c.vmdk --name g4
-gone $PA KILL
+gone -KILL $PA
 PA=""
 end_vsnap
 grep -q "a.vmdk (held by pid.*connection was lost.*nothing was taken" \
@@ -140,7 +146,7 @@ PA=$(serve a.vmdk a.sock)
 
 # ---- a server killed after the decision ----
 bg_vsnap decide create a.vmdk b.vmdk c.vmdk --name g5
-gone $PB KILL
+gone -KILL $PB
 PB=""
 end_vsnap
 grep -q "b.vmdk (held by pid.*switch.*finished here" vsnap.err ||
@@ -149,25 +155,23 @@ qio a.sock -c "read -P 0xa2 0 1M"
 for d in a b c; do [ "$(has $d.vmdk g5)" = 1 ] || fail "$d has no g5"; done
 PB=$(serve b.vmdk b.sock)
 qio b.sock -c "read -P 0xb3 0 1M"
-gone $PA
-gone $PB
+gone -KILL $PA $PB
 
 # ---- the coordinator's server alive but not answering ----
 PA=$(serve a.vmdk a.sock)
 PB=$(serve b.vmdk b.sock)
 bg_vsnap hold create a.vmdk b.vmdk --name g6 --hold-limit 300
 kill -STOP $PA
-# b's hold ends at its deadline plus the resolve's 3 s: its read goes on.
+# b's hold ends at its deadline plus the resolve's 2 s: its read goes on.
 qio b.sock -c "read -P 0xb3 0 1M"
 kill -CONT $PA
 end_vsnap
 # b's part is left to its next open, which rolls it back as a did.
 "$S" list b.vmdk | grep -q "pending create" || fail "b: $("$S" list b.vmdk)"
-gone $PB
+gone -KILL $PB
 PB=$(serve b.vmdk b.sock)
 for d in a b; do [ "$(has $d.vmdk g6)" = 0 ] || fail "$d has g6"; done
-gone $PA
-gone $PB
+gone -KILL $PA $PB
 PA=""
 PB=""
 

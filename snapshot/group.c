@@ -43,7 +43,7 @@
 #include "snapshot/control.h"
 #include "snapshot/snap-internal.h"
 
-#define RESOLVE_TIMEOUT_MS 3000
+#define RESOLVE_TIMEOUT_MS 2000
 #define MAX_DECISIONS 64
 
 /* ---- decisions of groups this process coordinates ---- */
