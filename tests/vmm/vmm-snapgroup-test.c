@@ -32,7 +32,7 @@
 #include "tests/vmm/vmtest.h"
 
 #define DISK_MB 96
-#define BIG_MB 384
+#define BIG_MB 320
 #define CHUNK (64u << 10)
 
 static const char *vdisk_tool, *vfs_tool, *vsnap_tool;
