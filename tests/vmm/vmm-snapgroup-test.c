@@ -38,6 +38,15 @@
 static const char *vdisk_tool, *vfs_tool, *vsnap_tool;
 static char lun[600], disk_a[700], disk_b[700], disk_c[700];
 static int nrun;
+/* A vsnap started in the background, killed if a check fails first. */
+static pid_t vsnap_pid;
+
+static void
+kill_vsnap(void)
+{
+	if (vsnap_pid > 0)
+		kill(vsnap_pid, SIGKILL);
+}
 
 /* Fresh empty disks for a case (names made unique per case). */
 static void
@@ -109,6 +118,7 @@ vsnap_start(const char *stop_at, const char *args)
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	vsnap_pid = pid;
 	return pid;
 }
 
@@ -119,6 +129,7 @@ vsnap_wait(pid_t pid)
 
 	if (waitpid(pid, &st, 0) != pid)
 		return -1;
+	vsnap_pid = 0;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -418,6 +429,7 @@ main(int argc, char **argv)
 	vdisk_tool = argv[4];
 	vfs_tool = argv[5];
 	vsnap_tool = argv[6];
+	atexit(kill_vsnap);
 	snprintf(run, sizeof(run), "%s/run", test_tmpdir());
 	mkdir(run, 0700);
 	setenv("VSTACK_RUN_DIR", run, 1);
