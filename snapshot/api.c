@@ -21,8 +21,8 @@
 static pthread_mutex_t online_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Holds a disk and finishes whatever a crash left behind. */
-static int
-hold(const char *path, struct snap_ctx *x)
+int
+snap_hold(const char *path, struct snap_ctx *x)
 {
 	int rc = snap_ctx_hold(path, x);
 
@@ -36,8 +36,20 @@ hold(const char *path, struct snap_ctx *x)
 	return rc;
 }
 
-static int
-check_mode(struct snap_ctx *x)
+void
+snap_online_lock(void)
+{
+	pthread_mutex_lock(&online_mu);
+}
+
+void
+snap_online_unlock(void)
+{
+	pthread_mutex_unlock(&online_mu);
+}
+
+int
+snap_check_persistent(struct snap_ctx *x)
 {
 	if (x->tree->mode == MODE_PERSISTENT)
 		return 0;
@@ -170,6 +182,25 @@ held_here(const char *disk)
 	return snap_control_call(disk, NULL, buf, sizeof(buf)) == 0;
 }
 
+int
+snap_holder_pid(const char *disk)
+{
+	const struct json_node *root;
+	struct json_doc *doc;
+	char buf[256], err[64];
+	int64_t v = 0;
+
+	if (snap_control_call(disk, NULL, buf, sizeof(buf)) < 0)
+		return 0;
+	if (json_parse(buf, strlen(buf), &doc, err, sizeof(err)) < 0)
+		return -1;
+	root = json_root(doc);
+	if (json_get_int(root, "pid", 1, INT32_MAX, &v) < 0)
+		v = -1;
+	json_free(doc);
+	return (int)v;
+}
+
 /* ---- create, revert, delete, commit ---- */
 
 int
@@ -183,9 +214,24 @@ snap_create(const char *const *disks, unsigned int ndisks, const char *name,
 	vdisk_clear_error();
 	if (ndisks == 0 || ndisks > SNAP_MAX_DISKS || !name || !name[0])
 		return -EINVAL;
-	if (held_here(disks[0]))
-		return ask_holder("create", disks, ndisks, name, description,
-				  stats, -EBUSY);
+	{
+		int pids[SNAP_MAX_DISKS];
+		bool one = true, any = false;
+
+		for (unsigned int i = 0; i < ndisks; i++) {
+			pids[i] = snap_holder_pid(disks[i]);
+			any |= pids[i] != 0;
+			one &= pids[i] == pids[0];
+		}
+		/* All in one process: it makes them atomic itself. */
+		if (one && pids[0])
+			return ask_holder("create", disks, ndisks, name,
+					  description, stats, -EBUSY);
+		/* Several processes (or some disks held by none). */
+		if (any)
+			return snap_group_create(disks, ndisks, pids, name,
+						 description, stats);
+	}
 	xs = calloc(ndisks, sizeof(*xs));
 	if (!xs)
 		return -ENOMEM;
@@ -202,10 +248,10 @@ snap_create(const char *const *disks, unsigned int ndisks, const char *name,
 			}
 		}
 		if (rc == 0)
-			rc = hold(disks[i], &xs[i]);
+			rc = snap_hold(disks[i], &xs[i]);
 		if (rc == 0) {
 			held++;
-			rc = check_mode(&xs[i]);
+			rc = snap_check_persistent(&xs[i]);
 		}
 	}
 	if (rc == -EBUSY && held == 0) {
@@ -231,7 +277,7 @@ snap_revert(const char *disk, const char *name)
 	vdisk_clear_error();
 	if (!name || !name[0])
 		return -EINVAL;
-	rc = hold(disk, &x);
+	rc = snap_hold(disk, &x);
 	if (rc == -EBUSY) {
 		char saved[512], buf[64];
 
@@ -263,7 +309,7 @@ delete_or_commit(const char *disk, const char *name, bool commit,
 	int rc;
 
 	vdisk_clear_error();
-	rc = held_here(disk) ? -EBUSY : hold(disk, &x);
+	rc = held_here(disk) ? -EBUSY : snap_hold(disk, &x);
 	if (rc == -EBUSY)
 		return ask_holder(commit ? "commit" : "delete", &disk, 1, name,
 				  NULL, stats, rc);
@@ -328,7 +374,7 @@ snap_create_open(struct vdisk *const *disks, unsigned int ndisks,
 			rc = snap_ctx_from_disk(disks[i], &xs[i]);
 		if (rc == 0) {
 			made++;
-			rc = check_mode(&xs[i]);
+			rc = snap_check_persistent(&xs[i]);
 		}
 	}
 	if (rc == 0)

@@ -203,16 +203,6 @@ name_ok(const char *name)
 
 /* ---- create ---- */
 
-struct create_plan {
-	uint32_t node_id, delta_id;
-	char node_file[DESC_NAME_MAX + 1];
-	char new_top[DESC_NAME_MAX + 1];
-	struct vdisk_desc node_desc;
-	struct vdisk_desc new_cur;
-	struct chain_layer *new_layer;   /* online: opened before the pause */
-	bool prepared, switched;
-};
-
 /* The node descriptor a current state freezes into. */
 void
 snap_node_desc(const struct vdisk_desc *cur, struct vdisk_desc *node)
@@ -242,10 +232,10 @@ wall_ns(void)
 	return clock_wall_ns();
 }
 
-static int
-create_prepare(struct snap_ctx *x, const char *name, const char *description,
+int
+snap_create_prepare(struct snap_ctx *x, const char *name, const char *description,
 	       const char *group, const char *coordinator,
-	       struct create_plan *p)
+	       struct snap_create_plan *p)
 {
 	struct snap_node *pos = snap_ctx_position(x);
 	struct snap_intent *in = &x->tree->intent;
@@ -290,8 +280,8 @@ create_prepare(struct snap_ctx *x, const char *name, const char *description,
 }
 
 /* Undoes a prepared create that never switched. */
-static void
-create_unprepare(struct snap_ctx *x, struct create_plan *p)
+void
+snap_create_unprepare(struct snap_ctx *x, struct snap_create_plan *p)
 {
 	if (!p->prepared || p->switched)
 		return;
@@ -307,7 +297,7 @@ create_unprepare(struct snap_ctx *x, struct create_plan *p)
 
 /* In memory, gate closed: the top freezes, the new delta goes on top. */
 static int
-create_switch_live(struct snap_ctx *x, struct create_plan *p)
+create_switch_live(struct snap_ctx *x, struct snap_create_plan *p)
 {
 	struct chain *c = x->chain;
 	struct chain_layer *old;
@@ -355,8 +345,22 @@ create_switch_live(struct snap_ctx *x, struct create_plan *p)
 	return 0;
 }
 
-static int
-create_finish(struct snap_ctx *x)
+/* The commit point of one disk: live (gate closed) or offline. */
+int
+snap_create_switch(struct snap_ctx *x, struct snap_create_plan *p)
+{
+	int rc;
+
+	if (x->disk)
+		return create_switch_live(x, p);
+	x->cur = p->new_cur;
+	rc = snap_ctx_store_cur(x);
+	p->switched = rc == 0;
+	return rc;
+}
+
+int
+snap_create_finish(struct snap_ctx *x)
 {
 	struct snap_intent *in = &x->tree->intent;
 	int rc;
@@ -368,8 +372,8 @@ create_finish(struct snap_ctx *x)
 	return snap_ctx_store_tree(x);
 }
 
-static void
-random_group(char *out, size_t len)
+void
+snap_random_group(char *out, size_t len)
 {
 	uint64_t r[2] = { 0, 0 };
 
@@ -379,14 +383,11 @@ random_group(char *out, size_t len)
 }
 
 int
-snap_op_create(struct snap_ctx *xs, unsigned int n, const char *name,
-	       const char *description, struct snap_op_stats *stats)
+snap_create_check(struct snap_ctx *xs, unsigned int n, const char *name,
+		  const char *description)
 {
-	struct create_plan *p;
-	char group[SNAP_GROUP_MAX + 1] = "";
-	uint64_t t0 = clock_mono_ns(), tp = 0;
-	unsigned int closed = 0, i;
-	int rc = 0;
+	unsigned int i;
+	int rc;
 
 	if (name[0] && !name_ok(name)) {
 		vdisk_err("snapshot", "bad snapshot name (1 to %d printable "
@@ -423,13 +424,29 @@ snap_op_create(struct snap_ctx *xs, unsigned int n, const char *name,
 			return -EOPNOTSUPP;
 		}
 	}
+	return 0;
+}
+
+int
+snap_op_create(struct snap_ctx *xs, unsigned int n, const char *name,
+	       const char *description, struct snap_op_stats *stats)
+{
+	struct snap_create_plan *p;
+	char group[SNAP_GROUP_MAX + 1] = "";
+	uint64_t t0 = clock_mono_ns(), tp = 0;
+	unsigned int closed = 0, i;
+	int rc = 0;
+
+	rc = snap_create_check(xs, n, name, description);
+	if (rc < 0)
+		return rc;
 	p = calloc(n, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	if (n > 1)
-		random_group(group, sizeof(group));
+		snap_random_group(group, sizeof(group));
 	for (i = 0; i < n && rc == 0; i++)
-		rc = create_prepare(&xs[i], name, description, group,
+		rc = snap_create_prepare(&xs[i], name, description, group,
 				    i ? xs[0].path : NULL, &p[i]);
 	if (rc == 0 && n > 1) {
 		/* The decision for all disks, at the coordinator. */
@@ -456,15 +473,8 @@ snap_op_create(struct snap_ctx *xs, unsigned int n, const char *name,
 	}
 	if (rc < 0)
 		goto open_gates;
-	for (i = 0; i < n && rc == 0; i++) {
-		if (xs[i].disk) {
-			rc = create_switch_live(&xs[i], &p[i]);
-		} else {
-			xs[i].cur = p[i].new_cur;
-			rc = snap_ctx_store_cur(&xs[i]);
-			p[i].switched = rc == 0;
-		}
-	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = snap_create_switch(&xs[i], &p[i]);
 open_gates:
 	for (i = 0; i < closed; i++)
 		if (xs[i].disk)
@@ -487,11 +497,11 @@ open_gates:
 	}
 	/* Members first: the coordinator's intent is their decision. */
 	for (i = n; i-- > 0 && rc == 0;)
-		rc = create_finish(&xs[i]);
+		rc = snap_create_finish(&xs[i]);
 	goto out;
 undo:
 	for (i = 0; i < n; i++)
-		create_unprepare(&xs[i], &p[i]);
+		snap_create_unprepare(&xs[i], &p[i]);
 out:
 	for (i = 0; i < n; i++)
 		chain_layer_close(p[i].new_layer);

@@ -20,28 +20,37 @@
 #include "common/log.h"
 #include "snapshot/snap-internal.h"
 
-/* Did the coordinator of a multi-disk create decide to commit it? */
-static bool
-coordinator_committed(const struct snap_intent *in)
+/*
+ * Did the coordinator of a multi-disk create decide to commit it? 1 yes,
+ * 0 no (also when the coordinator disk or its tree is gone: nobody can
+ * decide any more), negative when its tree cannot be read now (a
+ * datastore that does not mount, a lock not handed over): then nobody
+ * may guess.
+ */
+int
+snap_coordinator_decision(const struct snap_intent *in)
 {
 	struct snap_tree *t = NULL;
 	char leaf[DESC_NAME_MAX + 1];
 	struct vdisk_store *st;
-	bool yes = false;
+	int rc;
 
-	if (vdisk_store_open(in->coordinator, &st, leaf, sizeof(leaf)) < 0)
-		return false;
-	if (snap_tree_load(st, leaf, &t) == 0) {
-		if (t->intent.op == INTENT_CREATE && t->intent.committed &&
-		    !strcmp(t->intent.node.group, in->node.group))
-			yes = true;
-		for (unsigned int i = 0; i < t->n && !yes; i++)
+	rc = vdisk_store_open(in->coordinator, &st, leaf, sizeof(leaf));
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	rc = snap_tree_load(st, leaf, &t);
+	if (rc == 0) {
+		rc = t->intent.op == INTENT_CREATE && t->intent.committed &&
+		     !strcmp(t->intent.node.group, in->node.group);
+		for (unsigned int i = 0; i < t->n && !rc; i++)
 			if (!strcmp(t->nodes[i].group, in->node.group))
-				yes = true;
+				rc = 1;
+	} else if (rc == -ENOENT) {
+		rc = 0;
 	}
 	snap_tree_free(t);
 	vdisk_store_close(st);
-	return yes;
+	return rc;
 }
 
 static int
@@ -49,10 +58,18 @@ recover_create(struct snap_ctx *x)
 {
 	struct snap_intent *in = &x->tree->intent;
 	bool switched = !strcmp(x->cur.ext[0].file, in->new_top);
-	bool decided = in->coordinator[0] ? coordinator_committed(in) :
-		       in->committed;
+	int decided = in->coordinator[0] ? snap_coordinator_decision(in) :
+		      in->committed;
 	struct vdisk_desc *nd;
 	int rc = 0;
+
+	if (decided < 0) {
+		vdisk_err("snapshot", "%s: an unfinished snapshot create waits "
+			  "for the decision at %s, which cannot be read now "
+			  "(%s); try again", x->path, in->coordinator,
+			  strerror(-decided));
+		return -EAGAIN;
+	}
 
 	if (!switched && decided) {
 		/* Redo the switch from scratch (the delta had no writes). */

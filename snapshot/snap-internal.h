@@ -165,6 +165,8 @@ int snap_mode_parse(const char *s, enum snap_mode_kind *out);
  * A disk held for an operation: its store, the exclusive lock (offline)
  * or the open vdisk (online), the current descriptor and the tree.
  */
+struct chain_layer;
+
 struct snap_ctx {
 	struct vdisk_store *st;
 	char leaf[DESC_NAME_MAX + 1];
@@ -189,6 +191,55 @@ int snap_ctx_store_tree(struct snap_ctx *x);
 int snap_ctx_store_cur(struct snap_ctx *x);
 
 /* Operations on a held disk (offline, or online with x->disk set). */
+
+/*
+ * The phases of a create, for snap_op_create() (all disks here) and for
+ * a create over disks of several processes (group.c, group-client.c):
+ * check, prepare (intent, node descriptor, empty delta: nothing refers
+ * to them yet), the decision (the coordinator's intent 'committed'),
+ * switch (the commit point of each disk), finish (the node joins the
+ * tree). Before its switch a disk's create can be unprepared.
+ */
+struct snap_create_plan {
+	uint32_t node_id, delta_id;
+	char node_file[DESC_NAME_MAX + 1];
+	char new_top[DESC_NAME_MAX + 1];
+	struct vdisk_desc node_desc;
+	struct vdisk_desc new_cur;
+	struct chain_layer *new_layer;   /* online: opened before the pause */
+	bool prepared, switched;
+};
+
+int snap_create_check(struct snap_ctx *xs, unsigned int n, const char *name,
+		      const char *description);
+/* 'coordinator': the disk whose intent holds the decision, NULL: this. */
+int snap_create_prepare(struct snap_ctx *x, const char *name,
+			const char *description, const char *group,
+			const char *coordinator, struct snap_create_plan *p);
+void snap_create_unprepare(struct snap_ctx *x, struct snap_create_plan *p);
+/* Online with the gate closed. */
+int snap_create_switch(struct snap_ctx *x, struct snap_create_plan *p);
+int snap_create_finish(struct snap_ctx *x);
+void snap_random_group(char *out, size_t len);
+/*
+ * Did the coordinator named in 'in' decide to commit in->node.group? 1
+ * yes, 0 no, negative when that cannot be read now (recover.c).
+ */
+int snap_coordinator_decision(const struct snap_intent *in);
+/* Online operations of this process run one at a time (api.c). */
+void snap_online_lock(void);
+void snap_online_unlock(void);
+/* snap_ctx_hold() and snap_recover() (api.c). */
+int snap_hold(const char *path, struct snap_ctx *x);
+/* The pid of the process of this host serving 'disk', or 0 (api.c). */
+int snap_holder_pid(const char *disk);
+/* A create over disks of several processes; pids[i]: 0 none (group-client.c). */
+int snap_group_create(const char *const *disks, unsigned int n,
+		      const int *pids, const char *name,
+		      const char *description, struct snap_op_stats *stats);
+/* Snapshots need a persistent disk (api.c). */
+int snap_check_persistent(struct snap_ctx *x);
+
 int snap_op_create(struct snap_ctx *xs, unsigned int n, const char *name,
 		   const char *description, struct snap_op_stats *stats);
 int snap_op_revert(struct snap_ctx *x, const char *name, bool by_id,

@@ -58,18 +58,42 @@ struct progress;
 
 #define SNAP_MAX_DISKS 16
 
+/* One process's hold of guest I/O in a create over several processes. */
+struct snap_hold {
+	int pid;                 /* the holder (a VMM, `vdisk serve`); 0: none */
+	unsigned int ndisks;
+	unsigned int disk[SNAP_MAX_DISKS]; /* indexes into the request */
+	uint64_t hold_ns;        /* its gates closed until open again */
+	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC of the hold */
+};
+
 /* What an operation cost (any field may be 0 when not applicable). */
 struct snap_op_stats {
-	uint64_t pause_ns;       /* guest I/O held (online create, switches) */
+	uint64_t pause_ns;       /* guest I/O held (online create, switches);
+				    the longest hold of a group create */
 	uint64_t total_ns;
 	uint64_t bytes_copied;   /* merges */
+	unsigned int nholds;     /* a create over disks of several processes */
+	struct snap_hold holds[SNAP_MAX_DISKS];
 };
 
 /* ---- snapshot trees ---- */
 
+/*
+ * The disks may be held by different processes of this host (several
+ * running VMs) and some by none: then it is one crash-consistent point
+ * over all of them (a consistency group). Every holder drains and holds
+ * its guest I/O, the decision is written at the coordinator disk, all
+ * switch and release; a holder that fails or does not answer in time has
+ * everything rolled back (or, once decided, finished), and the error
+ * names the disk and the process. A hold ends by itself after the hold
+ * limit (snap_set_hold_limit_ms(), default 5000 ms), so a dead client or
+ * VMM never holds another VM's I/O for longer.
+ */
 int snap_create(const char *const *disks, unsigned int ndisks,
 		const char *name, const char *description,
 		struct snap_op_stats *stats) must_check;
+void snap_set_hold_limit_ms(unsigned int ms);
 /* Only with the disk closed (-EBUSY otherwise). */
 int snap_revert(const char *disk, const char *name) must_check;
 int snap_delete(const char *disk, const char *name, struct progress *p,

@@ -20,6 +20,7 @@
 struct args {
 	bool json, quiet;
 	const char *name, *description;
+	unsigned int hold_limit_ms;
 };
 
 static int
@@ -46,6 +47,7 @@ parse(const char *cmd, int argc, char **argv, struct args *a, int min,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "description", required_argument, NULL, 'd' },
+		{ "hold-limit", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -72,6 +74,18 @@ parse(const char *cmd, int argc, char **argv, struct args *a, int min,
 		case 'd':
 			a->description = optarg;
 			break;
+		case 'H': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 60000) {
+				*rc = cli_usage_error("%s: --hold-limit is 1 to "
+						      "60000 ms", cmd);
+				return -1;
+			}
+			a->hold_limit_ms = (unsigned int)v;
+			break;
+		}
 		default:
 			*rc = cli_usage_error("%s: bad option '%s'", cmd,
 					      argv[optind - 1]);
@@ -86,9 +100,29 @@ parse(const char *cmd, int argc, char **argv, struct args *a, int min,
 	return optind;
 }
 
+/* The holder's program name, for a line a person reads. */
 static void
-print_done(bool json, const char *what, const struct snap_op_stats *st)
+holder_name(int pid, char *out, size_t len)
 {
+	char path[64];
+	FILE *f;
+
+	snprintf(out, len, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+static void
+print_done(bool json, const char *what, const struct snap_op_stats *st,
+	   char **disks)
+{
+	char who[32];
+
 	if (json) {
 		struct json_writer w;
 
@@ -98,9 +132,42 @@ print_done(bool json, const char *what, const struct snap_op_stats *st)
 		json_u64(&w, "pause_ns", st->pause_ns);
 		json_u64(&w, "total_ns", st->total_ns);
 		json_u64(&w, "bytes_copied", st->bytes_copied);
+		if (st->nholds) {
+			json_arr_begin(&w, "holds");
+			for (unsigned int k = 0; k < st->nholds; k++) {
+				const struct snap_hold *h = &st->holds[k];
+
+				json_obj_begin(&w, NULL);
+				json_i64(&w, "pid", h->pid);
+				json_arr_begin(&w, "disks");
+				for (unsigned int i = 0; i < h->ndisks; i++)
+					json_str(&w, NULL, disks[h->disk[i]]);
+				json_arr_end(&w);
+				json_u64(&w, "hold_ns", h->hold_ns);
+				json_u64(&w, "hold_start_ns", h->start_ns);
+				json_u64(&w, "hold_end_ns", h->end_ns);
+				json_obj_end(&w);
+			}
+			json_arr_end(&w);
+		}
 		json_obj_end(&w);
 		json_end_document(&w);
+		return;
 	}
+	/* A create over several VMs: each one's hold of guest I/O. */
+	for (unsigned int k = 0; k < st->nholds; k++) {
+		const struct snap_hold *h = &st->holds[k];
+
+		holder_name(h->pid, who, sizeof(who));
+		printf("pid %d (%s): guest I/O held %.1f ms for", h->pid, who,
+		       (double)h->hold_ns / 1e6);
+		for (unsigned int i = 0; i < h->ndisks; i++)
+			printf(" %s", disks[h->disk[i]]);
+		printf("\n");
+	}
+	if (st->nholds)
+		printf("%s: one point in time over %u processes; longest hold "
+		       "%.1f ms\n", what, st->nholds, (double)st->pause_ns / 1e6);
 }
 
 static int
@@ -115,11 +182,13 @@ cmd_create(int argc, char **argv)
 		return rc;
 	if (!a.name || !a.name[0])
 		return cli_usage_error("create: --name NAME is required");
+	if (a.hold_limit_ms)
+		snap_set_hold_limit_ms(a.hold_limit_ms);
 	rc = snap_create((const char *const *)&argv[i], (unsigned int)(argc - i),
 			 a.name, a.description, &st);
 	if (rc < 0)
 		return fail(argv[i], rc);
-	print_done(a.json, "create", &st);
+	print_done(a.json, "create", &st, &argv[i]);
 	return CLI_EXIT_OK;
 }
 
@@ -155,7 +224,7 @@ merge_cmd(const char *cmd, int argc, char **argv, bool commit)
 	progress_stop(p);
 	if (rc < 0)
 		return fail(argv[i], rc);
-	print_done(a.json, cmd, &st);
+	print_done(a.json, cmd, &st, &argv[i]);
 	return CLI_EXIT_OK;
 }
 
@@ -368,9 +437,12 @@ cmd_poweroff(int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
-	{ "create", "DISK... --name NAME [--description TEXT] [--json]",
-	  "snapshot one or more disks (atomically over all of them)",
-	  cmd_create },
+	{ "create", "DISK... --name NAME [--description TEXT] "
+	  "[--hold-limit MS] [--json]",
+	  "snapshot one or more disks at one point in time, also disks of "
+	  "several running VMs (each VM's guest I/O is held only for the "
+	  "switch, and never beyond --hold-limit, default 5000 ms; a VM that "
+	  "fails rolls all of it back)", cmd_create },
 	{ "list", "DISK [--json]", "the snapshot tree, the current position, "
 	  "sizes and dates", cmd_list },
 	{ "revert", "DISK NAME", "discard the current state and continue "
