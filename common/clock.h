@@ -23,6 +23,13 @@ clock_mono_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* The same in milliseconds: for timeouts in tests and protocol timers. */
+static inline uint64_t
+clock_mono_ms(void)
+{
+	return clock_mono_ns() / NS_PER_MS;
+}
+
 /* Wall-clock nanoseconds since the epoch: only for display and records. */
 static inline uint64_t
 clock_wall_ns(void)

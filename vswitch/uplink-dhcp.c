@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "vswitch/dhcp-client.h"
@@ -40,15 +41,6 @@ struct vsw_uplink_dhcp {
 	uint64_t on_ms;          /* switched on (for the time to an address) */
 	uint64_t bound_after_ms; /* first address this many ms after 'on' */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 wall_s(void)
@@ -312,7 +304,8 @@ events(struct vsw *vsw, struct vsw_port *p, int ev)
 {
 	if (ev & (VSW_DHCPC_EV_BOUND | VSW_DHCPC_EV_LOST)) {
 		if (ev & VSW_DHCPC_EV_BOUND && !p->dhcp->bound_after_ms) {
-			p->dhcp->bound_after_ms = mono_ms() - p->dhcp->on_ms;
+			p->dhcp->bound_after_ms =
+				clock_mono_ms() - p->dhcp->on_ms;
 			if (!p->dhcp->bound_after_ms)
 				p->dhcp->bound_after_ms = 1;
 		}
@@ -336,7 +329,8 @@ poll_port(struct vsw *vsw, struct vsw_port *p)
 	int ev = 0;
 
 	for (int i = 0; i < 8; i++) {
-		n = vsw_dhcpc_poll(&p->dhcp->c, mono_ms(), wall_s(), f, &uni, &ev);
+		n = vsw_dhcpc_poll(&p->dhcp->c, clock_mono_ms(), wall_s(), f,
+				   &uni, &ev);
 		if (!n)
 			break;
 		send_frame(vsw, p, f, n, uni);
@@ -351,7 +345,7 @@ client_start(struct vsw *vsw, struct vsw_port *p)
 	struct vsw_dhcpc_lease saved;
 	bool have = lease_load(vsw, p, &saved);
 
-	p->dhcp->on_ms = mono_ms();
+	p->dhcp->on_ms = clock_mono_ms();
 	vsw_dhcpc_start(&p->dhcp->c, p->mac, have ? &saved : NULL,
 			p->dhcp->on_ms, wall_s(), (uint32_t)getpid() ^ p->slot);
 	if (p->dhcp->c.state == VSW_DHCPC_REBOOTING) {
@@ -425,7 +419,7 @@ vsw_uplink_dhcp_housekeeping(struct vsw *vsw)
 		int ev = 0;
 
 		if (p && p->dhcp) {
-			n = vsw_dhcpc_input(&p->dhcp->c, f, len, mono_ms(),
+			n = vsw_dhcpc_input(&p->dhcp->c, f, len, clock_mono_ms(),
 					    wall_s(), out, &uni, &ev);
 			send_frame(vsw, p, out, n, uni);
 			/* Unicast renewals go straight to the server's MAC
@@ -456,7 +450,7 @@ void
 vsw_uplink_dhcp_json(const struct vsw_port *p, struct json_writer *w)
 {
 	const struct vsw_dhcpc *c;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	char a[16], buf[24];
 
 	if (!p->dhcp)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "vswitch/l3.h"
 #include "vswitch/vsw-internal.h"
@@ -579,15 +580,6 @@ shaper_drain(struct vsw_port *p, int dir)
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)m, n);
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* 'keep': a device that cannot be opened leaves the port missing (kept,
  * retried) instead of failing. */
 static int
@@ -651,7 +643,7 @@ port_add_locked(struct vsw *vsw, const char *sw_name,
 		p->missing_err = err;
 		p->eth = UINT16_MAX;
 		p->retry_wait_ms = 1000;
-		p->retry_ms = now_ms() + p->retry_wait_ms;
+		p->retry_ms = clock_mono_ms() + p->retry_wait_ms;
 		log_warn("vswitch.port", "%s: device missing (%s); the port "
 			 "stays in the config and is tried again", cfg->name,
 			 p->cfg.type == VSW_PORT_MEMIF ? "no memif server"
@@ -757,7 +749,7 @@ memif_check(struct vsw *vsw, struct vsw_port *p, uint64_t now)
 void
 vsw_ports_retry(struct vsw *vsw)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	bool changed = false;
 
 	pthread_mutex_lock(&vsw->lock);

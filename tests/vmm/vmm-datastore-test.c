@@ -16,7 +16,6 @@
 
 #include "tests/vmm/vmtest.h"
 
-static const char *vdisk_tool, *vfs_tool;
 static char lun[600];
 
 static void
@@ -24,8 +23,8 @@ make_datastore(void)
 {
 	snprintf(lun, sizeof(lun), "%s/lun0.img", test_tmpdir());
 	CHECK_OK(test_make_file(lun, 256u << 20));
-	CHECK_EQ(test_sh("%s mkfs %s >/dev/null", vfs_tool, lun), 0);
-	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s mkfs %s >/dev/null", vmt_vfs, lun), 0);
+	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vmt_vfs, lun), 0);
 }
 
 /*
@@ -59,9 +58,9 @@ test_patterns(void)
 
 	snprintf(ds, sizeof(ds), "%s:/vm1/disk.vmdk", lun);
 	snprintf(local, sizeof(local), "%s/local.vmdk", test_tmpdir());
-	CHECK_EQ(test_sh("%s create %s --size 24M >/dev/null", vdisk_tool, ds), 0);
+	CHECK_EQ(test_sh("%s create %s --size 24M >/dev/null", vmt_vdisk, ds), 0);
 	CHECK_EQ(test_sh("%s create %s --size 8M --type zeroedthick >/dev/null",
-			 vdisk_tool, local), 0);
+			 vmt_vdisk, local), 0);
 	CHECK_OK(vmt_start(&t, "pattern", "cmdline = blk seed=41 stay\n"
 			   "disk0 = %s\ndisk1 = %s\n", ds, local));
 	if (!vmt_wait_serial(&t, "testguest: done", 60000)) {
@@ -77,12 +76,12 @@ test_patterns(void)
 	check_overhead(&t);
 	/* While the VM runs, its disk shows the VM's host as the holder. */
 	CHECK_EQ(test_sh("%s info %s | grep -q 'lock: *host .* mode rw'",
-			 vdisk_tool, ds), 0);
+			 vmt_vdisk, ds), 0);
 	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stop"), 0);
 	CHECK_EQ(vmt_wait(&t, 20000), 0);
-	CHECK_EQ(vmt_check_disk(vdisk_tool, ds, 41), -1);
-	CHECK_EQ(vmt_check_disk(vdisk_tool, local, 42), -1);
-	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(vmt_check_disk(vmt_vdisk, ds, 41), -1);
+	CHECK_EQ(vmt_check_disk(vmt_vdisk, local, 42), -1);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vmt_vfs, lun), 0);
 }
 
 /*
@@ -99,8 +98,8 @@ test_two_vms_at_once(void)
 
 	snprintf(da, sizeof(da), "%s:/vm1/a.vmdk", lun);
 	snprintf(db, sizeof(db), "%s:/vm1/b.vmdk", lun);
-	CHECK_EQ(test_sh("%s create %s --size 2M >/dev/null", vdisk_tool, da), 0);
-	CHECK_EQ(test_sh("%s create %s --size 2M >/dev/null", vdisk_tool, db), 0);
+	CHECK_EQ(test_sh("%s create %s --size 2M >/dev/null", vmt_vdisk, da), 0);
+	CHECK_EQ(test_sh("%s create %s --size 2M >/dev/null", vmt_vdisk, db), 0);
 	for (int round = 0; round < 3; round++) {
 		CHECK_OK(vmt_start(&a, "at-once-a", "cmdline = blk seed=%d\n"
 				   "disk0 = %s\n", 60 + round, da));
@@ -113,9 +112,9 @@ test_two_vms_at_once(void)
 		CHECK_EQ(a.exit_code, 0);
 		CHECK_EQ(b.exit_code, 0);
 	}
-	CHECK_EQ(vmt_check_disk(vdisk_tool, da, 62), -1);
-	CHECK_EQ(vmt_check_disk(vdisk_tool, db, 72), -1);
-	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(vmt_check_disk(vmt_vdisk, da, 62), -1);
+	CHECK_EQ(vmt_check_disk(vmt_vdisk, db, 72), -1);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vmt_vfs, lun), 0);
 }
 
 static void
@@ -125,7 +124,7 @@ test_second_vm_refused(void)
 	struct vmt a, b;
 
 	snprintf(ds, sizeof(ds), "%s:/vm1/shared.vmdk", lun);
-	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vdisk_tool, ds), 0);
+	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vmt_vdisk, ds), 0);
 	CHECK_OK(vmt_start(&a, "holder", "cmdline = stay\ndisk0 = %s\n", ds));
 	CHECK(vmt_wait_serial(&a, "testguest: up", 20000));
 	CHECK_OK(vmt_start(&b, "intruder", "cmdline = stay\ndisk0 = %s\n", ds));
@@ -149,7 +148,7 @@ test_second_vm_refused(void)
 	CHECK(vmt_wait_serial(&b, "testguest: up", 10));
 	CHECK_EQ(vmt_vmctl(&b, out, sizeof(out), "stop"), 0);
 	CHECK_EQ(vmt_wait(&b, 20000), 0);
-	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vmt_vfs, lun), 0);
 }
 
 /* Read-only disks are shared; a writer is refused while readers hold it. */
@@ -198,17 +197,11 @@ int
 main(int argc, char **argv)
 {
 	vmt_init(argc, argv);
-	if (argc < 6) {
-		fprintf(stderr, "usage: %s VMM VMCTL TESTGUEST.BIN VDISK VFS\n",
-			argv[0]);
-		return 1;
-	}
+	vmt_init_tools(argc, argv, false);
 	/* meson's MALLOC_PERTURB_ makes glibc fill every freed block,
 	   which keeps pages resident that a VMM never touches otherwise:
 	   the memory figure (check_overhead) is for the VMM as run. */
 	unsetenv("MALLOC_PERTURB_");
-	vdisk_tool = argv[4];
-	vfs_tool = argv[5];
 	make_datastore();
 	RUN_TEST(test_patterns);
 	RUN_TEST(test_two_vms_at_once);

@@ -22,14 +22,13 @@
 #include "common/clock.h"
 #include "tests/vmm/vmtest.h"
 
-static const char *vdisk_tool, *vfs_tool, *vsnap_tool;
 static char lun[600], disk[700];
 
 /* The VM's disk holds pattern 'seed' (-1) or where it does not. */
 static int64_t
 check_disk(uint64_t seed)
 {
-	return vmt_check_disk(vdisk_tool, disk, seed);
+	return vmt_check_disk(vmt_vdisk, disk, seed);
 }
 
 /* Runs a VM to its end on 'disk' in 'mode'; returns its exit code. */
@@ -69,7 +68,7 @@ test_persistent_and_nonpersistent(void)
 	CHECK(log_has(&t, "nonpersistent: changes discarded"));
 	CHECK_EQ(check_disk(1), -1);
 	/* The mode stays with the disk. */
-	CHECK_EQ(test_sh("%s mode %s | grep -q nonpersistent", vsnap_tool,
+	CHECK_EQ(test_sh("%s mode %s | grep -q nonpersistent", vmt_vsnap,
 			 disk), 0);
 }
 
@@ -87,7 +86,7 @@ test_nonpersistent_after_kill(void)
 	uint64_t t0;
 
 	snprintf(crash, sizeof(crash), "%s:/vm1/crash.vmdk", lun);
-	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vdisk_tool,
+	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vmt_vdisk,
 			 crash), 0);
 	CHECK_OK(vmt_start(&t, "l1", "cmdline = blk seed=7\ndisk0 = %s\n",
 			   crash));
@@ -105,7 +104,7 @@ test_nonpersistent_after_kill(void)
 	printf("  lock taken over and redo log discarded in %.1f s\n",
 	       (double)(clock_mono_ns() - t0) / 1e9);
 	CHECK_EQ(vmt_count_serial(&t, "hold pattern seed 7: yes"), 1);
-	CHECK_EQ(test_sh("%s list %s | grep -q '0 snapshots'", vsnap_tool,
+	CHECK_EQ(test_sh("%s list %s | grep -q '0 snapshots'", vmt_vsnap,
 			 crash), 0);
 }
 
@@ -138,7 +137,7 @@ test_undoable(void)
 	CHECK_EQ(check_disk(5), -1);
 	/* The redo log is still there: persistent is refused until the
 	   changes are committed or discarded. */
-	CHECK(test_sh("%s mode %s persistent 2>/dev/null", vsnap_tool,
+	CHECK(test_sh("%s mode %s persistent 2>/dev/null", vmt_vsnap,
 		      disk) != 0);
 
 	/* Nobody chooses and there is no terminal: kept; the guest sees the
@@ -171,9 +170,9 @@ test_undoable(void)
 	   and its contents stay. */
 	CHECK_EQ(run_vm(&t, "p2", "persistent", "blkcheck seed=6"), 0);
 	CHECK_EQ(vmt_count_serial(&t, "hold pattern seed 6: yes"), 1);
-	CHECK_EQ(test_sh("%s mode %s | grep -q ': persistent'", vsnap_tool,
+	CHECK_EQ(test_sh("%s mode %s | grep -q ': persistent'", vmt_vsnap,
 			 disk), 0);
-	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vmt_vfs, lun), 0);
 }
 
 /*
@@ -191,14 +190,14 @@ test_online_snapshot(void)
 			   "disk0 = %s\n", disk));
 	CHECK(vmt_wait_serial(&t, "hold pattern seed 6: yes", 30000));
 	if (test_sh("cd %s && %s create lun0.img:/vm1/disk.vmdk --name online "
-		    ">&2", test_tmpdir(), vsnap_tool) != 0)
+		    ">&2", test_tmpdir(), vmt_vsnap) != 0)
 		vmt_dump(&t);
 	CHECK_EQ(vmt_vmctl(&t, out, sizeof(out), "stop"), 0);
 	CHECK_EQ(vmt_wait(&t, 20000), 0);
-	CHECK_EQ(test_sh("%s list %s | grep -q online", vsnap_tool, disk), 0);
+	CHECK_EQ(test_sh("%s list %s | grep -q online", vmt_vsnap, disk), 0);
 	CHECK_EQ(run_vm(&t, "change", "persistent", "blk seed=10"), 0);
 	CHECK_EQ(check_disk(10), -1);
-	CHECK_EQ(test_sh("%s revert %s online", vsnap_tool, disk), 0);
+	CHECK_EQ(test_sh("%s revert %s online", vmt_vsnap, disk), 0);
 	CHECK_EQ(check_disk(6), -1);
 }
 
@@ -220,14 +219,7 @@ int
 main(int argc, char **argv)
 {
 	vmt_init(argc, argv);
-	if (argc < 7) {
-		fprintf(stderr, "usage: %s VMM VMCTL TESTGUEST.BIN VDISK VFS "
-			"VSNAP\n", argv[0]);
-		return 1;
-	}
-	vdisk_tool = argv[4];
-	vfs_tool = argv[5];
-	vsnap_tool = argv[6];
+	vmt_init_tools(argc, argv, true);
 	if (!test_have_program("script")) {
 		printf("SKIP: needs script(1) (util-linux) for the terminal "
 		       "question\n");
@@ -235,10 +227,10 @@ main(int argc, char **argv)
 	}
 	snprintf(lun, sizeof(lun), "%s/lun0.img", test_tmpdir());
 	CHECK_OK(test_make_file(lun, 128u << 20));
-	CHECK_EQ(test_sh("%s mkfs %s --lease 3 >/dev/null", vfs_tool, lun), 0);
-	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s mkfs %s --lease 3 >/dev/null", vmt_vfs, lun), 0);
+	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vmt_vfs, lun), 0);
 	snprintf(disk, sizeof(disk), "%s:/vm1/disk.vmdk", lun);
-	CHECK_EQ(test_sh("%s create %s --size 8M >/dev/null", vdisk_tool,
+	CHECK_EQ(test_sh("%s create %s --size 8M >/dev/null", vmt_vdisk,
 			 disk), 0);
 	RUN_TEST(test_persistent_and_nonpersistent);
 	RUN_TEST(test_nonpersistent_after_kill);

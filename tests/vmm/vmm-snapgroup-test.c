@@ -35,7 +35,6 @@
 #define BIG_MB 320
 #define CHUNK (64u << 10)
 
-static const char *vdisk_tool, *vfs_tool, *vsnap_tool;
 static char lun[600], disk_a[700], disk_b[700], disk_c[700];
 static int nrun;
 /* A vsnap started in the background, killed if a check fails first. */
@@ -56,11 +55,11 @@ make_disks(int mb_b)
 	snprintf(disk_a, sizeof(disk_a), "%s:/vm1/a%d.vmdk", lun, nrun);
 	snprintf(disk_b, sizeof(disk_b), "%s/b%d.vmdk", test_tmpdir(), nrun);
 	snprintf(disk_c, sizeof(disk_c), "%s/c%d.vmdk", test_tmpdir(), nrun);
-	CHECK_EQ(test_sh("%s create %s --size %dM >/dev/null", vdisk_tool,
+	CHECK_EQ(test_sh("%s create %s --size %dM >/dev/null", vmt_vdisk,
 			 disk_a, DISK_MB), 0);
-	CHECK_EQ(test_sh("%s create %s --size %dM >/dev/null", vdisk_tool,
+	CHECK_EQ(test_sh("%s create %s --size %dM >/dev/null", vmt_vdisk,
 			 disk_b, mb_b), 0);
-	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vdisk_tool,
+	CHECK_EQ(test_sh("%s create %s --size 4M >/dev/null", vmt_vdisk,
 			 disk_c), 0);
 }
 
@@ -110,7 +109,7 @@ vsnap_start(const char *stop_at, const char *args)
 	pid_t pid;
 
 	snprintf(cmd, sizeof(cmd), "exec %s %s >%s/vsnap.out 2>%s/vsnap.err",
-		 vsnap_tool, args, test_tmpdir(), test_tmpdir());
+		 vmt_vsnap, args, test_tmpdir(), test_tmpdir());
 	pid = fork();
 	if (pid == 0) {
 		if (stop_at)
@@ -161,10 +160,10 @@ vsnap_stderr(void)
 static int
 has_snapshot(const char *disk, const char *name)
 {
-	if (test_sh("%s list %s | grep -q pending", vsnap_tool, disk) == 0)
+	if (test_sh("%s list %s | grep -q pending", vmt_vsnap, disk) == 0)
 		return -1;
 	return test_sh("%s list %s --json | grep -q '\"name\":\"%s\"'",
-		       vsnap_tool, disk, name) == 0;
+		       vmt_vsnap, disk, name) == 0;
 }
 
 /*
@@ -181,7 +180,7 @@ prefix_chunks(const char *disk, uint64_t seed)
 
 	snprintf(raw, sizeof(raw), "%s/prefix.raw", test_tmpdir());
 	unlink(raw);
-	CHECK_EQ(test_sh("%s export %s %s --format raw >/dev/null", vdisk_tool,
+	CHECK_EQ(test_sh("%s export %s %s --format raw >/dev/null", vmt_vdisk,
 			 disk, raw), 0);
 	f = fopen(raw, "r");
 	CHECK(f && buf && zero);
@@ -271,8 +270,8 @@ test_consistent_while_writing(void)
 	CHECK_EQ(has_snapshot(disk_a, "mid"), 1);
 	CHECK_EQ(has_snapshot(disk_b, "mid"), 1);
 	CHECK_EQ(has_snapshot(disk_c, "mid"), 1);
-	CHECK_EQ(test_sh("%s revert %s mid && %s revert %s mid", vsnap_tool,
-			 disk_a, vsnap_tool, disk_b), 0);
+	CHECK_EQ(test_sh("%s revert %s mid && %s revert %s mid", vmt_vsnap,
+			 disk_a, vmt_vsnap, disk_b), 0);
 	ka = prefix_chunks(disk_a, 11);
 	kb = prefix_chunks(disk_b, 22);
 	printf("  at the snapshot: A had written %lld of %lld chunks, B "
@@ -283,7 +282,7 @@ test_consistent_while_writing(void)
 	   last chunk stays zero, written last with write-zeroes). */
 	CHECK(ka > 0 && ka < ta - 1);
 	CHECK(kb > 0 && kb < tb - 1);
-	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s fsck %s >/dev/null", vmt_vfs, lun), 0);
 }
 
 static void
@@ -294,7 +293,7 @@ test_disk_refuses(void)
 
 	make_disks(DISK_MB);
 	/* B's disk already has a snapshot of the name. */
-	CHECK_EQ(test_sh("%s create %s --name dup", vsnap_tool, disk_b), 0);
+	CHECK_EQ(test_sh("%s create %s --name dup", vmt_vsnap, disk_b), 0);
 	start_writers(&a, &b, 31, 32);
 	snprintf(args, sizeof(args), "create %s %s %s --name dup", disk_a,
 		 disk_c, disk_b);
@@ -400,7 +399,7 @@ test_vmm_killed(bool coordinator)
 		CHECK_EQ(has_snapshot(disk_c, "k"), 1);
 	}
 	CHECK_EQ(test_sh("%s check %s >/dev/null && %s check %s >/dev/null",
-			 vdisk_tool, disk_a, vdisk_tool, disk_b), 0);
+			 vmt_vdisk, disk_a, vmt_vdisk, disk_b), 0);
 }
 
 static void
@@ -421,22 +420,15 @@ main(int argc, char **argv)
 	char run[700];
 
 	vmt_init(argc, argv);
-	if (argc < 7) {
-		fprintf(stderr, "usage: %s VMM VMCTL TESTGUEST.BIN VDISK VFS "
-			"VSNAP\n", argv[0]);
-		return 1;
-	}
-	vdisk_tool = argv[4];
-	vfs_tool = argv[5];
-	vsnap_tool = argv[6];
+	vmt_init_tools(argc, argv, true);
 	atexit(kill_vsnap);
 	snprintf(run, sizeof(run), "%s/run", test_tmpdir());
 	mkdir(run, 0700);
 	setenv("VSTACK_RUN_DIR", run, 1);
 	snprintf(lun, sizeof(lun), "%s/lun0.img", test_tmpdir());
 	CHECK_OK(test_make_file(lun, 1024u << 20));
-	CHECK_EQ(test_sh("%s mkfs %s --lease 2 >/dev/null", vfs_tool, lun), 0);
-	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vfs_tool, lun), 0);
+	CHECK_EQ(test_sh("%s mkfs %s --lease 2 >/dev/null", vmt_vfs, lun), 0);
+	CHECK_EQ(test_sh("%s mkdir %s:/vm1", vmt_vfs, lun), 0);
 	RUN_TEST(test_consistent_while_writing);
 	RUN_TEST(test_disk_refuses);
 	RUN_TEST(test_client_gone_quiet);

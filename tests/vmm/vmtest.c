@@ -9,21 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/pattern.h"
 #include "tests/vmm/vmtest.h"
 #include "vmm/vmm.h"
 
 const char *vmt_vmm, *vmt_vmctl_path, *vmt_guest;
 const char *vmt_vmm_option;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+const char *vmt_vdisk, *vmt_vfs, *vmt_vsnap;
 
 void
 vmt_init(int argc, char **argv)
@@ -42,6 +35,19 @@ vmt_init(int argc, char **argv)
 		test_skip("/dev/kvm: %s", strerror(errno));
 	close(fd);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+vmt_init_tools(int argc, char **argv, bool with_vsnap)
+{
+	if (argc < (with_vsnap ? 7 : 6)) {
+		fprintf(stderr, "usage: %s VMM VMCTL TESTGUEST.BIN VDISK "
+			"VFS%s\n", argv[0], with_vsnap ? " VSNAP" : "");
+		exit(1);
+	}
+	vmt_vdisk = argv[4];
+	vmt_vfs = argv[5];
+	vmt_vsnap = with_vsnap ? argv[6] : NULL;
 }
 
 bool
@@ -105,7 +111,7 @@ vmt_start(struct vmt *t, const char *name, const char *extra, ...)
 int
 vmt_wait(struct vmt *t, int timeout_ms)
 {
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms;
 	int st;
 
 	if (t->exited)
@@ -119,7 +125,7 @@ vmt_wait(struct vmt *t, int timeout_ms)
 						     : 128 + WTERMSIG(st);
 			return t->exit_code;
 		}
-		if (now_ms() > end)
+		if (clock_mono_ms() > end)
 			return -ETIMEDOUT;
 		usleep(5000);
 	}
@@ -170,9 +176,9 @@ vmt_count_serial(struct vmt *t, const char *needle)
 bool
 vmt_wait_serial(struct vmt *t, const char *needle, int timeout_ms)
 {
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms;
 
-	while (now_ms() < end) {
+	while (clock_mono_ms() < end) {
 		if (vmt_count_serial(t, needle) > 0)
 			return true;
 		if (vmt_wait(t, 0) >= 0)

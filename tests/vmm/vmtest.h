@@ -28,6 +28,13 @@ extern const char *vmt_vmm_option;
 
 /* Reads the paths from argv; skips (77) without a usable /dev/kvm. */
 void vmt_init(int argc, char **argv);
+/*
+ * The storage tools the datastore and snapshot tests take after those
+ * three (VDISK VFS, then VSNAP when 'with_vsnap'); exits with the usage
+ * when they are missing.
+ */
+extern const char *vmt_vdisk, *vmt_vfs, *vmt_vsnap;
+void vmt_init_tools(int argc, char **argv, bool with_vsnap);
 /* True on a PVM host (/sys/module/kvm_pvm). */
 bool vmt_is_pvm(void);
 
