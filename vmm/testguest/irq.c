@@ -21,6 +21,43 @@ struct idt_entry {
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 /* Interrupts seen per vector; the fast stubs in start.S count them. */
 volatile uint64_t tg_irq_counts[256];
+/*
+ * KVM's paravirtual EOI (as Linux guests on KVM use it): KVM sets bit 0
+ * when it injects an interrupt whose EOI it can take without an exit,
+ * and the stub clears it instead of writing the LAPIC's EOI register,
+ * an MMIO exit that PVM must decode.
+ */
+volatile uint32_t tg_pv_eoi __attribute__((aligned(4)));
+
+#define KVM_CPUID_SIGNATURE 0x40000000u
+#define KVM_CPUID_FEATURES 0x40000001u
+#define KVM_FEATURE_PV_EOI 6
+#define MSR_KVM_PV_EOI_EN 0x4b564d04u
+
+static void
+cpuid(uint32_t leaf, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
+}
+
+static void
+pv_eoi_enable(void)
+{
+	uint64_t v = (uint64_t)&tg_pv_eoi | 1;
+	uint32_t r[4];
+
+	cpuid(KVM_CPUID_SIGNATURE, r);
+	/* "KVMKVMKVM\0\0\0" in ebx, ecx, edx */
+	if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[3] != 0x4d)
+		return;
+	cpuid(KVM_CPUID_FEATURES, r);
+	if (!(r[0] & (1u << KVM_FEATURE_PV_EOI)))
+		return;
+	__asm__ volatile("wrmsr" : : "c"(MSR_KVM_PV_EOI_EN), "a"((uint32_t)v),
+			 "d"((uint32_t)(v >> 32)));
+}
 extern char isr_stubs[];
 
 void tg_isr(uint64_t vector, uint64_t *frame);
@@ -95,7 +132,8 @@ isr_body(uint64_t vector, uint64_t *frame)
 		tg_sys_direct(TG_SYS_EXIT, 0xee, 0);
 	}
 	tg_irq_counts[vector]++;
-	mmio_write32(LAPIC + LAPIC_EOI, 0);
+	if (!(__atomic_fetch_and(&tg_pv_eoi, ~1u, __ATOMIC_RELAXED) & 1))
+		mmio_write32(LAPIC + LAPIC_EOI, 0);
 }
 
 void
@@ -132,6 +170,7 @@ tg_irq_init(void)
 	outb(0xa1, 0xff);
 	mmio_write32(LAPIC + LAPIC_TPR, 0);
 	mmio_write32(LAPIC + LAPIC_SVR, 0x100 | 0xff);
+	pv_eoi_enable();
 	/* A periodic tick so every wait in hlt can also time out. */
 	mmio_write32(LAPIC + 0x3e0, 0x3);           /* divide by 16 */
 	mmio_write32(LAPIC + 0x320, 0x20 | (1 << 17)); /* vector 0x20 */

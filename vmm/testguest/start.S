@@ -54,14 +54,18 @@ isr_common:
 	add	$16, %rsp
 	iretq
 
-/* Interrupts: tg_irq_counts[vector]++, EOI; RAX (the vector) pushed. */
+/* Interrupts: tg_irq_counts[vector]++, EOI; RAX (the vector) pushed.
+   The EOI is KVM's paravirtual one when KVM offered it (tg_pv_eoi bit 0
+   set: clearing it is the EOI), else the LAPIC register. */
 irq_fast:
 	push	%rcx
 	lea	tg_irq_counts(%rip), %rcx
 	incq	(%rcx,%rax,8)
+	btrl	$0, tg_pv_eoi(%rip)
+	jc	1f
 	mov	$0xfee000b0, %eax	/* LAPIC EOI */
 	movl	$0, (%rax)
-	pop	%rcx
+1:	pop	%rcx
 	pop	%rax
 	iretq
 
