@@ -398,6 +398,26 @@ test_aging(void)
 	del_all();
 }
 
+/* Sends 'n' broadcasts from sources base.. base+n-1 into 'port'. */
+static void
+flood_sources(const char *port, unsigned int base, unsigned int n)
+{
+	uint8_t s[6], f[64];
+
+	for (unsigned int i = 0; i < n; i++) {
+		mac_of(base + i, s);
+		inject(port, f, frame(f, BCAST, s, -1, 60));
+		if (i % 32 == 31) {
+			run();
+			drain("out");
+			drain("lim");
+		}
+	}
+	run();
+	drain("out");
+	drain("lim");
+}
+
 static void
 test_mac_limit_and_table_full(void)
 {
@@ -422,18 +442,7 @@ test_mac_limit_and_table_full(void)
 	CHECK_EQ(st("lim")->learn_limit, 90);
 	CHECK_EQ(vsw->dp->mac_count[vsw_port_find(vsw, "lim")->slot], 10);
 	/* A flood of sources fills the table and stops there. */
-	for (unsigned int i = 0; i < MAC_TABLE + 500; i++) {
-		mac_of(100000 + i, s);
-		inject("big", f, frame(f, BCAST, s, -1, 60));
-		if (i % 32 == 31) {
-			run();
-			drain("out");
-			drain("lim");
-		}
-	}
-	run();
-	drain("out");
-	drain("lim");
+	flood_sources("big", 100000, MAC_TABLE + 500);
 	CHECK_EQ(vsw->dp->macs.count, MAC_TABLE);
 	CHECK(swst("br0")->table_full >= 500);
 	del_all();
@@ -767,26 +776,6 @@ rss_kib(void)
 		fclose(f);
 	}
 	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-/* Sends 'n' broadcasts from sources base.. base+n-1 into 'port'. */
-static void
-flood_sources(const char *port, unsigned int base, unsigned int n)
-{
-	uint8_t s[6], f[64];
-
-	for (unsigned int i = 0; i < n; i++) {
-		mac_of(base + i, s);
-		inject(port, f, frame(f, BCAST, s, -1, 60));
-		if (i % 32 == 31) {
-			run();
-			drain("out");
-			drain("lim");
-		}
-	}
-	run();
-	drain("out");
-	drain("lim");
 }
 
 /*

@@ -193,10 +193,10 @@ poll_guest(struct vmm_blk_dev *d)
 	uint64_t end = d->interrupted_ns + d->guest_poll_ns;
 	struct epoll_event ev;
 
+	/* Kicks are off already: the loop turns them on only to sleep. */
 	if (!d->interrupted_ns)
 		return false;
 	d->interrupted_ns = 0;
-	vmm_vq_set_notify(vq, false);
 	do {
 		if (has_slot(d) && vmm_vq_has_work(vq))
 			return true;
