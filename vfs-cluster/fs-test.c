@@ -515,10 +515,12 @@ test_enospc(void)
 /*
  * A file spanning every cluster, freed on a datastore whose journal
  * cannot hold all the cluster headers in one record: the free must run
- * as several transactions rather than fail (or stop the session).
+ * as several transactions rather than fail (or stop the session), both
+ * when the file is unlinked and when a rename replaces it (the name then
+ * moves to the new file in the first of them).
  */
 static void
-test_big_unlink(void)
+big_free(bool by_rename)
 {
 	const struct vfs_mkfs_opts o = { .block_bytes = 64 << 10,
 					  .journal_bytes = 256 << 10,
@@ -526,11 +528,16 @@ test_big_unlink(void)
 	struct vfs_info info;
 	struct vfs_file *f;
 	struct vfs *vfs;
-	uint64_t n, *order;
+	uint64_t n, *order, free0;
+	char buf[8];
 
 	fresh(256 * MIB, &o);
 	vfs = mnt();
+	CHECK_OK(vfs_file_create(vfs, "/new", NULL, 0, &f));
+	CHECK_EQ(vfs_file_pwrite(f, "new", 3, 0), 3);
+	vfs_file_close(f);
 	CHECK_OK(vfs_get_info(vfs, &info));
+	free0 = info.free_blocks;
 	n = info.data_blocks * 9 / 10;
 	order = malloc(n * sizeof(*order));
 	for (uint64_t i = 0; i < n; i++)
@@ -547,13 +554,33 @@ test_big_unlink(void)
 	CHECK_OK(vfs_file_sync(f));
 	vfs_file_close(f);
 	CHECK_OK(vfs_get_info(vfs, &info));
-	CHECK_EQ(info.free_blocks, info.data_blocks - n);
-	CHECK_OK(vfs_unlink(vfs, "/big"));
+	CHECK_EQ(info.free_blocks, free0 - n);
+	if (by_rename) {
+		CHECK_OK(vfs_rename(vfs, "/new", "/big", 0));
+		CHECK_OK(vfs_file_open(vfs, "/big", 0, &f));
+		CHECK_EQ(vfs_file_pread(f, buf, sizeof(buf), 0), 3);
+		CHECK(memcmp(buf, "new", 3) == 0);
+		vfs_file_close(f);
+	} else {
+		CHECK_OK(vfs_unlink(vfs, "/big"));
+	}
 	CHECK_OK(vfs_get_info(vfs, &info));
-	CHECK_EQ(info.free_blocks, info.data_blocks);
+	CHECK_EQ(info.free_blocks, free0);
 	CHECK_OK(vfs_unmount(vfs));
 	fsck_clean();
 	free(order);
+}
+
+static void
+test_big_unlink(void)
+{
+	big_free(false);
+}
+
+static void
+test_big_replace(void)
+{
+	big_free(true);
 }
 
 static uint64_t
@@ -813,6 +840,7 @@ main(void)
 	RUN_TEST(test_namespace);
 	RUN_TEST(test_enospc);
 	RUN_TEST(test_big_unlink);
+	RUN_TEST(test_big_replace);
 	RUN_TEST(test_punch);
 	RUN_TEST(test_big_punch);
 	RUN_TEST(test_fsck_finds_damage);

@@ -540,9 +540,26 @@ tx_begin(struct vfs *vfs)
 
 	assert(!j->op_open);
 	j->op_open = true;
+	j->op_yields = false;
 	j->op_head = NULL;
 	j->op_items = 0;
 	j->op_bytes = 0;
+}
+
+void
+tx_begin_yielding(struct vfs *vfs)
+{
+	tx_begin(vfs);
+	vfs->jn.op_yields = true;
+}
+
+bool
+tx_retry(struct vfs *vfs, int rc, uint64_t start_ns)
+{
+	if (rc != -EDEADLK || vfs_now(vfs) - start_ns > vfs->lock_timeout_ns)
+		return false;
+	lock_yield(vfs);
+	return true;
 }
 
 int

@@ -17,7 +17,11 @@
  *
  * Waiters poll with exponential backoff (1 ms .. 100 ms). Before a
  * waiter sleeps it lets go of its own idle locks, so two hosts each
- * waiting for a lock the other merely caches cannot deadlock.
+ * waiting for a lock the other merely caches cannot deadlock. A waiter
+ * inside an op that has already changed something cannot let go (its
+ * changes are not committed); if the holder is stuck the same way, both
+ * would wait out the whole timeout. So a yielding op gives up after
+ * 1-2 s (-EDEADLK), is rolled back, lets go and runs again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +35,11 @@
 #define BACKOFF_MIN_NS (1 * NS_PER_MS)
 #define BACKOFF_MAX_NS (100 * NS_PER_MS)
 #define WANTED_CHECK_NS (100 * NS_PER_MS)
+/* A wait inside a changed op longer than this (plus up to as much again,
+ * at random, so two hosts rarely give up together) suspects a deadlock:
+ * several rounds of the holder's housekeeping, which hands over a lock
+ * it only caches within about 150 ms. */
+#define DEADLOCK_SUSPECT_NS (1 * NS_PER_SEC)
 
 static unsigned int
 bucket(uint64_t off)
@@ -347,6 +356,8 @@ lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 	uint64_t start = vfs_now(vfs), backoff = BACKOFF_MIN_NS;
 	uint64_t limit = req->timeout_ns ? req->timeout_ns :
 					   vfs->lock_timeout_ns;
+	uint64_t suspect = DEADLOCK_SUSPECT_NS +
+			   (uint64_t)rand() % DEADLOCK_SUSPECT_NS;
 	bool released = false;
 	unsigned int spins = 0;
 	struct od_lock seen;
@@ -368,6 +379,9 @@ lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 			return -EBUSY;
 		if (rc == -EBUSY && req->nowait)
 			return -EBUSY;
+		if (vfs->jn.op_yields && tx_modified(vfs) &&
+		    now - start > suspect)
+			return -EDEADLK;
 		if (now - start > limit &&
 		    now >= silent_holder_dead_by(vfs, &seen, now))
 			return -EBUSY;
@@ -490,6 +504,17 @@ lock_release_idle(struct vfs *vfs, uint64_t now_ns, bool all)
 		}
 	}
 	return first_err ? first_err : (int)n;
+}
+
+void
+lock_yield(struct vfs *vfs)
+{
+	int rc = lock_release_idle(vfs, vfs_now(vfs), true);
+
+	if (rc < 0)
+		log_warn(VFS_LOG, "letting go of idle locks: %s", strerror(-rc));
+	vfs_sleep_ns(vfs, 10 * NS_PER_MS +
+			  (uint64_t)rand() % (40 * NS_PER_MS));
 }
 
 int

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -417,12 +416,15 @@ inode_shrink(struct vfs *vfs, struct inode_ref *r, uint64_t from, uint64_t end)
 	 * each; a step that grows too big stops early and is redone. */
 	for (;;) {
 		uint64_t target = end > from + step ? end - step : from;
+		uint64_t start = vfs_now(vfs);
 		bool partial;
 
-		tx_begin(vfs);
-		rc = bmap_truncate(vfs, r, target, false);
-		partial = rc == -EAGAIN;
-		rc = tx_end(vfs, partial ? 0 : rc, true);
+		do {
+			tx_begin_yielding(vfs);
+			rc = bmap_truncate(vfs, r, target, false);
+			partial = rc == -EAGAIN;
+			rc = tx_end(vfs, partial ? 0 : rc, true);
+		} while (tx_retry(vfs, rc, start));
 		if (rc < 0)
 			return rc;
 		if (partial)
@@ -465,6 +467,50 @@ free_inode(struct vfs *vfs, struct inode_ref *r)
 	return 0;
 }
 
+/*
+ * In the op that removes the last name of the locked inode 'r': frees its
+ * data and the inode itself, or as much data as fits the op, then
+ * '*left' says finish_unlinked() must free the rest once this op has
+ * committed. Either way the name and the contents go together: a failed
+ * op leaves both as they were.
+ */
+static int
+unlink_inode(struct vfs *vfs, struct inode_ref *r, bool *left)
+{
+	bool dir = le16(inode_body(r)->type) == OD_INODE_DIR;
+	int rc = bmap_truncate(vfs, r, 0, dir);
+
+	*left = rc == -EAGAIN;
+	if (*left)
+		return 0;
+	return rc < 0 ? rc : free_inode(vfs, r);
+}
+
+/*
+ * Frees what unlink_inode() left of a file no name leads to any more, in
+ * steps of their own. A host that dies meanwhile, or an error, leaves
+ * the rest allocated but unreachable: space fsck reports as leaked and
+ * --repair reclaims, never data anyone can see.
+ */
+static void
+finish_unlinked(struct vfs *vfs, struct inode_ref *r)
+{
+	uint64_t start;
+	int rc = inode_shrink(vfs, r, 0, shrink_end(vfs, r));
+
+	start = vfs_now(vfs);
+	while (rc == 0) {
+		tx_begin_yielding(vfs);
+		rc = tx_end(vfs, free_inode(vfs, r), false);
+		if (!tx_retry(vfs, rc, start))
+			break;
+	}
+	if (rc < 0)
+		log_warn(VFS_LOG, "inode %llu: freeing an unlinked file: %s; "
+			 "its space stays allocated until fsck --repair",
+			 (unsigned long long)r->ino, strerror(-rc));
+}
+
 static int
 remove_common(struct vfs *vfs, const char *path, bool dir_wanted)
 {
@@ -472,6 +518,8 @@ remove_common(struct vfs *vfs, const char *path, bool dir_wanted)
 	struct path_walk w;
 	struct dir_hit hit;
 	struct vlock *dl, *vl;
+	uint64_t start;
+	bool left = false;
 	int rc;
 
 	rc = path_split(vfs, path, &w);
@@ -500,16 +548,16 @@ remove_common(struct vfs *vfs, const char *path, bool dir_wanted)
 		rc = -ENOTEMPTY;
 		goto out_target;
 	}
-	if (!dir_wanted) {
-		rc = inode_shrink(vfs, &r, 0, shrink_end(vfs, &r));
-		if (rc < 0)
-			goto out_target;
-	}
-	tx_begin(vfs);
-	rc = dir_remove(vfs, &dir, w.name, w.name_len);
-	if (rc == 0)
-		rc = free_inode(vfs, &r);
-	rc = tx_end(vfs, rc, false);
+	start = vfs_now(vfs);
+	do {
+		tx_begin_yielding(vfs);
+		rc = dir_remove(vfs, &dir, w.name, w.name_len);
+		if (rc == 0)
+			rc = unlink_inode(vfs, &r, &left);
+		rc = tx_end(vfs, rc, false);
+	} while (tx_retry(vfs, rc, start));
+	if (rc == 0 && left)
+		finish_unlinked(vfs, &r);
 out_target:
 	/* Still cached: nobody can lock this inode before our checkpoint
 	 * has written it home as free. */
@@ -582,7 +630,7 @@ struct rename_ctx {
 	struct inode_ref d1, d2, moved, victim;
 	struct inode_ref *sdir, *ddir;
 	struct dir_hit hit, old;
-	bool have_victim;
+	bool have_victim, victim_left;
 };
 
 static int
@@ -650,24 +698,22 @@ rename_checks(struct vfs *vfs, struct rename_ctx *c, unsigned int flags)
 	if (c->old.type == OD_INODE_DIR &&
 	    le32(inode_body(&c->victim)->nentries))
 		return -ENOTEMPTY;
-	if (c->old.type == OD_INODE_FILE)
-		return inode_shrink(vfs, &c->victim, 0,
-				    shrink_end(vfs, &c->victim));
 	return 0;
 }
 
-/* The rename itself: one transaction, all or nothing. */
+/*
+ * The rename itself: one transaction, all or nothing. A replaced file is
+ * freed in it too (what does not fit, after it): the name never points
+ * at a file emptied by a rename that then failed.
+ */
 static int
 rename_commit(struct vfs *vfs, struct rename_ctx *c)
 {
 	int rc = 0;
 
-	tx_begin(vfs);
-	if (c->have_victim) {
+	tx_begin_yielding(vfs);
+	if (c->have_victim)
 		rc = dir_remove(vfs, c->ddir, c->dst.name, c->dst.name_len);
-		if (rc == 0)
-			rc = free_inode(vfs, &c->victim);
-	}
 	if (rc == 0)
 		rc = dir_remove(vfs, c->sdir, c->src.name, c->src.name_len);
 	if (rc == 0)
@@ -678,6 +724,9 @@ rename_commit(struct vfs *vfs, struct rename_ctx *c)
 		if (rc == 0)
 			inode_body(&c->moved)->parent = to_le64(c->dst.parent);
 	}
+	/* Last: it may fill the op up to its share of the journal. */
+	if (rc == 0 && c->have_victim)
+		rc = unlink_inode(vfs, &c->victim, &c->victim_left);
 	return tx_end(vfs, rc, false);
 }
 
@@ -704,23 +753,14 @@ vfs_rename(struct vfs *vfs, const char *from, const char *to,
 		rc = rename_lock_dirs(vfs, &c);
 	if (rc == 0)
 		rc = rename_checks(vfs, &c, flags);
-	/*
-	 * A replaced file's data is already freed (in steps of their own):
-	 * from here on there is no way back, so a lock another host holds
-	 * for a moment is waited out (for as long as one lock wait may
-	 * take) rather than leaving the name on an emptied file. Each
-	 * failed try is rolled back whole, with a random pause before the
-	 * next so two hosts waiting on each other do not meet again.
-	 */
 	start = vfs_now(vfs);
 	while (rc == 0) {
 		rc = rename_commit(vfs, &c);
-		if (!c.have_victim || (rc != -EBUSY && rc != -EAGAIN) ||
-		    vfs_now(vfs) - start > vfs->lock_timeout_ns)
+		if (!tx_retry(vfs, rc, start))
 			break;
-		usleep(10000 + (useconds_t)(vfs_random_key() % 40000));
-		rc = 0;
 	}
+	if (rc == 0 && c.victim_left)
+		finish_unlinked(vfs, &c.victim);
 	if (rc == 1)
 		rc = 0;
 	lock_put(vfs, c.vl);

@@ -89,6 +89,9 @@ struct vlock *lock_find(struct vfs *vfs, uint64_t off);
  * checkpointing the journal. Returns how many were released or -errno.
  */
 int lock_release_idle(struct vfs *vfs, uint64_t now_ns, bool all);
+/* Between two runs of an op rolled back for a suspected deadlock (no op
+ * open): lets go of every idle lock, then pauses 10-50 ms at random. */
+void lock_yield(struct vfs *vfs);
 /* Re-reads long-held cached locks for WANTED flags (housekeeping). */
 int lock_check_wanted(struct vfs *vfs, uint64_t now_ns);
 void lock_table_fini(struct vfs *vfs);
@@ -187,6 +190,7 @@ struct journal {
 	unsigned int op_items;
 	uint64_t op_bytes;
 	bool op_open;
+	bool op_yields;          /* rolls back on a suspected deadlock */
 	/* statistics */
 	uint64_t commits, checkpoints, records_bytes;
 };
@@ -195,6 +199,19 @@ int journal_open(struct vfs *vfs, uint64_t now_ns) must_check;
 void journal_fini(struct vfs *vfs);
 /* Starts an op (under mu). */
 void tx_begin(struct vfs *vfs);
+/*
+ * Starts an op that may be rolled back with -EDEADLK when, having
+ * changed something, it waits long for another host's lock (that host
+ * may be waiting inside its own op for a lock we cache, and neither can
+ * let go). The caller ends it and runs it again while tx_retry() says so.
+ */
+void tx_begin_yielding(struct vfs *vfs);
+/*
+ * After tx_end() of a yielding op that began at 'start_ns': true if it
+ * was rolled back for a suspected deadlock and should run again; our idle
+ * locks have then been let go and a random pause taken.
+ */
+bool tx_retry(struct vfs *vfs, int rc, uint64_t start_ns);
 /* Records that the op is about to change 'it' (saves its pre-image). */
 int tx_dirty(struct vfs *vfs, struct mitem *it) must_check;
 /* How many blocks one op may free or provision (its items stay small). */
