@@ -16,7 +16,7 @@
 #include "tests/lib/testutil.h"
 #include "vfs-cluster/vfs-internal.h"
 
-#define LOCK_TIMEOUT_MS 8000
+#define LOCK_TIMEOUT_MS 15000
 #define MARK 0x5eedull /* a time no clock gives: who changed it */
 
 static const char *uri = "mem:yield?size=256M";

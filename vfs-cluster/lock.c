@@ -356,8 +356,7 @@ lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 	uint64_t start = vfs_now(vfs), backoff = BACKOFF_MIN_NS;
 	uint64_t limit = req->timeout_ns ? req->timeout_ns :
 					   vfs->lock_timeout_ns;
-	uint64_t suspect = DEADLOCK_SUSPECT_NS +
-			   (uint64_t)rand() % DEADLOCK_SUSPECT_NS;
+	uint64_t suspect = 0;
 	bool released = false;
 	unsigned int spins = 0;
 	struct od_lock seen;
@@ -379,9 +378,14 @@ lock_acquire(struct vfs *vfs, uint64_t off, const struct lock_req *req,
 			return -EBUSY;
 		if (rc == -EBUSY && req->nowait)
 			return -EBUSY;
-		if (vfs->jn.op_yields && tx_modified(vfs) &&
-		    now - start > suspect)
-			return -EDEADLK;
+		if (vfs->jn.op_yields && tx_modified(vfs)) {
+			/* rand() would pick the same in every process. */
+			if (!suspect)
+				suspect = DEADLOCK_SUSPECT_NS +
+					  vfs_random_key() % DEADLOCK_SUSPECT_NS;
+			if (now - start > suspect)
+				return -EDEADLK;
+		}
 		if (now - start > limit &&
 		    now >= silent_holder_dead_by(vfs, &seen, now))
 			return -EBUSY;
@@ -513,8 +517,12 @@ lock_yield(struct vfs *vfs)
 
 	if (rc < 0)
 		log_warn(VFS_LOG, "letting go of idle locks: %s", strerror(-rc));
+	/* The other op's host polls every 100 ms at most: keep off the
+	 * locks it flagged WANTED until it has had its turn, or the rerun
+	 * takes them back first and both meet again. */
+	vfs->locks.yield_until_ns = vfs_now(vfs) + 2 * BACKOFF_MAX_NS;
 	vfs_sleep_ns(vfs, 10 * NS_PER_MS +
-			  (uint64_t)rand() % (40 * NS_PER_MS));
+			  vfs_random_key() % (40 * NS_PER_MS));
 }
 
 int

@@ -90,7 +90,8 @@ struct vlock *lock_find(struct vfs *vfs, uint64_t off);
  */
 int lock_release_idle(struct vfs *vfs, uint64_t now_ns, bool all);
 /* Between two runs of an op rolled back for a suspected deadlock (no op
- * open): lets go of every idle lock, then pauses 10-50 ms at random. */
+ * open): lets go of every idle lock, leaves those another host wants to
+ * it for a while, and pauses 10-50 ms at random. */
 void lock_yield(struct vfs *vfs);
 /* Re-reads long-held cached locks for WANTED flags (housekeeping). */
 int lock_check_wanted(struct vfs *vfs, uint64_t now_ns);
