@@ -324,6 +324,7 @@ create_common(struct vfs *vfs, const char *path, uint16_t type,
 	struct dir_hit hit;
 	struct vlock *dl, *vl;
 	uint32_t gen = 0;
+	uint64_t start;
 	int rc;
 
 	rc = path_split(vfs, path, &w);
@@ -338,10 +339,13 @@ create_common(struct vfs *vfs, const char *path, uint16_t type,
 		rc = -EEXIST;
 	if (rc != -ENOENT)
 		goto out;
-	tx_begin(vfs);
-	rc = new_inode(vfs, &dir, w.name, w.name_len, type, alloc, &vl, &r,
-		       &gen);
-	rc = tx_end(vfs, rc, false);
+	start = vfs_now(vfs);
+	do {
+		tx_begin_yielding(vfs);
+		rc = new_inode(vfs, &dir, w.name, w.name_len, type, alloc,
+			       &vl, &r, &gen);
+		rc = tx_end(vfs, rc, false);
+	} while (tx_retry(vfs, rc, start));
 	if (rc < 0)
 		goto out;
 	out->ino = r.ino;
