@@ -10,6 +10,11 @@
  *                   shared-memory flag, bumps an on-disk counter, and
  *                   checks nobody else got in; fsck must be clean after.
  *   join64          64 hosts join and leave three times each.
+ *   replace2        2 hosts replace a file by rename over and over (temp
+ *                   file, sync, rename), each in its own directory; the
+ *                   file must always read whole, old or new.
+ *   replace4        the same with 4 hosts renaming from their own
+ *                   directories into one shared directory.
  *   kill            a holder is killed with SIGKILL; another host gets its
  *                   lock within the lease plus replay, and sees what the
  *                   dead host's journal held.
@@ -389,15 +394,30 @@ run_join64(void)
 	fsck_clean();
 }
 
-/* ---- replace2 ---- */
+/* ---- replace2, replace4 ---- */
 
 /*
- * Two hosts each replace a file by rename in their own directory, the
- * way vdisk rewrites a descriptor (temp file, rename over the old one).
- * A rename may fail (nothing changed), but the target must always hold
- * either the old or the new contents, never lose its blocks.
+ * Hosts each replace a file by rename, the way vdisk rewrites a
+ * descriptor (temp file, rename over the old one). replace2: two hosts,
+ * each in its own directory. replace4: four hosts write their temp files
+ * in their own directories and rename them into one shared directory
+ * (cross-directory renames, one directory lock for all). A rename may
+ * fail (nothing changed), but the target must always hold either the old
+ * or the new contents, never lose its blocks.
  */
 #define REPLACE_BYTES 8192
+
+static bool replace_shared;
+
+static void
+replace_paths(int me, char *tmp, char *dst, size_t len)
+{
+	snprintf(tmp, len, "/r%d/d%d.tmp", me, me);
+	if (replace_shared)
+		snprintf(dst, len, "/shared/d%d", me);
+	else
+		snprintf(dst, len, "/r%d/d%d", me, me);
+}
 
 static int
 check_contents(struct vfs *vfs, const char *p, int want, int me)
@@ -423,15 +443,14 @@ check_contents(struct vfs *vfs, const char *p, int want, int me)
 }
 
 static int
-replace_one(struct vfs *vfs, const char *dir, int gen)
+replace_one(struct vfs *vfs, int me, int gen)
 {
 	static uint8_t buf[REPLACE_BYTES];
 	char tmp[64], dst[64];
 	struct vfs_file *f;
 	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s/d.tmp", dir);
-	snprintf(dst, sizeof(dst), "%s/d", dir);
+	replace_paths(me, tmp, dst, sizeof(tmp));
 	memset(buf, gen, sizeof(buf));
 	WANT(vfs_file_create(vfs, tmp, NULL, 0, &f));
 	rc = (int)vfs_file_pwrite(f, buf, sizeof(buf), 0);
@@ -448,18 +467,17 @@ replace_one(struct vfs *vfs, const char *dir, int gen)
 static int
 replacer(int me)
 {
-	char name[32], dir[32], dst[64];
+	char name[32], tmp[64], dst[64];
 	struct vfs *vfs;
 	int have = 0;
 
 	snprintf(name, sizeof(name), "replacer%d", me);
-	snprintf(dir, sizeof(dir), "/r%d", me);
-	snprintf(dst, sizeof(dst), "%s/d", dir);
+	replace_paths(me, tmp, dst, sizeof(tmp));
 	vfs = mount_as(name);
 	if (!vfs)
 		return 1;
 	while (now_s() < deadline) {
-		int rc = replace_one(vfs, dir, have + 1);
+		int rc = replace_one(vfs, me, have + 1);
 
 		if (rc == 0)
 			have++;
@@ -474,29 +492,33 @@ replacer(int me)
 }
 
 static void
-run_replace2(double secs)
+run_replace(int hosts, bool shared, double secs)
 {
 	struct vfs *vfs;
-	pid_t pids[2];
+	pid_t pids[4];
 
+	CHECK(hosts <= (int)ARRAY_SIZE(pids));
+	replace_shared = shared;
 	setup(2048 * MIB, lease_s);
 	vfs = mount_as("setup");
 	CHECK(vfs);
-	for (int i = 0; i < 2; i++) {
+	if (shared)
+		CHECK_OK(vfs_mkdir(vfs, "/shared"));
+	for (int i = 0; i < hosts; i++) {
 		char p[32];
 
 		snprintf(p, sizeof(p), "/r%d", i);
 		CHECK_OK(vfs_mkdir(vfs, p));
-		CHECK_OK(replace_one(vfs, p, 0));
+		CHECK_OK(replace_one(vfs, i, 0));
 	}
 	CHECK_OK(vfs_unmount(vfs));
 	deadline = now_s() + secs;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < hosts; i++)
 		pids[i] = spawn(replacer, i);
-	CHECK_EQ(wait_all(pids, 2), 0);
+	CHECK_EQ(wait_all(pids, hosts), 0);
 	CHECK(!sh->failed);
-	printf("%ld replacements by rename, %ld refused, contents always "
-	       "whole\n", (long)sh->ops, (long)sh->violations);
+	printf("%d hosts: %ld replacements by rename, %ld refused, contents "
+	       "always whole\n", hosts, (long)sh->ops, (long)sh->violations);
 	fsck_clean();
 }
 
@@ -771,7 +793,9 @@ main(int argc, char **argv)
 	else if (!strcmp(what, "join64"))
 		run_join64();
 	else if (!strcmp(what, "replace2"))
-		run_replace2(test_is_sanitized() ? 8 : 6);
+		run_replace(2, false, test_is_sanitized() ? 8 : 6);
+	else if (!strcmp(what, "replace4"))
+		run_replace(4, true, test_is_sanitized() ? 8 : 6);
 	else if (!strcmp(what, "kill"))
 		run_kill();
 	else if (!strcmp(what, "kill-short"))
