@@ -426,6 +426,9 @@ struct vsw {
 	 * to the control thread, frames the other way, a wake-up. */
 	struct rte_ring *dhcpc_rx, *dhcpc_tx;
 	int dhcpc_efd;
+	/* Per uplink slot, the address its client is probing with ARP (0:
+	 * none): the data plane hands ARP about it to the client too. */
+	_Atomic uint32_t dhcpc_probe[VSW_MAX_PORTS];
 };
 
 /* uplink-dhcp.c: the DHCP client of uplinks with cfg.dhcp. */
