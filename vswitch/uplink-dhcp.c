@@ -103,6 +103,29 @@ vsw_uplink_dhcp_fd(struct vsw *vsw)
 	return vsw->dhcpc_efd;
 }
 
+/*
+ * The control loop sleeps at most this long, so that the ARP probes
+ * (200 ms apart) and retransmissions go out on time and not up to a
+ * housekeeping period late.
+ */
+int
+vsw_uplink_dhcp_wait_ms(struct vsw *vsw, int max_ms)
+{
+	uint64_t now = clock_mono_ms(), w = max_ms > 1 ? (uint64_t)max_ms : 1;
+
+	pthread_mutex_lock(&vsw->lock);
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		const struct vsw_port *p = vsw->port[i];
+
+		if (p && p->dhcp && !p->missing)
+			w = MIN(w, vsw_dhcpc_next(&p->dhcp->c, now));
+	}
+	pthread_mutex_unlock(&vsw->lock);
+	/* Not 0: a timer due now is run by the housekeeping after the
+	 * poll; 1 ms keeps a stuck one from spinning the loop. */
+	return w ? (int)w : 1;
+}
+
 /* ---- the data plane's side ---- */
 
 void
