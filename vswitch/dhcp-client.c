@@ -351,9 +351,11 @@ vsw_dhcpc_poll(struct vsw_dhcpc *c, uint64_t now, uint64_t wall,
 	}
 	if (now < c->next_ms)
 		return 0;
-	if (c->state == VSW_DHCPC_PROBING)
-		return c->tries < VSW_DHCPC_PROBE_NUM ? probe(c, now, out, unicast)
-						      : bind_probed(c, out, unicast, ev);
+	if (c->state == VSW_DHCPC_PROBING) {
+		if (c->tries < VSW_DHCPC_PROBE_NUM)
+			return probe(c, now, out, unicast);
+		return bind_probed(c, out, unicast, ev);
+	}
 	if (c->state == VSW_DHCPC_REQUESTING && c->tries >= REQUEST_TRIES) {
 		/* The server went quiet after its offer: start over. */
 		c->state = VSW_DHCPC_INIT;

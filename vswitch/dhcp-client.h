@@ -32,7 +32,8 @@
  * probes, not one, so that a single lost frame does not hide a conflict.
  */
 #define VSW_DHCPC_PROBE_NUM 2
-#define VSW_DHCPC_PROBE_INTERVAL_MS 200  /* between probes, and after the last */
+/* Between probes, and after the last. */
+#define VSW_DHCPC_PROBE_INTERVAL_MS 200
 /* After a DHCPDECLINE, before DISCOVER again (RFC 2131 3.1: at least 10 s). */
 #define VSW_DHCPC_DECLINE_WAIT_MS 10000
 

@@ -112,7 +112,8 @@ probe_silence(struct vsw_dhcpc *c, uint64_t now)
 
 	for (int i = 1; i < VSW_DHCPC_PROBE_NUM; i++) {
 		now += VSW_DHCPC_PROBE_INTERVAL_MS;
-		CHECK_EQ((int)vsw_dhcpc_poll(c, now - 1, WALL0, f, &uni, &ev), 0);
+		CHECK_EQ((int)vsw_dhcpc_poll(c, now - 1, WALL0, f, &uni, &ev),
+			 0);
 		n = vsw_dhcpc_poll(c, now, WALL0, f, &uni, &ev);
 		check_arp(f, n, 0, c->lease.addr);
 		CHECK(!uni);

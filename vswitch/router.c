@@ -759,8 +759,10 @@ uplink_arp(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		uint32_t t = atomic_load_explicit(&vsw->dhcpc_probe[slot],
 						  memory_order_acquire);
 
-		if (t && (a.spa == t || (!a.spa && a.tpa == t))) {
-			/* About the address the DHCP client probes for. */
+		if (t && (a.spa == t || (!a.spa && a.op == 1 && a.tpa == t))) {
+			/* Another host has the address the DHCP client
+			 * probes for, or probes for it too (or it is our own
+			 * probe back: the client tells). */
 			vsw_uplink_dhcp_rx(vsw, slot, m);
 			return;
 		}

@@ -352,13 +352,13 @@ events(struct vsw *vsw, struct vsw_port *p, int ev)
 			 vsw_ipv4_format(c->lease.server, s),
 			 VSW_DHCPC_PROBE_NUM, VSW_DHCPC_PROBE_INTERVAL_MS);
 	if (ev & VSW_DHCPC_EV_DECLINED) {
+		const uint8_t *m = c->declined_by;
+
 		log_warn("vswitch.dhcpc", "%s: %s is in use by "
-			 "%02x:%02x:%02x:%02x:%02x:%02x (ARP); DHCPDECLINE sent, "
-			 "DISCOVER again in %d s", p->cfg.name,
-			 vsw_ipv4_format(c->declined, a), c->declined_by[0],
-			 c->declined_by[1], c->declined_by[2], c->declined_by[3],
-			 c->declined_by[4], c->declined_by[5],
-			 VSW_DHCPC_DECLINE_WAIT_MS / 1000);
+			 "%02x:%02x:%02x:%02x:%02x:%02x (ARP); DHCPDECLINE "
+			 "sent, DISCOVER again in %d s", p->cfg.name,
+			 vsw_ipv4_format(c->declined, a), m[0], m[1], m[2],
+			 m[3], m[4], m[5], VSW_DHCPC_DECLINE_WAIT_MS / 1000);
 		p->dhcp->server_mac_known = false;
 		lease_forget(vsw, p);
 	}
@@ -562,9 +562,10 @@ vsw_uplink_dhcp_json(const struct vsw_port *p, struct json_writer *w)
 	json_u64(w, "arp_announcements", c->st.announcements);
 	json_u64(w, "declines", c->st.declines);
 	if (c->declined) {
+		const uint8_t *m = c->declined_by;
+
 		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
-			 c->declined_by[0], c->declined_by[1], c->declined_by[2],
-			 c->declined_by[3], c->declined_by[4], c->declined_by[5]);
+			 m[0], m[1], m[2], m[3], m[4], m[5]);
 		json_str(w, "last_declined", vsw_ipv4_format(c->declined, a));
 		json_str(w, "last_declined_by", buf);
 	}

@@ -248,7 +248,8 @@ ctl add-port br0 up0 --type afpacket --iface "$vup" --dhcp || fail "add-port --d
 declined() { [ "$(field declines)" = 1 ]; }
 wait_for 5 "$ip not declined" declined
 [ "$(field last_declined)" = "$ip" ] || fail "declined $(field last_declined), not $ip"
-[ "$(field last_declined_by)" = "$squatter" ] || fail "declined for $(field last_declined_by), not $squatter"
+[ "$(field last_declined_by)" = "$squatter" ] ||
+	fail "declined for $(field last_declined_by), not $squatter"
 no_address || fail "the address in use was applied: $(client)"
 grep -q "up0: $ip is in use by $squatter (ARP); DHCPDECLINE sent, DISCOVER again in 10 s" \
 	"$tmp/vswitchd.log" || fail "no log line for the declined address"
