@@ -65,13 +65,13 @@ field() { # FIELD -> value from the client object ("" if absent)
 	client | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
 }
 wait_for() { # SECONDS DESCRIPTION COMMAND...: polls every 50 ms
-	local end=$(( $(now_ms) + $1 * 1000 )) what=$2
+	local end=$(( $(now_ms) + $1 * 1000 )) what=$2 secs=$1
 	shift 2
 	while [ "$(now_ms)" -lt "$end" ]; do
 		"$@" && return 0
 		sleep 0.05
 	done
-	fail "$what (after $1 s)"
+	fail "$what (after $secs s)"
 }
 has_address() { [ -n "$(field address)" ]; }
 no_address() { [ -z "$(field address)" ]; }
@@ -254,10 +254,13 @@ no_address || fail "the address in use was applied: $(client)"
 grep -q "up0: $ip is in use by $squatter (ARP); DHCPDECLINE sent, DISCOVER again in 10 s" \
 	"$tmp/vswitchd.log" || fail "no log line for the declined address"
 # udhcpd took the DECLINE: the address is kept from everybody (no MAC).
-kill -USR1 "$spid" 2>/dev/null
-sleep 0.2
-busybox dumpleases -f "$tmp/udhcpd.leases" | grep " $ip " | grep -q "00:00:00:00:00:00" ||
-	fail "udhcpd did not take the DECLINE: $(busybox dumpleases -f "$tmp/udhcpd.leases")"
+held_by_nobody() {
+	kill -USR1 "$spid" 2>/dev/null
+	sleep 0.2
+	busybox dumpleases -f "$tmp/udhcpd.leases" | grep " $1 " |
+		grep -q "00:00:00:00:00:00"
+}
+wait_for 3 "udhcpd did not take the DECLINE of $ip" held_by_nobody "$ip"
 [ "$(field discovers)" = 1 ] || fail "DISCOVER at once after the DECLINE: $(client)"
 wait_for 13 "no address after the DECLINE" has_address
 t2=$(now_ms)
