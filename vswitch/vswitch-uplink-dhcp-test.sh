@@ -3,7 +3,8 @@
 # The uplink's DHCP client against a real DHCP server: busybox udhcpd in
 # an "outside" namespace behind a veth pair, the uplink an af_packet port
 # on the other end. set-port --dhcp gets an address (the time to it is
-# printed); a lab VM (a namespace on a TAP port) reaches the outside
+# printed) after its ARP probes, and its ARP announcement reaches the
+# outside; a lab VM (a namespace on a TAP port) reaches the outside
 # through NAT on the learned address; the lease is renewed at T1 (20 s
 # lease); after kill -9 the restarted daemon asks for the same address
 # again (INIT-REBOOT, no DISCOVER); with the server gone the lease
@@ -101,6 +102,8 @@ ip netns exec "$nout" ethtool -K "$vout" tx off tso off gso off gro off >/dev/nu
 ip link set "$vup" up
 ip -n "$nout" addr add 198.51.100.1/24 dev "$vout"
 ip -n "$nout" link set "$vout" up
+# The outside learns from gratuitous ARP: the client's announcement shows.
+ip netns exec "$nout" sysctl -qw "net.ipv4.conf.$vout.arp_accept=1"
 cat >"$tmp/udhcpd.conf" <<EOF
 start 198.51.100.100
 end 198.51.100.110
@@ -140,6 +143,14 @@ echo "address $addr $(( t1 - t0 )) ms after set-port --dhcp (daemon: $(field fir
 ctl show | grep -q "DHCP bound $addr via 198.51.100.1 from 198.51.100.1" ||
 	fail "show: $(ctl show)"
 ip=${addr%/*}
+# Checked with ARP first (2 probes, 200 ms apart, nobody answered), then
+# announced: the outside has the uplink's MAC for it before any traffic.
+[ "$(field arp_probes)" = 2 ] && [ "$(field arp_announcements)" = 1 ] &&
+	[ "$(field declines)" = 0 ] || fail "ARP check: $(client)"
+[ "$(field first_address_ms)" -ge 400 ] || fail "bound before the ARP check was over: $(client)"
+upmac=$(ip -o link show "$vup" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+announced() { ip -n "$nout" neigh show "$ip" dev "$vout" | grep -q "lladdr $upmac"; }
+wait_for 2 "the outside did not learn $ip from the announcement: $(ip -n "$nout" neigh)" announced
 ip netns exec "$nout" ping -c 1 -W 1 "$ip" >/dev/null || fail "the uplink does not answer ping on $ip"
 
 echo "-- a lab VM reaches the outside through NAT on the learned address"
