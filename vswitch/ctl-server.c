@@ -154,7 +154,7 @@ vsw_ctl_serve(struct vsw *vsw, const char *path, volatile bool *stop)
 		/* Uplink DHCP replies wake housekeeping at once. */
 		pfd[n + 1] = (struct pollfd){ .fd = vsw_uplink_dhcp_fd(vsw),
 					      .events = POLLIN };
-		r = poll(pfd, (nfds_t)n + 2, 200);
+		r = poll(pfd, (nfds_t)n + 2, vsw_uplink_dhcp_wait_ms(vsw, 200));
 		if (r < 0 && errno != EINTR)
 			break;
 		vsw_housekeeping(vsw);

@@ -5,8 +5,12 @@
  * renewal at T1 unicast to the server and rebinding at T2 by broadcast;
  * expiry; NAK starts over (at once the first time, then after 3-5 s);
  * INIT-REBOOT for a lease saved before a
- * restart; RELEASE. Replies are checked completely before anything is
- * believed: they come from the wire.
+ * restart; RELEASE. An ACK to a REQUEST for a new (or the saved) address
+ * is followed by ARP probes for it (RFC 5227 2.1, fewer and shorter: see
+ * dhcp-client.h) before it is used; a host that answers for it gets the
+ * address declined (DHCPDECLINE) and DISCOVER starts again 10 s later,
+ * while silence binds it with one ARP announcement. Replies are checked
+ * completely before anything is believed: they come from the wire.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +37,7 @@ static const char *const state_names[VSW_DHCPC_STATE_COUNT] = {
 	[VSW_DHCPC_SELECTING] = "selecting",
 	[VSW_DHCPC_REQUESTING] = "requesting",
 	[VSW_DHCPC_REBOOTING] = "rebooting",
+	[VSW_DHCPC_PROBING] = "probing",
 	[VSW_DHCPC_BOUND] = "bound",
 	[VSW_DHCPC_RENEWING] = "renewing",
 	[VSW_DHCPC_REBINDING] = "rebinding",
@@ -120,8 +125,11 @@ build(struct vsw_dhcpc *c, const struct send_args *a, uint64_t now,
 		DHCP_OPT_DOMAIN, DHCP_OPT_LEASE_TIME, DHCP_OPT_SERVER_ID,
 		DHCP_OPT_RENEWAL, DHCP_OPT_REBINDING,
 	};
+	/* Says why, as RFC 2131 table 5 suggests for a DECLINE. */
+	static const char why[] = "address in use (ARP)";
 	uint8_t *b = f + DHCP_BOOTP_OFF, *p;
-	uint64_t secs = (now - c->start_ms) / 1000;
+	/* RFC 2131 table 5: 'secs' is 0 in a DECLINE. */
+	uint64_t secs = a->type == DHCPDECLINE ? 0 : (now - c->start_ms) / 1000;
 
 	memset(f, 0, DHCP_BOOTP_OFF + DHCP_BOOTP_FIXED + 4);
 	if (!a->unicast_to)
@@ -149,7 +157,12 @@ build(struct vsw_dhcpc *c, const struct send_args *a, uint64_t now,
 		p = dhcp_opt_u32(p, DHCP_OPT_REQUESTED_IP, a->requested);
 	if (a->server_id)
 		p = dhcp_opt_u32(p, DHCP_OPT_SERVER_ID, a->server_id);
-	if (a->type != DHCPRELEASE) {
+	if (a->type == DHCPDECLINE) {
+		*p++ = DHCP_OPT_MESSAGE;
+		*p++ = sizeof(why) - 1;
+		memcpy(p, why, sizeof(why) - 1);
+		p += sizeof(why) - 1;
+	} else if (a->type != DHCPRELEASE) {
 		*p++ = DHCP_OPT_PARAM_LIST;
 		*p++ = sizeof(params);
 		memcpy(p, params, sizeof(params));
@@ -163,6 +176,8 @@ build(struct vsw_dhcpc *c, const struct send_args *a, uint64_t now,
 		c->st.requests++;
 	else if (a->type == DHCPRELEASE)
 		c->st.releases++;
+	else if (a->type == DHCPDECLINE)
+		c->st.declines++;
 	return dhcp_frame_finish(f, a->ciaddr,
 				 a->unicast_to ? a->unicast_to : 0xffffffffu,
 				 DHCP_PORT_CLIENT, DHCP_PORT_SERVER,
@@ -212,6 +227,84 @@ lose(struct vsw_dhcpc *c, uint64_t now, int *ev)
 	c->next_ms = now;
 }
 
+/* ---- the ARP check of an ACKed address (RFC 5227 2.1) ---- */
+
+/* An ARP probe: who has lease.addr? (sender address 0: we have none). */
+static size_t
+probe(struct vsw_dhcpc *c, uint64_t now, uint8_t *out, bool *unicast)
+{
+	c->tries++;
+	c->st.probes++;
+	c->next_ms = now + VSW_DHCPC_PROBE_INTERVAL_MS;
+	*unicast = false;
+	return vsw_arp_build(out, 1, c->mac, 0, NULL, c->lease.addr);
+}
+
+/* Nobody answered: the address is ours; say so once (an announcement:
+ * a request with our address as sender and target). */
+static size_t
+bind_probed(struct vsw_dhcpc *c, uint8_t *out, bool *unicast, int *ev)
+{
+	const struct vsw_dhcpc_lease *l = &c->lease;
+
+	c->have_lease = true;
+	c->state = VSW_DHCPC_BOUND;
+	c->next_ms = l->acquired_ms + (uint64_t)l->t1_s * 1000;
+	*ev |= VSW_DHCPC_EV_BOUND;
+	c->st.announcements++;
+	*unicast = false;
+	return vsw_arp_build(out, 1, c->mac, l->addr, NULL, l->addr);
+}
+
+/* Another host has the address: DECLINE it (broadcast, RFC 2131 4.4.4),
+ * forget it, and DISCOVER again after the wait. */
+static size_t
+decline(struct vsw_dhcpc *c, const uint8_t *by, uint64_t now, uint8_t *out,
+	bool *unicast, int *ev)
+{
+	struct send_args a = {
+		.type = DHCPDECLINE,
+		.requested = c->lease.addr,
+		.server_id = c->lease.server,
+	};
+	size_t n;
+
+	c->declined = c->lease.addr;
+	memcpy(c->declined_by, by, 6);
+	/* A transaction of its own (RFC 2131 table 5: xid chosen by the
+	 * client). */
+	c->xid = rnd(c);
+	n = build(c, &a, now, out, unicast);
+	memset(&c->lease, 0, sizeof(c->lease));
+	c->have_lease = false;
+	c->state = VSW_DHCPC_INIT;
+	new_xid(c, now);
+	c->next_ms = now + VSW_DHCPC_DECLINE_WAIT_MS;
+	*ev |= VSW_DHCPC_EV_DECLINED;
+	return n;
+}
+
+/*
+ * An ARP frame while probing: a conflict when another MAC says it has
+ * the address (any request or reply with it as sender) or is probing for
+ * it too (sender 0, target it). Our own frames may come back: not one.
+ */
+static size_t
+arp_input(struct vsw_dhcpc *c, const uint8_t *f, size_t len, uint64_t now,
+	  uint8_t *out, bool *unicast, int *ev)
+{
+	uint32_t addr = c->lease.addr;
+	struct vsw_arp a;
+
+	if (c->state != VSW_DHCPC_PROBING || len > UINT32_MAX ||
+	    vsw_arp_parse(f, (uint32_t)len, &a) < 0 ||
+	    !memcmp(a.sha, c->mac, 6))
+		return 0;
+	if (a.spa == addr || (!a.spa && a.op == 1 && a.tpa == addr))
+		return decline(c, a.sha, now, out, unicast, ev);
+	return 0;
+}
+
 size_t
 vsw_dhcpc_poll(struct vsw_dhcpc *c, uint64_t now, uint64_t wall,
 	       uint8_t *out, bool *unicast, int *ev)
@@ -258,6 +351,11 @@ vsw_dhcpc_poll(struct vsw_dhcpc *c, uint64_t now, uint64_t wall,
 	}
 	if (now < c->next_ms)
 		return 0;
+	if (c->state == VSW_DHCPC_PROBING) {
+		if (c->tries < VSW_DHCPC_PROBE_NUM)
+			return probe(c, now, out, unicast);
+		return bind_probed(c, out, unicast, ev);
+	}
 	if (c->state == VSW_DHCPC_REQUESTING && c->tries >= REQUEST_TRIES) {
 		/* The server went quiet after its offer: start over. */
 		c->state = VSW_DHCPC_INIT;
@@ -409,6 +507,8 @@ vsw_dhcpc_input(struct vsw_dhcpc *c, const uint8_t *f, size_t len,
 	size_t blen;
 	bool changed;
 
+	if (len >= VSW_ETH_HLEN && vsw_get16(f + 12) == VSW_ETHERTYPE_ARP)
+		return arp_input(c, f, len, now, out, unicast, ev);
 	memset(&r, 0, sizeof(r));
 	b = dhcp_bootp_find(f, len, DHCP_PORT_SERVER, DHCP_PORT_CLIENT, &blen);
 	if (!b || b[0] != 2 || b[1] != 1 || b[2] != 6 ||
@@ -453,6 +553,15 @@ vsw_dhcpc_input(struct vsw_dhcpc *c, const uint8_t *f, size_t len,
 			c->st.rebinds++;
 		else if (c->state == VSW_DHCPC_REBOOTING)
 			c->st.reboots++;
+		if (c->state == VSW_DHCPC_REQUESTING ||
+		    c->state == VSW_DHCPC_REBOOTING) {
+			/* Not in use before nobody answers ARP for it. */
+			c->lease = l;
+			c->state = VSW_DHCPC_PROBING;
+			c->tries = 0;
+			*ev |= VSW_DHCPC_EV_PROBING;
+			return probe(c, now, out, unicast);
+		}
 		changed = !c->have_lease || l.addr != c->lease.addr ||
 			  l.prefix_len != c->lease.prefix_len ||
 			  l.router != c->lease.router;

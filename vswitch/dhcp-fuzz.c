@@ -4,8 +4,11 @@
  * file parser. One server lives across inputs so state builds up.
  * Inputs starting with 'C' are replies from an upstream server into the
  * uplink's client, in the state the next byte picks (the xid and MAC are
- * patched to the client's, so that the options get parsed); 'P' the
- * client's saved-lease text.
+ * patched to the client's, so that the options get parsed); 'A' ARP
+ * frames into the client while it probes an ACKed address (or is bound,
+ * or in INIT: the next byte says, and whether the frame's sender or
+ * target address is patched to the probed one); 'P' the client's
+ * saved-lease text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +95,61 @@ client_input(const uint8_t *data, size_t size)
 }
 
 static void
+arp_input(const uint8_t *data, size_t size)
+{
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x42 };
+	struct vsw_dhcpc_lease l = {
+		.addr = 0xc0a80164, .prefix_len = 24, .router = 0xc0a80101,
+		.server = 0xc0a80101, .lease_s = 60, .t1_s = 30, .t2_s = 52,
+		.acquired_wall = 1000, .acquired_ms = 5000,
+	};
+	uint8_t out[VSW_DHCPC_FRAME_MAX], *f;
+	uint64_t now = 5000;
+	struct vsw_dhcpc c;
+	unsigned int how;
+	bool uni;
+	int ev = 0;
+
+	if (size < 2)
+		return;
+	how = data[1];
+	data += 2;
+	size -= 2;
+	vsw_dhcpc_start(&c, mac, NULL, now, 1010, 11);
+	if (how % 3 == 0) {
+		/* As an ACK leaves it: one probe out. */
+		c.lease = l;
+		c.state = VSW_DHCPC_PROBING;
+		c.tries = 1;
+		c.next_ms = now + VSW_DHCPC_PROBE_INTERVAL_MS;
+	} else if (how % 3 == 1) {
+		c.lease = l;
+		c.have_lease = true;
+		c.state = VSW_DHCPC_BOUND;
+		c.next_ms = now + 30000;
+	}
+	f = malloc(size ? size : 1);
+	if (!f)
+		return;
+	memcpy(f, data, size);
+	/* Arbitrary bytes seldom name the probed address: help them. */
+	if (size >= 14 + 28) {
+		if (how & 4)
+			vsw_put32(f + 14 + 14, l.addr);
+		if (how & 8)
+			vsw_put32(f + 14 + 24, l.addr);
+	}
+	vsw_dhcpc_input(&c, f, size, now + 10, 1010, out, &uni, &ev);
+	if (c.state == VSW_DHCPC_PROBING && (ev & VSW_DHCPC_EV_DECLINED))
+		abort(); /* a DECLINE leaves PROBING */
+	while (vsw_dhcpc_poll(&c, now + 1000, 1011, out, &uni, &ev))
+		;
+	vsw_dhcpc_poll(&c, now + 100000, 1110, out, &uni, &ev);
+	vsw_dhcpc_release(&c, out, &uni);
+	free(f);
+}
+
+static void
 lease_text(const uint8_t *data, size_t size)
 {
 	struct vsw_dhcpc_lease l;
@@ -121,6 +179,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size && data[0] == 'C') {
 		client_input(data, size);
+		return 0;
+	}
+	if (size && data[0] == 'A') {
+		arp_input(data, size);
 		return 0;
 	}
 	if (size && data[0] == 'P') {

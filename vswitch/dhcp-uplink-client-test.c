@@ -2,10 +2,12 @@
 /*
  * The uplink's DHCP client against the switch's own DHCP server, frame
  * by frame in one process, with the clocks stepped by hand: the full
- * exchange, retransmission waits, renewal (unicast) and rebinding
- * (broadcast), expiry, INIT-REBOOT accepted and refused (NAK), replies
- * that are not for us, RELEASE, and the saved-lease text. The daemon
- * side runs against udhcpd in vswitch-uplink-dhcp-test.sh.
+ * exchange, the ARP probes of the ACKed address (silence: bound and
+ * announced; an answer or another host's probe: DHCPDECLINE, 10 s, a new
+ * DISCOVER and another address), retransmission waits, renewal (unicast)
+ * and rebinding (broadcast), expiry, INIT-REBOOT accepted and refused
+ * (NAK), replies that are not for us, RELEASE, and the saved-lease text.
+ * The daemon side runs against udhcpd in vswitch-uplink-dhcp-test.sh.
  */
 #include <string.h>
 
@@ -19,6 +21,8 @@
 #define WALL0 1700000000u
 
 static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+static const uint8_t other_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x55 };
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 static struct vsw_dhcp_server *
 server(uint32_t subnet, uint32_t lease)
@@ -49,6 +53,40 @@ msg_type(const uint8_t *f, size_t n)
 	return -1;
 }
 
+/* The value of option 'code' of a frame we wrote (length in *len), or NULL. */
+static const uint8_t *
+find_opt(const uint8_t *f, size_t n, uint8_t code, uint8_t *len)
+{
+	for (size_t i = 42 + 240; i + 1 < n && f[i] != 255; i += 2u + f[i + 1]) {
+		if (f[i] == 0) {
+			i -= 1; /* a pad is one byte */
+			continue;
+		}
+		if (f[i] == code && i + 2u + f[i + 1] <= n) {
+			*len = f[i + 1];
+			return f + i + 2;
+		}
+	}
+	return NULL;
+}
+
+/* Checks an ARP request we wrote: from our MAC, 'spa' asks for 'tpa'. */
+static void
+check_arp(const uint8_t *f, size_t n, uint32_t spa, uint32_t tpa)
+{
+	static const uint8_t zero[6];
+	struct vsw_arp a;
+
+	CHECK_EQ((int)n, VSW_L3_FRAME_MIN);
+	CHECK(!memcmp(f, bcast, 6) && !memcmp(f + 6, mac, 6));
+	CHECK_EQ(vsw_get16(f + 12), VSW_ETHERTYPE_ARP);
+	CHECK_OK(vsw_arp_parse(f, (uint32_t)n, &a));
+	CHECK_EQ(a.op, 1);
+	CHECK(!memcmp(a.sha, mac, 6) && !memcmp(a.tha, zero, 6));
+	CHECK_EQ(a.spa, spa);
+	CHECK_EQ(a.tpa, tpa);
+}
+
 /* Server answers 'f'; the client takes the answer. Returns its output. */
 static size_t
 exchange(struct vsw_dhcp_server *s, struct vsw_dhcpc *c, const uint8_t *f,
@@ -63,9 +101,40 @@ exchange(struct vsw_dhcp_server *s, struct vsw_dhcpc *c, const uint8_t *f,
 	return vsw_dhcpc_input(c, reply, (size_t)r, now, wall, out, uni, ev);
 }
 
-/* From INIT to BOUND at time 'now'. */
+/* From PROBING, no ARP answer: the probes until BOUND (announced). */
 static void
-bind(struct vsw_dhcp_server *s, struct vsw_dhcpc *c, uint64_t now)
+probe_silence(struct vsw_dhcpc *c, uint64_t now)
+{
+	uint8_t f[VSW_DHCPC_FRAME_MAX];
+	bool uni = true;
+	size_t n;
+	int ev = 0;
+
+	for (int i = 1; i < VSW_DHCPC_PROBE_NUM; i++) {
+		now += VSW_DHCPC_PROBE_INTERVAL_MS;
+		CHECK_EQ((int)vsw_dhcpc_poll(c, now - 1, WALL0, f, &uni, &ev),
+			 0);
+		n = vsw_dhcpc_poll(c, now, WALL0, f, &uni, &ev);
+		check_arp(f, n, 0, c->lease.addr);
+		CHECK(!uni);
+		CHECK_EQ(c->state, VSW_DHCPC_PROBING);
+		CHECK(!c->have_lease);
+	}
+	CHECK_EQ(ev, 0);
+	now += VSW_DHCPC_PROBE_INTERVAL_MS;
+	CHECK_EQ((int)vsw_dhcpc_poll(c, now - 1, WALL0, f, &uni, &ev), 0);
+	n = vsw_dhcpc_poll(c, now, WALL0, f, &uni, &ev);
+	/* The announcement: our address as sender and target. */
+	check_arp(f, n, c->lease.addr, c->lease.addr);
+	CHECK(!uni);
+	CHECK_EQ(ev, VSW_DHCPC_EV_BOUND);
+	CHECK_EQ(c->state, VSW_DHCPC_BOUND);
+	CHECK(c->have_lease);
+}
+
+/* From INIT to PROBING at time 'now' (the first probe checked). */
+static void
+ack(struct vsw_dhcp_server *s, struct vsw_dhcpc *c, uint64_t now)
 {
 	uint8_t f[VSW_DHCPC_FRAME_MAX], g[VSW_DHCPC_FRAME_MAX];
 	bool uni = true;
@@ -81,9 +150,23 @@ bind(struct vsw_dhcp_server *s, struct vsw_dhcpc *c, uint64_t now)
 	CHECK_EQ(msg_type(g, n), 3);
 	CHECK_EQ(c->state, VSW_DHCPC_REQUESTING);
 	n = exchange(s, c, g, n, now, WALL0, f, &uni, &ev);
-	CHECK_EQ((int)n, 0);
-	CHECK_EQ(ev, VSW_DHCPC_EV_BOUND);
-	CHECK_EQ(c->state, VSW_DHCPC_BOUND);
+	/* Not used yet: first the ARP probe for it (RFC 5227). */
+	CHECK_EQ(ev, VSW_DHCPC_EV_PROBING);
+	CHECK_EQ(c->state, VSW_DHCPC_PROBING);
+	CHECK(!c->have_lease);
+	check_arp(f, n, 0, c->lease.addr);
+	CHECK(!uni);
+}
+
+/* From INIT to BOUND at time 'now' (probes no one answers). */
+static void
+bind(struct vsw_dhcp_server *s, struct vsw_dhcpc *c, uint64_t now)
+{
+	uint64_t probes = c->st.probes;
+
+	ack(s, c, now);
+	probe_silence(c, now);
+	CHECK_EQ(c->st.probes - probes, VSW_DHCPC_PROBE_NUM);
 }
 
 static void
@@ -103,6 +186,178 @@ test_exchange_and_lease(void)
 	CHECK_EQ(c.lease.t1_s, 10);
 	CHECK_EQ(c.lease.t2_s, 14); /* the server's 20 / 8 * 7 */
 	CHECK_EQ(vsw_dhcpc_next(&c, 1000), 10000);
+	CHECK_EQ(c.st.announcements, 1);
+	CHECK_EQ(c.st.declines, 0);
+	vsw_dhcp_destroy(s);
+}
+
+/* ARP while probing that is no conflict: ours back, other addresses,
+ * broken frames; then the address is bound all the same. */
+static void
+test_probe_no_conflict(void)
+{
+	struct vsw_dhcp_server *s = server(IP(198, 51, 100, 0), 60);
+	uint8_t f[VSW_DHCPC_FRAME_MAX], g[VSW_DHCPC_FRAME_MAX];
+	struct vsw_dhcpc c;
+	uint32_t addr;
+	bool uni;
+	size_t n;
+	int ev = 0;
+
+	vsw_dhcpc_start(&c, mac, NULL, 0, WALL0, 21);
+	ack(s, &c, 0);
+	addr = c.lease.addr;
+	/* Our own probe, looped back by the link. */
+	n = vsw_arp_build(f, 1, mac, 0, NULL, addr);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, n, 10, WALL0, g, &uni, &ev), 0);
+	/* Another host asking for, or answering about, another address. */
+	n = vsw_arp_build(f, 1, other_mac, GW, NULL, addr + 1);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, n, 20, WALL0, g, &uni, &ev), 0);
+	n = vsw_arp_build(f, 2, other_mac, addr + 1, mac, 0);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, n, 30, WALL0, g, &uni, &ev), 0);
+	/* The gateway asking who has our address (sender not 0): only a
+	 * conflict if it said it was its own; here it asks for it. */
+	n = vsw_arp_build(f, 1, other_mac, GW, NULL, addr);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, n, 35, WALL0, g, &uni, &ev), 0);
+	/* A conflicting reply cut short, and one of another hardware type. */
+	n = vsw_arp_build(f, 2, other_mac, addr, mac, 0);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, VSW_ARP_FRAME_LEN - 1, 40, WALL0,
+				      g, &uni, &ev), 0);
+	f[15] = 6;
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, n, 50, WALL0, g, &uni, &ev), 0);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, 13, 50, WALL0, g, &uni, &ev), 0);
+	CHECK_EQ(ev, 0);
+	CHECK_EQ(c.state, VSW_DHCPC_PROBING);
+	probe_silence(&c, 0);
+	CHECK_EQ(c.lease.addr, addr);
+	CHECK_EQ(c.st.probes, VSW_DHCPC_PROBE_NUM);
+	CHECK_EQ(c.st.announcements, 1);
+	CHECK_EQ(c.st.declines, 0);
+	/* Bound, a late "conflict" is not the probe's business. */
+	n = vsw_arp_build(f, 2, other_mac, addr, mac, 0);
+	CHECK_EQ((int)vsw_dhcpc_input(&c, f, n, 500, WALL0, g, &uni, &ev), 0);
+	CHECK_EQ(c.state, VSW_DHCPC_BOUND);
+	vsw_dhcp_destroy(s);
+}
+
+/* The DECLINE for 'addr' from server 'srv', field by field (RFC 2131
+ * table 5 and 4.4.4: broadcast, ciaddr 0, secs 0, options 50 and 54,
+ * no parameter list). */
+static void
+check_decline(const uint8_t *f, size_t n, uint32_t addr, uint32_t srv,
+	      uint32_t old_xid)
+{
+	const uint8_t *b = f + 42, *v;
+	uint8_t len;
+
+	CHECK(n >= 42 + 300);
+	CHECK(!memcmp(f, bcast, 6) && !memcmp(f + 6, mac, 6));
+	CHECK_EQ(vsw_get16(f + 12), 0x0800);
+	CHECK_EQ(vsw_get32(f + 14 + 12), 0);          /* IP source */
+	CHECK_EQ(vsw_get32(f + 14 + 16), 0xffffffffu); /* IP destination */
+	CHECK_EQ(f[14 + 9], 17);
+	CHECK_EQ(vsw_get16(f + 34), 68);
+	CHECK_EQ(vsw_get16(f + 36), 67);
+	CHECK_EQ(b[0], 1);                 /* BOOTREQUEST */
+	CHECK_EQ(b[1], 1);
+	CHECK_EQ(b[2], 6);
+	CHECK_EQ(b[3], 0);                 /* hops */
+	CHECK(vsw_get32(b + 4) != old_xid); /* a transaction of its own */
+	CHECK_EQ(vsw_get16(b + 8), 0);     /* secs */
+	CHECK_EQ(vsw_get16(b + 10), 0);    /* flags */
+	CHECK_EQ(vsw_get32(b + 12), 0);    /* ciaddr */
+	CHECK_EQ(vsw_get32(b + 16), 0);    /* yiaddr */
+	CHECK_EQ(vsw_get32(b + 20), 0);    /* siaddr */
+	CHECK_EQ(vsw_get32(b + 24), 0);    /* giaddr */
+	CHECK(!memcmp(b + 28, mac, 6));    /* chaddr */
+	CHECK_EQ(vsw_get32(b + 236), 0x63825363u);
+	CHECK_EQ(msg_type(f, n), 4);
+	v = find_opt(f, n, 50, &len);
+	CHECK(v && len == 4 && vsw_get32(v) == addr);
+	v = find_opt(f, n, 54, &len);
+	CHECK(v && len == 4 && vsw_get32(v) == srv);
+	CHECK(!find_opt(f, n, 55, &len));  /* MUST NOT: parameter list */
+	CHECK(!find_opt(f, n, 51, &len));  /* MUST NOT: lease time */
+	v = find_opt(f, n, 56, &len);      /* SHOULD: a message */
+	CHECK(v && len > 0);
+}
+
+/*
+ * Conflicts: another host answers the probe (a reply with the address as
+ * sender), or probes for it at the same time. DECLINE, nothing applied,
+ * 10 s of quiet, DISCOVER, and the server hands out another address.
+ */
+static void
+test_probe_conflict(void)
+{
+	struct vsw_dhcp_server *s = server(IP(198, 51, 100, 0), 60);
+	uint8_t f[VSW_DHCPC_FRAME_MAX], g[VSW_DHCPC_FRAME_MAX];
+	struct vsw_dhcp_stats st;
+	struct vsw_dhcpc c;
+	uint32_t addr, xid;
+	uint64_t t;
+	bool uni = true;
+	size_t n;
+	int ev = 0;
+
+	vsw_dhcpc_start(&c, mac, NULL, 0, WALL0, 22);
+	ack(s, &c, 0);
+	addr = c.lease.addr;
+	xid = c.xid;
+	/* The holder's answer to the probe (to our MAC, its address). */
+	n = vsw_arp_build(f, 2, other_mac, addr, mac, 0);
+	n = vsw_dhcpc_input(&c, f, n, 150, WALL0, g, &uni, &ev);
+	CHECK(!uni);
+	check_decline(g, n, addr, GW, xid);
+	CHECK_EQ(ev, VSW_DHCPC_EV_DECLINED);
+	CHECK_EQ(c.state, VSW_DHCPC_INIT);
+	CHECK(!c.have_lease);
+	CHECK_EQ(c.lease.addr, 0);
+	CHECK_EQ(c.st.declines, 1);
+	CHECK_EQ(c.declined, addr);
+	CHECK(!memcmp(c.declined_by, other_mac, 6));
+	/* The server (ours, as a stand-in) takes the DECLINE. */
+	CHECK_EQ(vsw_dhcp_handle_frame(s, g, n, WALL0, f), 0);
+	vsw_dhcp_get_stats(s, &st);
+	CHECK_EQ(st.declines, 1);
+	/* Quiet for VSW_DHCPC_DECLINE_WAIT_MS (no more probes, no
+	 * announcement), then DISCOVER. */
+	ev = 0;
+	CHECK_EQ(vsw_dhcpc_next(&c, 150), VSW_DHCPC_DECLINE_WAIT_MS);
+	for (t = 150; t < 150 + VSW_DHCPC_DECLINE_WAIT_MS; t += 50)
+		CHECK_EQ((int)vsw_dhcpc_poll(&c, t, WALL0, f, &uni, &ev), 0);
+	CHECK_EQ(c.st.probes, 1);
+	CHECK_EQ(c.st.announcements, 0);
+	/* DISCOVER again: the declined address is not offered again. */
+	ack(s, &c, t);
+	CHECK(c.lease.addr != addr);
+	CHECK_EQ(c.st.discovers, 2);
+	probe_silence(&c, t);
+	CHECK_EQ(ev, 0);
+	CHECK_EQ(c.st.declines, 1);
+
+	/* Another host probing for the same address at the same time
+	 * (sender 0, target it), in INIT-REBOOT after the restart. */
+	{
+		struct vsw_dhcpc_lease saved = c.lease;
+
+		vsw_dhcpc_start(&c, mac, &saved, 60000, WALL0 + 20, 23);
+		n = vsw_dhcpc_poll(&c, 60000, WALL0 + 20, f, &uni, &ev);
+		CHECK_EQ(msg_type(f, n), 3);
+		/* A slow server: the ACK 2.5 s after the REQUEST (whose
+		 * 'secs' counted from 60 s; the DECLINE's must be 0). */
+		n = exchange(s, &c, f, n, 62500, WALL0 + 22, g, &uni, &ev);
+		CHECK_EQ(ev, VSW_DHCPC_EV_PROBING);
+		check_arp(g, n, 0, saved.addr);
+		xid = c.xid;
+		ev = 0;
+		n = vsw_arp_build(f, 1, other_mac, 0, NULL, saved.addr);
+		n = vsw_dhcpc_input(&c, f, n, 62600, WALL0 + 22, g, &uni, &ev);
+		check_decline(g, n, saved.addr, GW, xid);
+		CHECK_EQ(ev, VSW_DHCPC_EV_DECLINED);
+		CHECK_EQ(c.state, VSW_DHCPC_INIT);
+		CHECK_EQ(c.st.reboots, 1);
+	}
 	vsw_dhcp_destroy(s);
 }
 
@@ -214,7 +469,10 @@ test_init_reboot(void)
 	CHECK_EQ(msg_type(f, n), 3);
 	CHECK_EQ(vsw_get32(f + 42 + 12), 0); /* no ciaddr */
 	n = exchange(s, &c, f, n, 500, WALL0 + 30, g, &uni, &ev);
-	CHECK_EQ(ev, VSW_DHCPC_EV_BOUND);
+	/* INIT-REBOOT's ACK is probed too. */
+	CHECK_EQ(ev, VSW_DHCPC_EV_PROBING);
+	check_arp(g, n, 0, saved.addr);
+	probe_silence(&c, 500);
 	CHECK_EQ(c.lease.addr, saved.addr);
 	CHECK_EQ(c.st.reboots, 1);
 	CHECK_EQ(c.st.discovers, 0);
@@ -327,6 +585,8 @@ int
 main(void)
 {
 	RUN_TEST(test_exchange_and_lease);
+	RUN_TEST(test_probe_no_conflict);
+	RUN_TEST(test_probe_conflict);
 	RUN_TEST(test_retransmission_backoff);
 	RUN_TEST(test_renew_rebind_expire);
 	RUN_TEST(test_init_reboot);

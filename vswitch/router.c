@@ -755,6 +755,18 @@ uplink_arp(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		port_drop(up, VSW_DROP_NOT_IPV4, m);
 		return;
 	}
+	if (unlikely(up->dhcp) && !up->addr) {
+		uint32_t t = atomic_load_explicit(&vsw->dhcpc_probe[slot],
+						  memory_order_acquire);
+
+		if (t && (a.spa == t || (!a.spa && a.op == 1 && a.tpa == t))) {
+			/* Another host has the address the DHCP client
+			 * probes for, or probes for it too (or it is our own
+			 * probe back: the client tells). */
+			vsw_uplink_dhcp_rx(vsw, slot, m);
+			return;
+		}
+	}
 	if (!up->addr) {
 		/* A DHCP uplink without its lease yet: not ours to answer. */
 		rte_pktmbuf_free(m);

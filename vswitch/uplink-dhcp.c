@@ -10,6 +10,10 @@
  * the address, and the networks that NAT through the port stop until a
  * new one comes. The lease is kept in FILE.PORT.dhcp-lease beside the
  * saved config, so a restarted daemon asks for it again (INIT-REBOOT).
+ * While the client checks an ACKed address with ARP probes, the data
+ * plane also hands it the ARP frames that name that address
+ * (vsw->dhcpc_probe[slot]); its probes, announcement and DECLINE go out
+ * through the same ring as its DHCP frames.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +101,29 @@ int
 vsw_uplink_dhcp_fd(struct vsw *vsw)
 {
 	return vsw->dhcpc_efd;
+}
+
+/*
+ * The control loop sleeps at most this long, so that the ARP probes
+ * (200 ms apart) and retransmissions go out on time and not up to a
+ * housekeeping period late.
+ */
+int
+vsw_uplink_dhcp_wait_ms(struct vsw *vsw, int max_ms)
+{
+	uint64_t now = clock_mono_ms(), w = max_ms > 1 ? (uint64_t)max_ms : 1;
+
+	pthread_mutex_lock(&vsw->lock);
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		const struct vsw_port *p = vsw->port[i];
+
+		if (p && p->dhcp && !p->missing)
+			w = MIN(w, vsw_dhcpc_next(&p->dhcp->c, now));
+	}
+	pthread_mutex_unlock(&vsw->lock);
+	/* Not 0: a timer due now is run by the housekeeping after the
+	 * poll; 1 ms keeps a stuck one from spinning the loop. */
+	return w ? (int)w : 1;
 }
 
 /* ---- the data plane's side ---- */
@@ -219,6 +246,19 @@ lease_load(struct vsw *vsw, struct vsw_port *p, struct vsw_dhcpc_lease *l)
 	return true;
 }
 
+/* Tells the data plane which address's ARP the client wants to see. */
+static void
+probe_publish(struct vsw *vsw, const struct vsw_port *p)
+{
+	const struct vsw_dhcpc *c = &p->dhcp->c;
+
+	/* Before the probe goes out (the ring orders the two), so that
+	 * an answer that comes at once finds it. */
+	atomic_store_explicit(&vsw->dhcpc_probe[p->slot],
+			      c->state == VSW_DHCPC_PROBING ? c->lease.addr : 0,
+			      memory_order_release);
+}
+
 /* Hands a frame the client wrote to the data plane. */
 static void
 send_frame(struct vsw *vsw, struct vsw_port *p, uint8_t *f, size_t len,
@@ -302,6 +342,26 @@ apply(struct vsw *vsw, struct vsw_port *p)
 static void
 events(struct vsw *vsw, struct vsw_port *p, int ev)
 {
+	const struct vsw_dhcpc *c = &p->dhcp->c;
+	char a[16], s[16];
+
+	if (ev & VSW_DHCPC_EV_PROBING)
+		log_info("vswitch.dhcpc", "%s: %s ACKed by %s; ARP probes "
+			 "first (%d, %d ms apart)", p->cfg.name,
+			 vsw_ipv4_format(c->lease.addr, a),
+			 vsw_ipv4_format(c->lease.server, s),
+			 VSW_DHCPC_PROBE_NUM, VSW_DHCPC_PROBE_INTERVAL_MS);
+	if (ev & VSW_DHCPC_EV_DECLINED) {
+		const uint8_t *m = c->declined_by;
+
+		log_warn("vswitch.dhcpc", "%s: %s is in use by "
+			 "%02x:%02x:%02x:%02x:%02x:%02x (ARP); DHCPDECLINE "
+			 "sent, DISCOVER again in %d s", p->cfg.name,
+			 vsw_ipv4_format(c->declined, a), m[0], m[1], m[2],
+			 m[3], m[4], m[5], VSW_DHCPC_DECLINE_WAIT_MS / 1000);
+		p->dhcp->server_mac_known = false;
+		lease_forget(vsw, p);
+	}
 	if (ev & (VSW_DHCPC_EV_BOUND | VSW_DHCPC_EV_LOST)) {
 		if (ev & VSW_DHCPC_EV_BOUND && !p->dhcp->bound_after_ms) {
 			p->dhcp->bound_after_ms =
@@ -331,6 +391,7 @@ poll_port(struct vsw *vsw, struct vsw_port *p)
 	for (int i = 0; i < 8; i++) {
 		n = vsw_dhcpc_poll(&p->dhcp->c, clock_mono_ms(), wall_s(), f,
 				   &uni, &ev);
+		probe_publish(vsw, p);
 		if (!n)
 			break;
 		send_frame(vsw, p, f, n, uni);
@@ -385,6 +446,8 @@ vsw_uplink_dhcp_off(struct vsw *vsw, struct vsw_port *p, bool release)
 
 	if (!p->dhcp)
 		return;
+	atomic_store_explicit(&vsw->dhcpc_probe[p->slot], 0,
+			      memory_order_release);
 	if (release) {
 		n = vsw_dhcpc_release(&p->dhcp->c, f, &uni);
 		if (n && !p->missing) {
@@ -421,10 +484,12 @@ vsw_uplink_dhcp_housekeeping(struct vsw *vsw)
 		if (p && p->dhcp) {
 			n = vsw_dhcpc_input(&p->dhcp->c, f, len, clock_mono_ms(),
 					    wall_s(), out, &uni, &ev);
+			probe_publish(vsw, p);
 			send_frame(vsw, p, out, n, uni);
 			/* Unicast renewals go straight to the server's MAC
 			 * when the server is on the link (IP source = id). */
-			if ((ev & (VSW_DHCPC_EV_BOUND | VSW_DHCPC_EV_RENEWED)) &&
+			if ((ev & (VSW_DHCPC_EV_BOUND | VSW_DHCPC_EV_RENEWED |
+				   VSW_DHCPC_EV_PROBING)) &&
 			    len >= 34 && vsw_get32(f + 26) == p->dhcp->c.lease.server &&
 			    !(f[6] & 1)) {
 				memcpy(p->dhcp->server_mac, f + 6, 6);
@@ -458,6 +523,8 @@ vsw_uplink_dhcp_json(const struct vsw_port *p, struct json_writer *w)
 	c = &p->dhcp->c;
 	json_obj_begin(w, "dhcp_client");
 	json_str(w, "state", vsw_dhcpc_state_name(c->state));
+	if (c->state == VSW_DHCPC_PROBING)
+		json_str(w, "probing", vsw_ipv4_format(c->lease.addr, a));
 	if (c->have_lease) {
 		const struct vsw_dhcpc_lease *l = &c->lease;
 		uint64_t t1 = l->acquired_ms + (uint64_t)l->t1_s * 1000;
@@ -491,5 +558,16 @@ vsw_uplink_dhcp_json(const struct vsw_port *p, struct json_writer *w)
 	json_u64(w, "expiries", c->st.expiries);
 	json_u64(w, "releases", c->st.releases);
 	json_u64(w, "bad_replies", c->st.bad_replies);
+	json_u64(w, "arp_probes", c->st.probes);
+	json_u64(w, "arp_announcements", c->st.announcements);
+	json_u64(w, "declines", c->st.declines);
+	if (c->declined) {
+		const uint8_t *m = c->declined_by;
+
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 m[0], m[1], m[2], m[3], m[4], m[5]);
+		json_str(w, "last_declined", vsw_ipv4_format(c->declined, a));
+		json_str(w, "last_declined_by", buf);
+	}
 	json_obj_end(w);
 }

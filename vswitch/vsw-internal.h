@@ -426,6 +426,9 @@ struct vsw {
 	 * to the control thread, frames the other way, a wake-up. */
 	struct rte_ring *dhcpc_rx, *dhcpc_tx;
 	int dhcpc_efd;
+	/* Per uplink slot, the address its client is probing with ARP (0:
+	 * none): the data plane hands ARP about it to the client too. */
+	_Atomic uint32_t dhcpc_probe[VSW_MAX_PORTS];
 };
 
 /* uplink-dhcp.c: the DHCP client of uplinks with cfg.dhcp. */
@@ -433,6 +436,8 @@ int vsw_uplink_dhcp_init(struct vsw *vsw);
 void vsw_uplink_dhcp_fini(struct vsw *vsw);
 /* Readable when replies wait (vsw_uplink_dhcp_housekeeping() then). */
 int vsw_uplink_dhcp_fd(struct vsw *vsw);
+/* Milliseconds (at most 'max_ms', at least 1) until a client's timer. */
+int vsw_uplink_dhcp_wait_ms(struct vsw *vsw, int max_ms);
 /* Starts the client of 'p' (before the port is published with it). */
 int vsw_uplink_dhcp_on(struct vsw *vsw, struct vsw_port *p);
 /* Sends its first message (once the port is published with it). */

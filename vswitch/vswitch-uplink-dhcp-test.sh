@@ -3,13 +3,16 @@
 # The uplink's DHCP client against a real DHCP server: busybox udhcpd in
 # an "outside" namespace behind a veth pair, the uplink an af_packet port
 # on the other end. set-port --dhcp gets an address (the time to it is
-# printed); a lab VM (a namespace on a TAP port) reaches the outside
+# printed) after its ARP probes, and its ARP announcement reaches the
+# outside; a lab VM (a namespace on a TAP port) reaches the outside
 # through NAT on the learned address; the lease is renewed at T1 (20 s
 # lease); after kill -9 the restarted daemon asks for the same address
 # again (INIT-REBOOT, no DISCOVER); with the server gone the lease
 # expires, the address goes and NAT stops (counted, logged); the server
 # back with another pool, a new address comes and NAT uses it; --no-dhcp and del-port give it back (RELEASE,
-# seen in the server's lease file); add-port --dhcp works as set-port.
+# seen in the server's lease file); add-port --dhcp works as set-port;
+# an address another host answers ARP for is declined (DHCPDECLINE, seen
+# in the server's lease file) and, 10 s later, another one is bound.
 #   vswitch-uplink-dhcp-test.sh BUILD-DIR
 set -u
 build=$(cd "${1:?usage: $0 BUILD-DIR}" && pwd)
@@ -27,7 +30,7 @@ sock=$tmp/ctl.sock
 conf=$tmp/vswitchd.json
 prefix=vswud$id
 nvm=vd$id-vm nout=vd$id-out
-tap=vdt$id vup=vdu$id vout=vdo$id
+tap=vdt$id vup=vdu$id vout=vdo$id vsq=vds$id
 dpid= spid=
 
 ctl() { "$build/tools/vswitchctl" --socket "$sock" "$@"; }
@@ -63,13 +66,13 @@ field() { # FIELD -> value from the client object ("" if absent)
 	client | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
 }
 wait_for() { # SECONDS DESCRIPTION COMMAND...: polls every 50 ms
-	local end=$(( $(now_ms) + $1 * 1000 )) what=$2
+	local end=$(( $(now_ms) + $1 * 1000 )) what=$2 secs=$1
 	shift 2
 	while [ "$(now_ms)" -lt "$end" ]; do
 		"$@" && return 0
 		sleep 0.05
 	done
-	fail "$what (after $1 s)"
+	fail "$what (after $secs s)"
 }
 has_address() { [ -n "$(field address)" ]; }
 no_address() { [ -z "$(field address)" ]; }
@@ -99,6 +102,8 @@ ip netns exec "$nout" ethtool -K "$vout" tx off tso off gso off gro off >/dev/nu
 ip link set "$vup" up
 ip -n "$nout" addr add 198.51.100.1/24 dev "$vout"
 ip -n "$nout" link set "$vout" up
+# The outside learns from gratuitous ARP: the client's announcement shows.
+ip netns exec "$nout" sysctl -qw "net.ipv4.conf.$vout.arp_accept=1"
 cat >"$tmp/udhcpd.conf" <<EOF
 start 198.51.100.100
 end 198.51.100.110
@@ -138,6 +143,14 @@ echo "address $addr $(( t1 - t0 )) ms after set-port --dhcp (daemon: $(field fir
 ctl show | grep -q "DHCP bound $addr via 198.51.100.1 from 198.51.100.1" ||
 	fail "show: $(ctl show)"
 ip=${addr%/*}
+# Checked with ARP first (2 probes, 200 ms apart, nobody answered), then
+# announced: the outside has the uplink's MAC for it before any traffic.
+[ "$(field arp_probes)" = 2 ] && [ "$(field arp_announcements)" = 1 ] &&
+	[ "$(field declines)" = 0 ] || fail "ARP check: $(client)"
+[ "$(field first_address_ms)" -ge 400 ] || fail "bound before the ARP check was over: $(client)"
+upmac=$(ip -o link show "$vup" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+announced() { ip -n "$nout" neigh show "$ip" dev "$vout" | grep -q "lladdr $upmac"; }
+wait_for 2 "the outside did not learn $ip from the announcement: $(ip -n "$nout" neigh)" announced
 ip netns exec "$nout" ping -c 1 -W 1 "$ip" >/dev/null || fail "the uplink does not answer ping on $ip"
 
 echo "-- a lab VM reaches the outside through NAT on the learned address"
@@ -227,4 +240,50 @@ ip=$(field address); ip=${ip%/*}
 lease_held "$ip" || fail "udhcpd does not list the second lease $ip"
 ctl del-port up0 || fail "del-port"
 wait_for 3 "no RELEASE after del-port" lease_gone "$ip"
+
+echo "-- an address another host uses: ARP probe, DHCPDECLINE, another address"
+# udhcpd offers a known client the address it last had ($ip, released
+# above) without checking it; now the outside namespace holds it too, on
+# a second veth pair of its own: its kernel answers ARP for it on the
+# uplink's veth (any local address, arp_ignore 0), while udhcpd's own ARP
+# check, sent out of that veth, never reaches it.
+ip netns exec "$nout" sysctl -qw net.ipv4.conf.all.arp_ignore=0 \
+	"net.ipv4.conf.$vout.arp_ignore=0"
+ip -n "$nout" link add "$vsq" type veth peer name "${vsq}p" || fail "second veth"
+ip -n "$nout" addr add "$ip/32" dev "$vsq"
+ip -n "$nout" link set "${vsq}p" up
+ip -n "$nout" link set "$vsq" up
+squatter=$(ip -n "$nout" -o link show "$vout" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+t0=$(now_ms)
+ctl add-port br0 up0 --type afpacket --iface "$vup" --dhcp || fail "add-port --dhcp"
+declined() { [ "$(field declines)" = 1 ]; }
+wait_for 5 "$ip not declined" declined
+[ "$(field last_declined)" = "$ip" ] || fail "declined $(field last_declined), not $ip"
+[ "$(field last_declined_by)" = "$squatter" ] ||
+	fail "declined for $(field last_declined_by), not $squatter"
+no_address || fail "the address in use was applied: $(client)"
+grep -q "up0: $ip is in use by $squatter (ARP); DHCPDECLINE sent, DISCOVER again in 10 s" \
+	"$tmp/vswitchd.log" || fail "no log line for the declined address"
+# udhcpd took the DECLINE: the address is kept from everybody (no MAC).
+held_by_nobody() {
+	kill -USR1 "$spid" 2>/dev/null
+	sleep 0.2
+	busybox dumpleases -f "$tmp/udhcpd.leases" | grep " $1 " |
+		grep -q "00:00:00:00:00:00"
+}
+wait_for 3 "udhcpd did not take the DECLINE of $ip" held_by_nobody "$ip"
+[ "$(field discovers)" = 1 ] || fail "DISCOVER at once after the DECLINE: $(client)"
+wait_for 13 "no address after the DECLINE" has_address
+t2=$(now_ms)
+addr3=$(field address)
+[ "${addr3%/*}" != "$ip" ] || fail "the declined $ip bound"
+case $addr3 in 198.51.100.12[0-5]/24) ;; *) fail "address after DECLINE '$addr3'" ;; esac
+[ "$(field state)" = bound ] || fail "state $(field state)"
+[ "$(field arp_announcements)" = 1 ] || fail "no ARP announcement: $(client)"
+[ "$(( $(field arp_probes) ))" -ge 3 ] || fail "probes: $(client)"
+[ "$(field discovers)" = 2 ] || fail "discovers: $(client)"
+# The DECLINE came after t0 and DISCOVER waits 10 s after it.
+[ $(( t2 - t0 )) -ge 10000 ] || fail "a new address $(( t2 - t0 )) ms after add-port (< 10 s)"
+echo "declined $ip (held by $squatter), then $addr3: $(( t2 - t0 )) ms from add-port"
+ctl del-port up0 || fail "del-port"
 echo "PASS"
