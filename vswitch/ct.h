@@ -117,6 +117,19 @@ struct vsw_ct_key {
 
 #define VSW_CT_ZONE_UPLINK 0x8000u
 
+_Static_assert(sizeof(struct vsw_ct_key) == 16, "a key is two words");
+
+/* Key equality as two 64-bit compares (keys have no padding bytes). */
+static inline bool
+vsw_ct_key_eq(const struct vsw_ct_key *a, const struct vsw_ct_key *b)
+{
+	uint64_t x[2], y[2];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	__builtin_memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 /* Directions: packets from inside the network, and from the uplink. */
 #define VSW_CT_DIR_IN 0
 #define VSW_CT_DIR_OUT 1
