@@ -396,7 +396,7 @@ vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	}
 	if (!k)
 		return;
-	vsw_ct_lookup_bulk(dp->ct, keys, k, e, dirs, dp->now);
+	vsw_ct_lookup_bulk(dp->ct, keys, k, e, dirs);
 	for (uint16_t i = 0; i < k; i++) {
 		dp->ct_hint[i].e = e[i];
 		dp->ct_hint[i].dir = e[i] ? dirs[i] : 0;
@@ -428,8 +428,9 @@ hint_take(struct vsw_dp *dp, const struct rte_mbuf *m)
 
 /*
  * The connection of key 'k' for frame 'm': from the burst's bulk lookup
- * when it covered 'm' and still holds (the entry unchanged, or no
- * connection made since a miss), else looked up now.
+ * when it covered 'm' and still holds (the entry in use, not expired and
+ * still holding the key, or no connection made since a miss), else
+ * looked up now (which also frees an expired entry).
  */
 static inline struct vsw_ct_entry *
 ct_find(struct vsw_dp *dp, const struct rte_mbuf *m, const struct vsw_ct_key *k,
