@@ -138,9 +138,9 @@ vsw_ct_key_eq(const struct vsw_ct_key *a, const struct vsw_ct_key *b)
 
 /*
  * Two cache lines: everything an established packet reads and writes
- * but its counters in the first (prefetched by the bulk lookup,
- * read when the frame is handled), counters and TCP windows in the second. The remote end is
- * key[VSW_CT_DIR_IN].dst/.dport.
+ * but its counters in the first (prefetched by the bulk lookup, read
+ * when the frame is handled), counters and TCP windows in the second.
+ * The remote end is key[VSW_CT_DIR_IN].dst/.dport.
  */
 struct vsw_ct_entry {
 	struct vsw_ct_key key[2];   /* [VSW_CT_DIR_IN], [VSW_CT_DIR_OUT] */

@@ -74,7 +74,8 @@ test_csum_add_wide(void)
 		int fill = round % 4;
 
 		for (size_t i = 0; i < sizeof(buf); i++)
-			buf[i] = fill == 0 ? 0xff : fill == 1 ? 0 : (uint8_t)rnd();
+			buf[i] = fill == 0 ? 0xff
+				 : fill == 1 ? 0 : (uint8_t)rnd();
 		/* Any sum must finish to what the pairwise sum finishes to. */
 		CHECK_EQ(vsw_csum_finish(vsw_csum_add(start, buf + off, len)),
 			 vsw_csum_finish(start + ref_sum(buf + off, len)));
@@ -87,20 +88,21 @@ static void
 check_sums(const struct vsw_ip_pkt *p)
 {
 	uint32_t ph = ref_sum(p->ip + 12, 8) + p->proto + p->l4_len;
+	uint32_t l4 = ref_sum(p->l4, p->l4_len);
 	uint16_t c;
 
 	CHECK_EQ(vsw_csum_finish(ref_sum(p->ip, p->ihl)), 0);
 	switch (p->proto) {
 	case VSW_IPPROTO_ICMP:
-		CHECK_EQ(vsw_csum_finish(ref_sum(p->l4, p->l4_len)), 0);
+		CHECK_EQ(vsw_csum_finish(l4), 0);
 		break;
 	case VSW_IPPROTO_TCP:
-		CHECK_EQ(vsw_csum_finish(ph + ref_sum(p->l4, p->l4_len)), 0);
+		CHECK_EQ(vsw_csum_finish(ph + l4), 0);
 		break;
 	case VSW_IPPROTO_UDP:
 		c = vsw_get16(p->l4 + 6);
 		if (c)
-			CHECK_EQ(vsw_csum_finish(ph + ref_sum(p->l4, p->l4_len)), 0);
+			CHECK_EQ(vsw_csum_finish(ph + l4), 0);
 		break;
 	}
 }
@@ -143,8 +145,11 @@ random_frame(uint8_t *f, int kind)
 	case 2:
 		vsw_put16(l4 + 4, l4_len);
 		vsw_put16(l4 + 6, 0);
-		if (kind == 1)
-			vsw_put16(l4 + 6, vsw_csum_finish(ph + ref_sum(l4, l4_len)) ?: 0xffff);
+		if (kind == 1) {
+			uint16_t c = vsw_csum_finish(ph + ref_sum(l4, l4_len));
+
+			vsw_put16(l4 + 6, c ? c : 0xffff);
+		}
 		break;
 	default:
 		l4[0] = kind == 3 ? VSW_ICMP_ECHO : VSW_ICMP_ECHO_REPLY;
@@ -165,7 +170,8 @@ random_frame(uint8_t *f, int kind)
 static void
 test_nat_rewrite(void)
 {
-	static const uint32_t ips[] = { 0, 0xffffffffu, 0x0000ffffu, 0xffff0000u };
+	static const uint32_t ips[] = { 0, 0xffffffffu, 0x0000ffffu,
+					0xffff0000u };
 	uint8_t a[160], b[160];
 
 	for (int round = 0; round < 20000; round++) {

@@ -296,7 +296,8 @@ vsw_ip_nat(struct vsw_ip_pkt *p, bool which_src, uint32_t new_ip,
 	else
 		p->dport = new_port;
 	if (p->proto == VSW_IPPROTO_TCP) {
-		vsw_put16(l4 + 16, csum_apply(vsw_get16(l4 + 16), d_addr + d_port));
+		vsw_put16(l4 + 16,
+			  csum_apply(vsw_get16(l4 + 16), d_addr + d_port));
 		return;
 	}
 	c = vsw_get16(l4 + 6);

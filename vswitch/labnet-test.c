@@ -857,8 +857,8 @@ test_conntrack_expired_in_burst(void)
 	/* Expired, and no poll since: nothing scanned it. */
 	usleep(1100000);
 	for (int i = 0; i < 2; i++) {
-		mk_udp(&k, wan_mac, router_mac, REMOTE, UPLINK, 53, 40000, "late",
-		       true);
+		mk_udp(&k, wan_mac, router_mac, REMOTE, UPLINK, 53, 40000,
+		       "late", true);
 		inject("wan", &k);
 	}
 	vsw_dp_poll(vsw);

@@ -386,7 +386,8 @@ vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		/* A driver's stripped tag changes the frame before input. */
 		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
 			continue;
-		if (!hint_key(cfg, in, uplink, net, rte_pktmbuf_mtod(m, uint8_t *),
+		if (!hint_key(cfg, in, uplink, net,
+			      rte_pktmbuf_mtod(m, uint8_t *),
 			      rte_pktmbuf_data_len(m), &dp->ct_hint_key[k],
 			      &dp->ct_hint[k].p))
 			continue;
@@ -438,7 +439,8 @@ ct_find(struct vsw_dp *dp, const struct rte_mbuf *m, const struct vsw_ct_key *k,
 {
 	const struct vsw_ct_hint *h = dp->ct_cur;
 
-	if (h && h->m == m && vsw_ct_key_eq(&dp->ct_hint_key[h - dp->ct_hint], k)) {
+	if (h && h->m == m &&
+	    vsw_ct_key_eq(&dp->ct_hint_key[h - dp->ct_hint], k)) {
 		struct vsw_ct_entry *e = h->e;
 
 		if (e && e->in_use && dp->now <= e->expires &&
