@@ -117,6 +117,19 @@ struct vsw_ct_key {
 
 #define VSW_CT_ZONE_UPLINK 0x8000u
 
+_Static_assert(sizeof(struct vsw_ct_key) == 16, "a key is two words");
+
+/* Key equality as two 64-bit compares (keys have no padding bytes). */
+static inline bool
+vsw_ct_key_eq(const struct vsw_ct_key *a, const struct vsw_ct_key *b)
+{
+	uint64_t x[2], y[2];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	__builtin_memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 /* Directions: packets from inside the network, and from the uplink. */
 #define VSW_CT_DIR_IN 0
 #define VSW_CT_DIR_OUT 1
@@ -125,9 +138,9 @@ struct vsw_ct_key {
 
 /*
  * Two cache lines: everything an established packet reads and writes
- * but its counters in the first (checked from the bulk lookup's
- * prefetch), counters and TCP windows in the second. The remote end is
- * key[VSW_CT_DIR_IN].dst/.dport.
+ * but its counters in the first (prefetched by the bulk lookup, read
+ * when the frame is handled), counters and TCP windows in the second.
+ * The remote end is key[VSW_CT_DIR_IN].dst/.dport.
  */
 struct vsw_ct_entry {
 	struct vsw_ct_key key[2];   /* [VSW_CT_DIR_IN], [VSW_CT_DIR_OUT] */
@@ -168,13 +181,18 @@ uint32_t vsw_ct_capacity(const struct vsw_ct *ct);
 struct vsw_ct_entry *vsw_ct_lookup(struct vsw_ct *ct, const struct vsw_ct_key *k,
 				   int *dir, uint64_t now);
 /*
- * Looks up 'n' keys at once (n <= 64), hiding memory latency for large
- * tables: entries[i] and dirs[i] as vsw_ct_lookup. Returns the hits.
+ * Looks up 'n' keys at once (n <= 64) and prefetches their entries,
+ * hiding memory latency for large tables: entries[i] is the entry the
+ * table maps keys[i] to (its side in dirs[i]), or NULL. The entries are
+ * not read here: one may have expired (or be freed by a later call), so
+ * the caller checks in_use, expires and the key when it gets to it, and
+ * does a vsw_ct_lookup() (which frees an expired one) otherwise. Returns
+ * the hits.
  */
 unsigned int vsw_ct_lookup_bulk(struct vsw_ct *ct,
 				const struct vsw_ct_key *const *keys,
 				unsigned int n, struct vsw_ct_entry **entries,
-				int *dirs, uint64_t now);
+				int *dirs);
 /* True if no connection holds 'k'. */
 bool vsw_ct_key_free(struct vsw_ct *ct, const struct vsw_ct_key *k, uint64_t now);
 /*

@@ -50,6 +50,175 @@ test_incremental_checksums(void)
 	}
 }
 
+/* The one's complement sum of 'len' bytes, two at a time. */
+static uint32_t
+ref_sum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += vsw_get16(p + i);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static void
+test_csum_add_wide(void)
+{
+	uint8_t buf[1600];
+
+	for (int round = 0; round < 5000; round++) {
+		size_t off = rnd() % 8, len = rnd() % (sizeof(buf) - 8);
+		uint32_t start = round & 1 ? rnd() % 0x20000 : 0;
+		int fill = round % 4;
+
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = fill == 0 ? 0xff
+				 : fill == 1 ? 0 : (uint8_t)rnd();
+		/* Any sum must finish to what the pairwise sum finishes to. */
+		CHECK_EQ(vsw_csum_finish(vsw_csum_add(start, buf + off, len)),
+			 vsw_csum_finish(start + ref_sum(buf + off, len)));
+		CHECK(vsw_csum_add(start, buf + off, len) <= 0xffff);
+	}
+}
+
+/* Checksums of a parsed frame as a full recomputation gives them. */
+static void
+check_sums(const struct vsw_ip_pkt *p)
+{
+	uint32_t ph = ref_sum(p->ip + 12, 8) + p->proto + p->l4_len;
+	uint32_t l4 = ref_sum(p->l4, p->l4_len);
+	uint16_t c;
+
+	CHECK_EQ(vsw_csum_finish(ref_sum(p->ip, p->ihl)), 0);
+	switch (p->proto) {
+	case VSW_IPPROTO_ICMP:
+		CHECK_EQ(vsw_csum_finish(l4), 0);
+		break;
+	case VSW_IPPROTO_TCP:
+		CHECK_EQ(vsw_csum_finish(ph + l4), 0);
+		break;
+	case VSW_IPPROTO_UDP:
+		c = vsw_get16(p->l4 + 6);
+		if (c)
+			CHECK_EQ(vsw_csum_finish(ph + l4), 0);
+		break;
+	}
+}
+
+/*
+ * A random TCP, UDP (with or without a checksum) or ICMP echo (request or
+ * reply) frame, every checksum right; 'kind' picks which.
+ */
+static uint32_t
+random_frame(uint8_t *f, int kind)
+{
+	static const uint8_t protos[] = { VSW_IPPROTO_TCP, VSW_IPPROTO_UDP,
+					  VSW_IPPROTO_UDP, VSW_IPPROTO_ICMP,
+					  VSW_IPPROTO_ICMP };
+	uint8_t proto = protos[kind], *ip = f + 14, *l4;
+	uint16_t ihl = (uint16_t)(20 + 4 * (rnd() % 3));
+	uint16_t l4_len = (uint16_t)((proto == VSW_IPPROTO_TCP ? 20 : 8) +
+				     rnd() % 40);
+	uint32_t ph;
+
+	for (int i = 0; i < 14 + 60 + 60; i++)
+		f[i] = (uint8_t)rnd();
+	vsw_put16(f + 12, 0x0800);
+	ip[0] = (uint8_t)(0x40 | ihl / 4);
+	vsw_put16(ip + 2, (uint16_t)(ihl + l4_len));
+	vsw_put16(ip + 6, rnd() & 1 ? 0x4000 : 0);   /* DF or nothing */
+	ip[8] = (uint8_t)(2 + rnd() % 254);
+	ip[9] = proto;
+	vsw_put16(ip + 10, 0);
+	vsw_put16(ip + 10, vsw_csum_finish(ref_sum(ip, ihl)));
+	l4 = ip + ihl;
+	ph = ref_sum(ip + 12, 8) + proto + l4_len;
+	switch (kind) {
+	case 0:
+		l4[12] = 5 << 4;
+		vsw_put16(l4 + 16, 0);
+		vsw_put16(l4 + 16, vsw_csum_finish(ph + ref_sum(l4, l4_len)));
+		break;
+	case 1:
+	case 2:
+		vsw_put16(l4 + 4, l4_len);
+		vsw_put16(l4 + 6, 0);
+		if (kind == 1) {
+			uint16_t c = vsw_csum_finish(ph + ref_sum(l4, l4_len));
+
+			vsw_put16(l4 + 6, c ? c : 0xffff);
+		}
+		break;
+	default:
+		l4[0] = kind == 3 ? VSW_ICMP_ECHO : VSW_ICMP_ECHO_REPLY;
+		l4[1] = 0;
+		vsw_put16(l4 + 2, 0);
+		vsw_put16(l4 + 2, vsw_csum_finish(ref_sum(l4, l4_len)));
+		break;
+	}
+	return (uint32_t)(14 + ihl + l4_len);
+}
+
+/*
+ * vsw_ip_nat() against vsw_ip_rewrite() + vsw_ip_dec_ttl() (the same
+ * bytes, the same parse after) and against a full recomputation of every
+ * checksum, for random packets, both directions, and the corner values:
+ * an unchanged address or port, all-ones and zero words.
+ */
+static void
+test_nat_rewrite(void)
+{
+	static const uint32_t ips[] = { 0, 0xffffffffu, 0x0000ffffu,
+					0xffff0000u };
+	uint8_t a[160], b[160];
+
+	for (int round = 0; round < 20000; round++) {
+		struct vsw_ip_pkt pa, pb;
+		int kind = round % 5;
+		bool which_src = (round / 5) & 1;
+		uint32_t len = random_frame(a, kind), ip;
+		uint16_t port;
+
+		CHECK_EQ(vsw_ip_parse(a, len, &pa), VSW_L3_OK);
+		check_sums(&pa);
+		switch (round / 10 % 4) {
+		case 0:
+			ip = which_src ? pa.src : pa.dst;
+			break;
+		case 1:
+			ip = ips[rnd() % 4];
+			break;
+		default:
+			ip = rnd() << 8 ^ rnd();
+			break;
+		}
+		port = round / 40 % 3 == 0 ? (uint16_t)(rnd() % 2 ? 0 : 0xffff)
+					   : (uint16_t)rnd();
+		if (round / 120 % 5 == 0)
+			port = which_src ? pa.sport : pa.dport;
+		memcpy(b, a, sizeof(a));
+		CHECK_EQ(vsw_ip_parse(b, len, &pb), VSW_L3_OK);
+		vsw_ip_nat(&pa, which_src, ip, port);
+		vsw_ip_rewrite(&pb, which_src, ip, port);
+		vsw_ip_dec_ttl(&pb);
+		CHECK(!memcmp(a, b, sizeof(a)));
+		CHECK_EQ(pa.src, pb.src);
+		CHECK_EQ(pa.dst, pb.dst);
+		CHECK_EQ(pa.sport, pb.sport);
+		CHECK_EQ(pa.dport, pb.dport);
+		CHECK_EQ(pa.ttl, pb.ttl);
+		check_sums(&pa);
+		CHECK_EQ(vsw_ip_parse(a, len, &pb), VSW_L3_OK);
+		CHECK_EQ(pa.sport, pb.sport);
+		CHECK_EQ(pa.dport, pb.dport);
+		CHECK_EQ(pa.ttl, pb.ttl);
+		if (kind == 2)
+			CHECK_EQ(vsw_get16(pa.l4 + 6), 0); /* none stays none */
+	}
+}
+
 static size_t
 udp_frame(uint8_t *f, uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp)
 {
@@ -312,6 +481,8 @@ int
 main(void)
 {
 	RUN_TEST(test_incremental_checksums);
+	RUN_TEST(test_csum_add_wide);
+	RUN_TEST(test_nat_rewrite);
 	RUN_TEST(test_parse_bad_frames);
 	RUN_TEST(test_icmp_frames);
 	RUN_TEST(test_tcp_tracking);

@@ -18,17 +18,35 @@
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 
+/*
+ * Four bytes at a time: a big-endian 32-bit word is two 16-bit words and
+ * 2^16 = 1 modulo 0xffff, so its value is their sum as far as the one's
+ * complement sum goes (RFC 1071). The result is folded to 16 bits, which
+ * keeps it small for callers that add more to it; zero only for all-zero
+ * data and a zero 'sum', as before.
+ */
 uint32_t
 vsw_csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	while (len > 1) {
-		sum += vsw_get16(p);
+	uint64_t acc = sum;
+	uint32_t w;
+
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(&w, p, 4);
+		acc += __builtin_bswap32(w);
+	}
+	if (len >= 2) {
+		acc += vsw_get16(p);
 		p += 2;
 		len -= 2;
 	}
 	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
+		acc += (uint32_t)p[0] << 8;
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint32_t)acc;
 }
 
 uint16_t
@@ -51,6 +69,26 @@ parse_icmp_ids(const uint8_t *l4, uint16_t *sport, uint16_t *dport)
 		*dport = id;
 }
 
+/*
+ * True if the IPv4 header's checksum is right: its one's complement sum
+ * is all ones. That holds in either byte order (RFC 1071), so the header
+ * is summed as native 32-bit words, the usual 20 bytes unrolled.
+ */
+static inline bool
+header_sum_ok(const uint8_t *ip, uint16_t ihl)
+{
+	uint32_t w[5];
+	uint64_t acc;
+
+	if (ihl != 20)
+		return vsw_csum_finish(vsw_csum_add(0, ip, ihl)) == 0;
+	memcpy(w, ip, 20);
+	acc = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return acc == 0xffff;
+}
+
 enum vsw_l3_verdict
 vsw_ip_parse(uint8_t *f, uint32_t len, struct vsw_ip_pkt *p)
 {
@@ -70,7 +108,7 @@ vsw_ip_parse(uint8_t *f, uint32_t len, struct vsw_ip_pkt *p)
 	if ((ip[0] >> 4) != 4 || p->ihl < IP_HLEN ||
 	    p->ip_len < p->ihl || p->ip_len > len - VSW_ETH_HLEN)
 		return VSW_L3_MALFORMED;
-	if (vsw_csum_finish(vsw_csum_add(0, ip, p->ihl)) != 0)
+	if (!header_sum_ok(ip, p->ihl))
 		return VSW_L3_MALFORMED;
 	p->ttl = ip[8];
 	p->proto = ip[9];
@@ -187,6 +225,86 @@ vsw_ip_rewrite(struct vsw_ip_pkt *p, bool which_src, uint32_t new_ip,
 		p->dport = (uint16_t)new_port;
 	if (p->proto == VSW_IPPROTO_ICMP)
 		parse_icmp_ids(p->l4, &p->sport, &p->dport);
+}
+
+/* Adds the change of a 16-bit word from 'from' to 'to' to a sum. */
+static inline uint32_t
+delta16(uint16_t from, uint16_t to)
+{
+	return (uint32_t)(uint16_t)~from + to;
+}
+
+static inline uint32_t
+delta32(uint32_t from, uint32_t to)
+{
+	return delta16((uint16_t)(from >> 16), (uint16_t)(to >> 16)) +
+	       delta16((uint16_t)from, (uint16_t)to);
+}
+
+/* RFC 1624 eqn. 3 with the sum of several words' changes at once. */
+static inline uint16_t
+csum_apply(uint16_t csum, uint32_t delta)
+{
+	uint32_t s = (uint32_t)(uint16_t)~csum + delta;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+void
+vsw_ip_nat(struct vsw_ip_pkt *p, bool which_src, uint32_t new_ip,
+	   uint16_t new_port)
+{
+	uint8_t *a = p->ip + (which_src ? 12 : 16), *l4 = p->l4, *at;
+	uint32_t old = vsw_get32(a), d_addr = delta32(old, new_ip), d_port;
+	uint16_t old_port, c;
+	bool icmp = p->proto == VSW_IPPROTO_ICMP;
+
+	if (icmp ? p->icmp_type != VSW_ICMP_ECHO &&
+			   p->icmp_type != VSW_ICMP_ECHO_REPLY
+		 : p->proto != VSW_IPPROTO_TCP && p->proto != VSW_IPPROTO_UDP) {
+		vsw_ip_rewrite(p, which_src, new_ip, new_port);
+		vsw_ip_dec_ttl(p);
+		return;
+	}
+	/* TTL - 1 in the word (TTL, protocol): ~from + to = ~0x0100. */
+	vsw_put32(a, new_ip);
+	p->ip[8]--;
+	vsw_put16(p->ip + 10, csum_apply(vsw_get16(p->ip + 10),
+					 d_addr + 0xfeffu));
+	p->ttl--;
+	if (which_src)
+		p->src = new_ip;
+	else
+		p->dst = new_ip;
+	at = icmp ? l4 + 4 : l4 + (which_src ? 0 : 2);
+	old_port = vsw_get16(at);
+	vsw_put16(at, new_port);
+	d_port = delta16(old_port, new_port);
+	if (icmp) {
+		/* No pseudo-header: the identifier alone. */
+		vsw_put16(l4 + 2, csum_apply(vsw_get16(l4 + 2), d_port));
+		if (p->icmp_type == VSW_ICMP_ECHO)
+			p->sport = new_port;
+		else
+			p->dport = new_port;
+		return;
+	}
+	if (which_src)
+		p->sport = new_port;
+	else
+		p->dport = new_port;
+	if (p->proto == VSW_IPPROTO_TCP) {
+		vsw_put16(l4 + 16,
+			  csum_apply(vsw_get16(l4 + 16), d_addr + d_port));
+		return;
+	}
+	c = vsw_get16(l4 + 6);
+	if (c == 0)
+		return; /* no checksum: stays none */
+	c = csum_apply(c, d_addr + d_port);
+	vsw_put16(l4 + 6, c ? c : 0xffff);
 }
 
 void

@@ -142,6 +142,16 @@ void vsw_ip_rewrite(struct vsw_ip_pkt *p, bool which_src, uint32_t new_ip,
 void vsw_ip_dec_ttl(struct vsw_ip_pkt *p);
 
 /*
+ * What NAT does to a packet of an established connection, in one pass:
+ * vsw_ip_rewrite() of the address and port (ICMP echo: identifier)
+ * followed by vsw_ip_dec_ttl(), with each checksum updated once by the
+ * sum of all the changes. The packet must parse VSW_L3_OK with a TTL
+ * above 1; the bytes written are those of the two calls.
+ */
+void vsw_ip_nat(struct vsw_ip_pkt *p, bool which_src, uint32_t new_ip,
+		uint16_t new_port);
+
+/*
  * An ICMP error's quoted packet: the inner IP header and the first bytes
  * of its transport header, as far as the error carries them.
  */

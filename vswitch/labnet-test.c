@@ -826,6 +826,85 @@ test_conntrack_expiry(void)
 	teardown();
 }
 
+/*
+ * A connection that expired but that the expiry scan has not reached
+ * yet: the burst's bulk lookup still finds it, and the input path must
+ * treat it as gone (freed then, counted as expired), in either
+ * direction, also for a second frame of the same burst.
+ */
+static void
+test_conntrack_expired_in_burst(void)
+{
+	const struct vsw_ct_stats *st;
+	struct vsw_ct_timeouts t;
+	uint64_t created0, expired0;
+	char err[128];
+	struct pkt k, o;
+
+	vsw_ct_timeouts_default(&t);
+	CHECK_OK(vsw_ct_timeouts_parse("udp=1", &t, err, sizeof(err)));
+	setup(false, NULL);
+	vsw_ct_set_timeouts(vsw->dp->ct, &t);
+	st = vsw_ct_stats(vsw->dp->ct);
+	created0 = st->created;
+	expired0 = st->expired;
+	mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 40000, 53, "q", true);
+	inject("lan", &k);
+	run();
+	CHECK(take_ip("wan", &o));
+	CHECK_EQ(g16(o.f + 34), 40000);
+	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 1);
+	/* Expired, and no poll since: nothing scanned it. */
+	usleep(1100000);
+	for (int i = 0; i < 2; i++) {
+		mk_udp(&k, wan_mac, router_mac, REMOTE, UPLINK, 53, 40000,
+		       "late", true);
+		inject("wan", &k);
+	}
+	vsw_dp_poll(vsw);
+	CHECK_EQ(drain("lan"), 0);
+	CHECK_EQ(pdrop("wan", VSW_DROP_NO_CONN), 2);
+	CHECK_EQ(st->expired - expired0, 1);
+	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 0);
+	/* The inside host's next packet makes a new connection. */
+	CHECK_OK(vsw_ct_timeouts_parse("udp=30", &t, err, sizeof(err)));
+	vsw_ct_set_timeouts(vsw->dp->ct, &t);
+	mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 40000, 53, "q2", true);
+	inject("lan", &k);
+	run();
+	CHECK(take_ip("wan", &o));
+	CHECK_EQ(g32(o.f + 26), UPLINK);
+	check_sums(o.f);
+	CHECK_EQ(st->created - created0, 2);
+	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 1);
+	/* And the same once more, the expired entry met from inside. */
+	CHECK_OK(vsw_ct_timeouts_parse("udp=1", &t, err, sizeof(err)));
+	vsw_ct_set_timeouts(vsw->dp->ct, &t);
+	mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 40001, 53, "q3", true);
+	inject("lan", &k);
+	run();
+	CHECK(take_ip("wan", &o));
+	usleep(1100000);
+	for (int i = 0; i < 2; i++) {
+		mk_udp(&k, gw_mac, vm_mac, VM, REMOTE, 40001, 53, "q4", true);
+		inject("lan", &k);
+	}
+	vsw_dp_poll(vsw);
+	for (int i = 0; i < 2; i++) {
+		CHECK(take_ip("wan", &o));
+		CHECK_EQ(g16(o.f + 34), 40001);
+		check_sums(o.f);
+	}
+	/* The first frame met it expired and made a new one (the 30 s
+	 * connection of 40000 lives on); the second used the new one. */
+	CHECK_EQ(st->expired - expired0, 2);
+	CHECK_EQ(st->created - created0, 4);
+	CHECK_EQ(vsw_ct_count(vsw->dp->ct), 2);
+	vsw_ct_timeouts_default(&t);
+	vsw_ct_set_timeouts(vsw->dp->ct, &t);
+	teardown();
+}
+
 static void
 test_shaping_in_the_data_path(void)
 {
@@ -1041,6 +1120,7 @@ main(int argc, char **argv)
 	RUN_TEST(test_nat_tcp_tracking);
 	RUN_TEST(test_port_forward_and_exhaustion);
 	RUN_TEST(test_conntrack_expiry);
+	RUN_TEST(test_conntrack_expired_in_burst);
 	RUN_TEST(test_shaping_in_the_data_path);
 	RUN_TEST(test_config_and_leases_restore);
 	RUN_TEST(test_bad_network_requests);

@@ -203,7 +203,7 @@ uplink_send(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		mac = vsw_neigh_lookup(dp->neigh, UPLINK_IF(slot), hop, dp->now);
 	if (mac) {
 		memcpy(f, mac, 6);
-		vsw_dp_output(dp, cfg, slot, m);
+		vsw_dp_output_buffered(dp, cfg, slot, m);
 		return;
 	}
 	r = vsw_neigh_hold(dp->neigh, UPLINK_IF(slot), hop, m, dp->now);
@@ -324,10 +324,9 @@ _Static_assert(VSW_MAX_NETS <= 256 && VSW_MAX_PORTS <= 256,
  */
 static bool
 hint_key(const struct vsw_cfg *cfg, const struct vsw_dp_port *in, int uplink,
-	 uint8_t *f, uint32_t len, struct vsw_ct_key *k, struct vsw_ip_pkt *p)
+	 const struct vsw_dp_net *net, uint8_t *f, uint32_t len,
+	 struct vsw_ct_key *k, struct vsw_ip_pkt *p)
 {
-	const struct vsw_dp_net *net = NULL;
-
 	if (len < VSW_ETH_HLEN + 20 || vsw_get16(f + 12) != VSW_ETHERTYPE_IPV4)
 		return false;
 	if (uplink < 0) {
@@ -335,13 +334,10 @@ hint_key(const struct vsw_cfg *cfg, const struct vsw_dp_port *in, int uplink,
 		 * What vsw_frame_parse() would say of an untagged frame (the
 		 * switch stage parses it anyway): a source that is no group
 		 * address, a length within the port's limit, the port's
-		 * untagged VLAN.
+		 * untagged VLAN ('net' is that VLAN's network, if any).
 		 */
-		if ((f[6] & 1) || len > in->max_frame ||
-		    in->vlan.untag_in == VSW_VID_NONE)
-			return false;
-		net = vsw_cfg_net(cfg, &cfg->sw[in->sw], in->vlan.untag_in);
-		if (!net || memcmp(f, net->gw_mac, 6))
+		if (!net || (f[6] & 1) || len > in->max_frame ||
+		    memcmp(f, net->gw_mac, 6))
 			return false;
 	}
 	if (vsw_ip_parse(f, len, p) != VSW_L3_OK)
@@ -370,18 +366,28 @@ vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	const struct vsw_ct_key *keys[VSW_BURST];
 	struct vsw_ct_entry *e[VSW_BURST];
 	int dirs[VSW_BURST];
+	const struct vsw_dp_net *net = NULL;
 	uint16_t k = 0;
 
 	dp->ct_nhint = 0;
 	dp->ct_hint_pos = 0;
 	dp->ct_cur = NULL;
+	/* A switch port's frames that can be hinted are in one network. */
+	if (uplink < 0) {
+		if (in->vlan.untag_in == VSW_VID_NONE)
+			return;
+		net = vsw_cfg_net(cfg, &cfg->sw[in->sw], in->vlan.untag_in);
+		if (!net)
+			return;
+	}
 	for (uint16_t i = 0; i < n && k < VSW_BURST; i++) {
 		struct rte_mbuf *m = pkts[i];
 
 		/* A driver's stripped tag changes the frame before input. */
 		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
 			continue;
-		if (!hint_key(cfg, in, uplink, rte_pktmbuf_mtod(m, uint8_t *),
+		if (!hint_key(cfg, in, uplink, net,
+			      rte_pktmbuf_mtod(m, uint8_t *),
 			      rte_pktmbuf_data_len(m), &dp->ct_hint_key[k],
 			      &dp->ct_hint[k].p))
 			continue;
@@ -391,7 +397,7 @@ vsw_router_prefetch(struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	}
 	if (!k)
 		return;
-	vsw_ct_lookup_bulk(dp->ct, keys, k, e, dirs, dp->now);
+	vsw_ct_lookup_bulk(dp->ct, keys, k, e, dirs);
 	for (uint16_t i = 0; i < k; i++) {
 		dp->ct_hint[i].e = e[i];
 		dp->ct_hint[i].dir = e[i] ? dirs[i] : 0;
@@ -423,21 +429,22 @@ hint_take(struct vsw_dp *dp, const struct rte_mbuf *m)
 
 /*
  * The connection of key 'k' for frame 'm': from the burst's bulk lookup
- * when it covered 'm' and still holds (the entry unchanged, or no
- * connection made since a miss), else looked up now.
+ * when it covered 'm' and still holds (the entry in use, not expired and
+ * still holding the key, or no connection made since a miss), else
+ * looked up now (which also frees an expired entry).
  */
-static struct vsw_ct_entry *
+static inline struct vsw_ct_entry *
 ct_find(struct vsw_dp *dp, const struct rte_mbuf *m, const struct vsw_ct_key *k,
 	int *dir)
 {
 	const struct vsw_ct_hint *h = dp->ct_cur;
 
 	if (h && h->m == m &&
-	    !memcmp(&dp->ct_hint_key[h - dp->ct_hint], k, sizeof(*k))) {
+	    vsw_ct_key_eq(&dp->ct_hint_key[h - dp->ct_hint], k)) {
 		struct vsw_ct_entry *e = h->e;
 
 		if (e && e->in_use && dp->now <= e->expires &&
-		    !memcmp(&e->key[h->dir], k, sizeof(*k))) {
+		    vsw_ct_key_eq(&e->key[h->dir], k)) {
 			*dir = h->dir;
 			return e;
 		}
@@ -605,8 +612,7 @@ nat_out(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 	}
 	/* Replies go to whichever MAC the host sends from now. */
 	memcpy(e->in_mac, rte_pktmbuf_mtod(m, uint8_t *) + 6, 6);
-	vsw_ip_rewrite(p, true, e->nat_ip, e->nat_port);
-	vsw_ip_dec_ttl(p);
+	vsw_ip_nat(p, true, e->nat_ip, e->nat_port);
 	net->rt->st.nat_out++;
 	uplink_send(vsw, dp, cfg, (uint16_t)net->uplink, m, p->dst, net);
 }
@@ -938,8 +944,7 @@ uplink_ip(struct vsw *vsw, struct vsw_dp *dp, const struct vsw_cfg *cfg,
 		net_drop(net, VSW_NET_DROP_TCP, m);
 		return;
 	}
-	vsw_ip_rewrite(p, false, e->in_ip, e->in_port);
-	vsw_ip_dec_ttl(p);
+	vsw_ip_nat(p, false, e->in_ip, e->in_port);
 	net->rt->st.nat_in++;
 	if (created)
 		net->rt->st.forwarded_in++;

@@ -550,6 +550,25 @@ void vsw_dp_flush_tx(struct vsw *vsw, const struct vsw_cfg *cfg,
 /* Queues 'm' for port 'slot' (through its egress shaper, if any). */
 void vsw_dp_output(struct vsw_dp *dp, const struct vsw_cfg *cfg, uint16_t slot,
 		   struct rte_mbuf *m);
+
+/*
+ * vsw_dp_output() for a burst's next frame to the same port: appended
+ * inline while the port has no egress shaper and its buffer already
+ * holds frames and has room (so it is among those to flush).
+ */
+static inline void
+vsw_dp_output_buffered(struct vsw_dp *dp, const struct vsw_cfg *cfg,
+		       uint16_t slot, struct rte_mbuf *m)
+{
+	struct vsw_txbuf *b = &dp->tx[slot];
+
+	if (likely(!cfg->port[slot].shaped[1] && b->n &&
+		   b->n < ARRAY_SIZE(b->pkts))) {
+		b->pkts[b->n++] = m;
+		return;
+	}
+	vsw_dp_output(dp, cfg, slot, m);
+}
 /*
  * Sends an untagged frame into VLAN 'vid' of switch 'sw' as if from a port
  * that is none of the switch's: to the port its destination was learned
