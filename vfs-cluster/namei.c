@@ -499,15 +499,15 @@ unlink_inode(struct vfs *vfs, struct inode_ref *r, bool *left)
 static void
 finish_unlinked(struct vfs *vfs, struct inode_ref *r)
 {
-	uint64_t start;
 	int rc = inode_shrink(vfs, r, 0, shrink_end(vfs, r));
 
-	start = vfs_now(vfs);
-	while (rc == 0) {
-		tx_begin_yielding(vfs);
-		rc = tx_end(vfs, free_inode(vfs, r), false);
-		if (!tx_retry(vfs, rc, start))
-			break;
+	if (rc == 0) {
+		uint64_t start = vfs_now(vfs);
+
+		do {
+			tx_begin_yielding(vfs);
+			rc = tx_end(vfs, free_inode(vfs, r), false);
+		} while (tx_retry(vfs, rc, start));
 	}
 	if (rc < 0)
 		log_warn(VFS_LOG, "inode %llu: freeing an unlinked file: %s; "

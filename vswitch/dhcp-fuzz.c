@@ -37,15 +37,17 @@ setup(void)
 	vsw_dhcp_create(&c, &srv, NULL, 0);
 }
 
+/* The uplink client's MAC, and the lease it holds or is offered. */
+static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x42 };
+static const struct vsw_dhcpc_lease saved = {
+	.addr = 0xc0a80164, .prefix_len = 24, .router = 0xc0a80101,
+	.server = 0xc0a80101, .lease_s = 60, .t1_s = 30, .t2_s = 52,
+	.acquired_wall = 1000,
+};
+
 static void
 client_input(const uint8_t *data, size_t size)
 {
-	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x42 };
-	struct vsw_dhcpc_lease saved = {
-		.addr = 0xc0a80164, .prefix_len = 24, .router = 0xc0a80101,
-		.server = 0xc0a80101, .lease_s = 60, .t1_s = 30, .t2_s = 52,
-		.acquired_wall = 1000,
-	};
 	uint8_t out[VSW_DHCPC_FRAME_MAX], *f;
 	struct vsw_dhcpc c;
 	uint64_t now = 5000;
@@ -97,12 +99,7 @@ client_input(const uint8_t *data, size_t size)
 static void
 arp_input(const uint8_t *data, size_t size)
 {
-	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x42 };
-	struct vsw_dhcpc_lease l = {
-		.addr = 0xc0a80164, .prefix_len = 24, .router = 0xc0a80101,
-		.server = 0xc0a80101, .lease_s = 60, .t1_s = 30, .t2_s = 52,
-		.acquired_wall = 1000, .acquired_ms = 5000,
-	};
+	struct vsw_dhcpc_lease l = saved;
 	uint8_t out[VSW_DHCPC_FRAME_MAX], *f;
 	uint64_t now = 5000;
 	struct vsw_dhcpc c;
@@ -115,6 +112,7 @@ arp_input(const uint8_t *data, size_t size)
 	how = data[1];
 	data += 2;
 	size -= 2;
+	l.acquired_ms = now;
 	vsw_dhcpc_start(&c, mac, NULL, now, 1010, 11);
 	if (how % 3 == 0) {
 		/* As an ACK leaves it: one probe out. */
